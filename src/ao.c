@@ -1,0 +1,141 @@
+/*
+ * ao.c - asynchronous operations: creation, completion, abort.
+ *
+ * An ao is on ctx->aos from creation to completion (so libxl_ao_abort can
+ * find it).  Completion is delivered as libxl does: a synchronous ao wakes
+ * the thread that waits for it (which frees it); otherwise the callback is
+ * called, or an OPERATION_COMPLETE event queued, and the ao freed.
+ */
+#include "internal.h"
+
+#include <stdlib.h>
+
+libxl__ao *libxl__ao_new(libxl_ctx *ctx, const libxl_asyncop_how *how)
+{
+    libxl__ao *ao = calloc(1, sizeof *ao);
+
+    if (!ao)
+        return NULL;
+    ao->ctx = ctx;
+    if (how)
+        ao->how = *how;
+    else
+        ao->sync = true;
+    return ao;
+}
+
+void libxl__ao_complete_locked(libxl_ctx *ctx, libxl__ao *ao, int rc)
+{
+    ao->rc = rc;
+    ao->complete = true;
+    TAILQ_REMOVE(&ctx->aos, ao, entry);
+    libxl__timeout_cancel_locked(ctx, &ao->timer);
+    if (ao->result_out)
+        *ao->result_out = ao->result;
+
+    if (ao->sync) {
+        if (ao->waiter && !ao->waiter->woken) {
+            ao->waiter->woken = true;
+            pthread_cond_signal(&ao->waiter->cond);
+        }
+        return; /* the waiting thread frees it */
+    }
+    if (ao->how.callback) {
+        void (*cb)(libxl_ctx *, int, void *) = ao->how.callback;
+        void *for_callback = ao->how.u.for_callback;
+        free(ao);
+        CTX_UNLOCK(ctx);
+        cb(ctx, rc, for_callback);
+        CTX_LOCK(ctx);
+        return;
+    }
+    {
+        libxl_event *ev = calloc(1, sizeof *ev);
+        uint64_t for_user = ao->how.u.for_event;
+        free(ao);
+        if (!ev) {
+            LOG(ctx, CRITICAL, "out of memory: completion event lost");
+            if (ctx->have_ev_hooks && ctx->ev_hooks.disaster) {
+                void (*d)(void *, libxl_event_type, const char *, int) =
+                    ctx->ev_hooks.disaster;
+                void *user = ctx->ev_hooks_user;
+                CTX_UNLOCK(ctx);
+                d(user, LIBXL_EVENT_TYPE_OPERATION_COMPLETE,
+                  "out of memory: completion event lost", ENOMEM);
+                CTX_LOCK(ctx);
+            }
+            return;
+        }
+        ev->type = LIBXL_EVENT_TYPE_OPERATION_COMPLETE;
+        ev->for_user = for_user;
+        ev->u.operation_complete.rc = rc;
+        libxl__event_occurred_locked(ctx, ev);
+    }
+}
+
+int libxl__ao_wait_locked(libxl_ctx *ctx, libxl__ao *ao)
+{
+    libxl__waiter w;
+    int rc;
+
+    libxl__waiter_init(&w);
+    w.sync_ao = ao;
+    ao->waiter = &w;
+    for (;;) {
+        libxl__ctx_process_locked(ctx, true);
+        if (ao->complete)
+            break;
+        libxl__waiter_sleep_locked(ctx, &w);
+    }
+    rc = ao->rc;
+    free(ao);
+    libxl__waiter_destroy(&w);
+    return rc;
+}
+
+/* ctx_free: operations in progress are dropped without their callbacks. */
+void libxl__aos_free_locked(libxl_ctx *ctx)
+{
+    libxl__ao *ao;
+
+    while ((ao = TAILQ_FIRST(&ctx->aos))) {
+        TAILQ_REMOVE(&ctx->aos, ao, entry);
+        libxl__timeout_cancel_locked(ctx, &ao->timer);
+        if (ao->sync)
+            continue; /* owned by its (misbehaving) waiting thread */
+        free(ao);
+    }
+}
+
+static bool how_equal(const libxl__ao *ao, const libxl_asyncop_how *how)
+{
+    if (!how)
+        return ao->sync;
+    if (ao->sync || ao->how.callback != how->callback)
+        return false;
+    return how->callback ? ao->how.u.for_callback == how->u.for_callback
+                         : ao->how.u.for_event == how->u.for_event;
+}
+
+LIBXL_EXPORT int libxl_ao_abort(libxl_ctx *ctx, const libxl_asyncop_how *how)
+{
+    libxl__ao *ao;
+    int rc = ERROR_NOTFOUND;
+
+    CHECK_CTX(ctx, ERROR_INVAL);
+    CTX_LOCK(ctx);
+    TAILQ_FOREACH(ao, &ctx->aos, entry) {
+        if (!how_equal(ao, how))
+            continue;
+        if (ao->abort_requested) {
+            rc = ERROR_ABORTED;
+            break;
+        }
+        ao->abort_requested = true;
+        libxl__ao_run_kill_locked(ctx, ao);
+        rc = 0;
+        break;
+    }
+    CTX_UNLOCK(ctx);
+    return rc;
+}

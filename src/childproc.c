@@ -1,0 +1,246 @@
+/*
+ * childproc.c - libxl_childproc_run and libxl_childproc_fork: starting a
+ * child, its timeout and kills, and what happens when its status arrives.
+ *
+ * A run is an ao that owns its child record from spawn to completion.  The
+ * timer first fires for the timeout (SIGTERM, to the group if asked), then,
+ * re-armed with the grace, for SIGKILL.  All of that happens under
+ * ctx->lock; the kill itself is made safe against pid reuse by
+ * libxl__child_kill (threads/reaper.c).
+ */
+#include "internal.h"
+
+#include <fcntl.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define DEFAULT_KILL_GRACE_MS 2000
+
+static void run_timer_fire(libxl_ctx *ctx, libxl__timeout *t)
+{
+    libxl__ao *ao = (libxl__ao *)((char *)t - offsetof(libxl__ao, timer));
+
+    if (!ao->term_sent) {
+        ao->timed_out = true;
+        LOG(ctx, DEBUG, "child %d timed out", (int)ao->result.pid);
+        libxl__ao_run_kill_locked(ctx, ao);
+    } else if (!ao->kill_sent && ao->child) {
+        ao->kill_sent = true;
+        LOG(ctx, DEBUG, "child %d still running after its grace: SIGKILL",
+            (int)ao->result.pid);
+        libxl__child_kill(ao->child, SIGKILL);
+    }
+}
+
+void libxl__ao_run_kill_locked(libxl_ctx *ctx, libxl__ao *ao)
+{
+    if (!ao->child || ao->term_sent)
+        return; /* not started yet (done once it is), or already killing */
+    ao->term_sent = true;
+    libxl__child_kill(ao->child, SIGTERM);
+    if (libxl__timeout_set_locked(ctx, &ao->timer, ao->kill_grace_ms)) {
+        LOG(ctx, WARN, "cannot set the kill grace timer: SIGKILL now");
+        ao->kill_sent = true;
+        libxl__child_kill(ao->child, SIGKILL);
+    }
+}
+
+void libxl__child_done_locked(libxl_ctx *ctx, libxl__child *ch)
+{
+    libxl__ao *ao = ch->ao;
+
+    if (ao) {
+        int rc = 0;
+
+        ao->child = NULL;
+        ao->result.pid = ch->pid;
+        ao->result.status = ch->status;
+        ao->result.rusage = ch->rusage;
+        if (ao->result.exec_errno || ch->lost)
+            rc = ERROR_FAIL;
+        else if (ao->abort_requested)
+            rc = ERROR_ABORTED;
+        else if (ao->timed_out)
+            rc = ERROR_TIMEDOUT;
+        libxl__child_free(ch);
+        libxl__ao_complete_locked(ctx, ao, rc);
+        return;
+    }
+    {
+        libxl_childproc_death_cb *death = ch->death;
+        void *user = ch->death_user;
+        pid_t pid = ch->pid;
+        int status = ch->status;
+
+        libxl__child_free(ch);
+        if (death) {
+            CTX_UNLOCK(ctx);
+            death(ctx, pid, status, user);
+            CTX_LOCK(ctx);
+        }
+    }
+}
+
+static bool fd_arg_ok(int fd)
+{
+    return fd == 0 || fd == -1 || (fd > 0 && fcntl(fd, F_GETFD) != -1);
+}
+
+/* Starts the child of ao; on return ao has a child, or has completed. */
+static void run_start(libxl_ctx *ctx, libxl__ao *ao,
+                      const libxl_childproc_args *args)
+{
+    libxl__child *ch = libxl__child_new();
+    int exec_errno = 0, rc = 0;
+    pid_t pid = 0;
+
+    if (!ch) {
+        exec_errno = ENOMEM;
+        goto done;
+    }
+    ch->ao = ao;
+    ch->group = args->new_process_group != 0;
+
+    pthread_rwlock_rdlock(&G.spawn_lock);
+    ch->spawn_seq = __atomic_load_n(&G.pass_seq, __ATOMIC_ACQUIRE);
+    libxl__spawn(ctx, args, &pid, &exec_errno);
+    if (pid > 0) {
+        ch->pid = pid;
+        rc = libxl__child_register(ctx, ch);
+    }
+    pthread_rwlock_unlock(&G.spawn_lock);
+
+    if (pid > 0 && rc) {
+        /* Not in the table, so no one else will reap it. */
+        LOG(ctx, ERROR, "cannot track child %d: killing it", (int)pid);
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        exec_errno = ENOMEM;
+        pid = 0;
+    }
+done:
+    CTX_LOCK(ctx);
+    ao->result.pid = pid;
+    ao->result.exec_errno = exec_errno;
+    if (pid > 0) {
+        ao->child = ch;
+        if (ao->abort_requested)
+            libxl__ao_run_kill_locked(ctx, ao);
+    } else {
+        libxl__child_free(ch);
+        libxl__ao_complete_locked(ctx, ao, ERROR_FAIL);
+    }
+    CTX_UNLOCK(ctx);
+}
+
+LIBXL_EXPORT int libxl_childproc_run(libxl_ctx *ctx,
+                                     const libxl_childproc_args *args,
+                                     libxl_childproc_result *result_out,
+                                     const libxl_asyncop_how *ao_how)
+{
+    libxl__ao *ao;
+    bool sync = ao_how == NULL;
+    int rc;
+
+    CHECK_CTX(ctx, ERROR_INVAL);
+    CHECK_ARG(ctx, args);
+    CHECK_ARG(ctx, args->path && args->path[0]);
+    CHECK_ARG(ctx, args->argv);
+    CHECK_ARG(ctx, fd_arg_ok(args->stdin_fd));
+    CHECK_ARG(ctx, fd_arg_ok(args->stdout_fd));
+    CHECK_ARG(ctx, fd_arg_ok(args->stderr_fd));
+
+    if (ctx->mode != libxl_sigchld_owner_mainloop &&
+        (rc = libxl__reaper_ensure(ctx)))
+        return rc;
+    ao = libxl__ao_new(ctx, ao_how);
+    if (!ao)
+        return ERROR_NOMEM;
+    ao->result_out = result_out;
+    ao->kill_grace_ms =
+        args->kill_grace_ms > 0 ? args->kill_grace_ms : DEFAULT_KILL_GRACE_MS;
+    libxl__timeout_init(&ao->timer, run_timer_fire);
+
+    CTX_LOCK(ctx);
+    if ((rc = libxl__osevent_ready_locked(ctx)) ||
+        (args->timeout_ms > 0 &&
+         (rc = libxl__timeout_set_locked(ctx, &ao->timer, args->timeout_ms)))) {
+        CTX_UNLOCK(ctx);
+        free(ao);
+        return rc;
+    }
+    TAILQ_INSERT_TAIL(&ctx->aos, ao, entry);
+    CTX_UNLOCK(ctx);
+
+    /* Spawning can take a while (a big parent with a fork_replacement):
+     * other threads keep using the ctx meanwhile.  An asynchronous ao may
+     * be complete and freed when this returns. */
+    run_start(ctx, ao, args);
+
+    CTX_LOCK(ctx);
+    if (sync) {
+        rc = libxl__ao_wait_locked(ctx, ao);
+    } else {
+        libxl__ctx_process_locked(ctx, false);
+        rc = 0;
+    }
+    CTX_UNLOCK(ctx);
+    return rc;
+}
+
+LIBXL_EXPORT pid_t libxl_childproc_fork(libxl_ctx *ctx,
+                                        libxl_childproc_death_cb *death,
+                                        void *user)
+{
+    libxl__child *ch;
+    pid_t pid;
+    int rc, e;
+
+    CHECK_CTX(ctx, ERROR_INVAL);
+    if (ctx->mode != libxl_sigchld_owner_mainloop &&
+        (rc = libxl__reaper_ensure(ctx)))
+        return rc;
+    ch = libxl__child_new();
+    if (!ch) {
+        errno = ENOMEM;
+        return ERROR_FAIL;
+    }
+    ch->death = death;
+    ch->death_user = user;
+
+    pthread_rwlock_rdlock(&G.spawn_lock);
+    ch->spawn_seq = __atomic_load_n(&G.pass_seq, __ATOMIC_ACQUIRE);
+    if (ctx->have_hooks && ctx->hooks.fork_replacement)
+        pid = ctx->hooks.fork_replacement(ctx->hooks_user);
+    else
+        pid = fork();
+    if (pid == 0) {
+        /* The child: spawn_lock was reset with the rest (atfork). */
+        free(ch);
+        libxl__child_after_fork();
+        return 0;
+    }
+    if (pid < 0) {
+        e = errno;
+        pthread_rwlock_unlock(&G.spawn_lock);
+        libxl__child_free(ch);
+        LOGEV(ctx, ERROR, e, "fork");
+        errno = e;
+        return ERROR_FAIL;
+    }
+    ch->pid = pid;
+    rc = libxl__child_register(ctx, ch);
+    pthread_rwlock_unlock(&G.spawn_lock);
+    if (rc) {
+        /* Untracked: we reap it ourselves rather than leak a zombie. */
+        LOG(ctx, ERROR, "cannot track child %d: killing it", (int)pid);
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        libxl__child_free(ch);
+        errno = ENOMEM;
+        return ERROR_FAIL;
+    }
+    return pid;
+}

@@ -1,0 +1,120 @@
+/*
+ * ctx.c - allocating and freeing contexts.
+ *
+ * A ctx belongs to the process image that allocated it: after a fork, the
+ * child's copy is stale (F1) and every entry point refuses it.
+ */
+#include "internal.h"
+
+#include <stdlib.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+bool libxl__ctx_stale(libxl_ctx *ctx)
+{
+    return ctx->generation != __atomic_load_n(&G.generation, __ATOMIC_RELAXED);
+}
+
+LIBXL_EXPORT int libxl_ctx_alloc(libxl_ctx **pctx, int version, unsigned flags,
+                                 libxl_logger *lg)
+{
+    libxl_ctx *ctx;
+    sigset_t chld, old;
+    int rc;
+
+    CHECK_ARG(NULL, pctx);
+    *pctx = NULL;
+    if (version != LIBXL_VERSION) {
+        LOG(NULL, ERROR, "version %d requested, this is version %d", version,
+            LIBXL_VERSION);
+        return ERROR_VERSION;
+    }
+    CHECK_ARG(NULL, flags == 0);
+    libxl__global_init();
+
+    ctx = calloc(1, sizeof *ctx);
+    if (!ctx)
+        return ERROR_NOMEM;
+    ctx->lg = lg;
+    ctx->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (ctx->wake_fd < 0) {
+        LOGE(ctx, ERROR, "eventfd");
+        rc = ERROR_FAIL;
+        goto out_free;
+    }
+    if (pthread_mutex_init(&ctx->lock, NULL)) {
+        rc = ERROR_FAIL;
+        goto out_close;
+    }
+    STAILQ_INIT(&ctx->reaped);
+    STAILQ_INIT(&ctx->unknowns);
+    TAILQ_INIT(&ctx->events);
+    TAILQ_INIT(&ctx->waiters);
+    TAILQ_INIT(&ctx->timeouts);
+    TAILQ_INIT(&ctx->aos);
+    LIST_INIT(&ctx->osregs);
+    LIST_INIT(&ctx->children);
+    ctx->mode = libxl_sigchld_owner_libxl;
+
+    /* M1: the reaper must be the only thread that takes SIGCHLD. */
+    sigemptyset(&chld);
+    sigaddset(&chld, SIGCHLD);
+    pthread_sigmask(SIG_BLOCK, &chld, &old);
+    ctx->alloc_thread = pthread_self();
+    ctx->sigchld_was_unblocked = !sigismember(&old, SIGCHLD);
+
+    pthread_mutex_lock(&G.lock);
+    ctx->generation = G.generation;
+    LIST_INSERT_HEAD(&G.ctxs, ctx, g_entry);
+    pthread_mutex_unlock(&G.lock);
+
+    *pctx = ctx;
+    return 0;
+
+out_close:
+    close(ctx->wake_fd);
+out_free:
+    free(ctx);
+    return rc;
+}
+
+LIBXL_EXPORT int libxl_ctx_free(libxl_ctx *ctx)
+{
+    libxl__child *ch;
+    libxl__unknown *u;
+    int running;
+
+    if (!ctx)
+        return 0;
+    CHECK_CTX(ctx, ERROR_INVAL);
+
+    running = ctx->nchildren;
+    /* After this the reaper no longer knows ctx: children still running
+     * are reaped later and their statuses discarded. */
+    libxl__children_orphan(ctx);
+    if (running)
+        LOG(ctx, DEBUG, "%d children still running: they will be reaped and"
+            " their statuses discarded", running);
+
+    CTX_LOCK(ctx);
+    while ((ch = STAILQ_FIRST(&ctx->reaped))) {
+        STAILQ_REMOVE_HEAD(&ctx->reaped, q_entry);
+        LOG(ctx, DEBUG, "discarding status %#x of child %d", ch->status,
+            (int)ch->pid);
+        libxl__child_free(ch);
+    }
+    while ((u = STAILQ_FIRST(&ctx->unknowns))) {
+        STAILQ_REMOVE_HEAD(&ctx->unknowns, entry);
+        free(u);
+    }
+    libxl__aos_free_locked(ctx);
+    libxl__timeouts_free_locked(ctx);
+    libxl__osevent_free_locked(ctx);
+    libxl__events_free_locked(ctx);
+    CTX_UNLOCK(ctx);
+
+    close(ctx->wake_fd);
+    pthread_mutex_destroy(&ctx->lock);
+    free(ctx);
+    return 0;
+}

@@ -1,0 +1,385 @@
+/*
+ * internal.h - xlchild's internals, shared by src/ and threads/.
+ *
+ * Locks, in the only order they may be nested (outermost first):
+ *
+ *   G.spawn_lock  rwlock.  Spawners hold it for reading from just before
+ *                 the child is created until it is registered; the reaper
+ *                 holds it for writing around a waitpid(-1) pass, so that a
+ *                 reap-everything pass never collects a child whose parent
+ *                 has not registered it yet.
+ *   ctx->lock     one per ctx: its queues, waiters, timeouts, aos.
+ *   G.lock        process-wide: the pid table, the ctx registry, mode
+ *                 counts, the reaper's state.  The reaper holds it while it
+ *                 calls waitpid/waitid, so "not yet reaped" checked under
+ *                 G.lock stays true until G.lock is released (kills rely on
+ *                 this, rule R6).
+ *
+ * The reaper never takes a ctx lock while holding G.lock: it collects a
+ * batch under G.lock, sets G.delivering, drops G.lock and then hands the
+ * batch to each ctx under that ctx's lock.  libxl_ctx_free waits for
+ * G.delivering to clear, so a batch never reaches a freed ctx.
+ *
+ * Callbacks into the application are always made with no lock held.
+ */
+#ifndef XLCHILD_INTERNAL_H
+#define XLCHILD_INTERNAL_H
+
+#include "config.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/queue.h>
+#include <time.h>
+
+#include "xlchild.h"
+
+#define LIBXL_EXPORT __attribute__((visibility("default")))
+
+/* ------------------------------------------------------------------ */
+/* Logging (src/log.c)                                                 */
+
+void libxl__log(libxl_ctx *ctx, libxl_log_level level, int errnoval,
+                const char *func, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+#define LOG(ctx, lvl, ...) \
+    libxl__log((ctx), LIBXL_LOG_##lvl, -1, __func__, __VA_ARGS__)
+#define LOGE(ctx, lvl, ...) \
+    libxl__log((ctx), LIBXL_LOG_##lvl, errno, __func__, __VA_ARGS__)
+#define LOGEV(ctx, lvl, errnoval, ...) \
+    libxl__log((ctx), LIBXL_LOG_##lvl, (errnoval), __func__, __VA_ARGS__)
+
+/* Argument check at the API boundary: logs and returns ERROR_INVAL. */
+#define CHECK_ARG(ctx, cond)                                             \
+    do {                                                                 \
+        if (!(cond)) {                                                   \
+            LOG((ctx), ERROR, "invalid argument: %s", #cond);            \
+            return ERROR_INVAL;                                          \
+        }                                                                \
+    } while (0)
+
+/* ------------------------------------------------------------------ */
+/* Types                                                               */
+
+typedef struct libxl__child libxl__child;
+typedef struct libxl__ao libxl__ao;
+typedef struct libxl__waiter libxl__waiter;
+typedef struct libxl__timeout libxl__timeout;
+typedef struct libxl__unknown libxl__unknown;
+typedef struct libxl__osreg libxl__osreg;
+
+/* Which reaping rule a child falls under; fixed when it is registered. */
+typedef enum {
+    LIBXL__CLASS_DEFAULT,   /* ctx in owner_libxl: makes the reaper reap all */
+    LIBXL__CLASS_WATCHED,   /* owner_libxl_always[_selective_reap] */
+    LIBXL__CLASS_APP,       /* owner_mainloop: the application reaps */
+} libxl__child_class;
+
+/*
+ * One child the library started.  Lifetime: created by the spawning thread,
+ * registered in G's pid table; the reaper (or childproc_reaped) removes it
+ * from the table when it collects the status and queues it to ctx->reaped;
+ * the ctx thread that processes it frees it.  A child whose ctx was freed is
+ * an orphan: the reaper frees it on reap.
+ */
+struct libxl__child {
+    /* constant after registration */
+    pid_t pid;
+    uint32_t id;           /* tags its epoll registration (stale events) */
+    int pidfd;             /* -1 without pidfd; closed when freed */
+    libxl__child_class cls;
+    libxl__ao *ao;         /* libxl_childproc_run, or NULL */
+    libxl_childproc_death_cb *death; /* libxl_childproc_fork */
+    void *death_user;
+    bool group;            /* kill the process group */
+
+    /* G.lock */
+    libxl_ctx *ctx;        /* owner; NULL once orphaned */
+    libxl__child *hash_next;
+    LIST_ENTRY(libxl__child) ctx_entry;    /* ctx->children */
+    LIST_ENTRY(libxl__child) nopidfd_entry; /* G.nopidfd (watched only) */
+    bool reaped;           /* out of the table; no signal may be sent */
+    bool on_nopidfd;       /* in G.nopidfd: checked by pid every pass */
+
+    /* set by whoever reaped it; then owned by ctx->lock */
+    int status;
+    struct rusage rusage;
+    bool lost;             /* reaped behind the library's back */
+    unsigned spawn_seq;    /* G.pass_seq just before it was created */
+    STAILQ_ENTRY(libxl__child) q_entry;    /* ctx->reaped or a batch */
+};
+
+/* A status of a child that is not the library's (modes M3/M5). */
+struct libxl__unknown {
+    pid_t pid;
+    int status;
+    libxl_ctx *ctx;        /* the ctx it is handed to (G.lock) */
+    STAILQ_ENTRY(libxl__unknown) entry;
+};
+
+STAILQ_HEAD(libxl__child_q, libxl__child);
+STAILQ_HEAD(libxl__unknown_q, libxl__unknown);
+
+/* A ctx timer.  fire() is called with ctx->lock held. */
+struct libxl__timeout {
+    TAILQ_ENTRY(libxl__timeout) entry; /* ctx->timeouts, sorted */
+    bool active;
+    struct timespec deadline;          /* CLOCK_MONOTONIC */
+    void (*fire)(libxl_ctx *ctx, libxl__timeout *t);
+    libxl__osreg *osreg;               /* registration with the app's hooks */
+};
+
+/* A timeout or fd registered through libxl_osevent_hooks. */
+struct libxl__osreg {
+    LIST_ENTRY(libxl__osreg) entry;    /* ctx->osregs */
+    void *for_app;                     /* the application's token */
+    libxl__timeout *timeout;           /* NULL once cancelled */
+    bool is_fd;
+};
+
+/* A thread blocked in libxl_event_wait or a synchronous operation. */
+struct libxl__waiter {
+    TAILQ_ENTRY(libxl__waiter) entry;  /* ctx->waiters */
+    pthread_cond_t cond;
+    bool woken;                        /* signalled, not yet running */
+    uint64_t typemask;
+    libxl_event_predicate *pred;
+    void *pred_user;
+    libxl__ao *sync_ao;                /* non-NULL: waits for this only */
+};
+
+struct libxl__ao {
+    libxl_ctx *ctx;
+    TAILQ_ENTRY(libxl__ao) entry;      /* ctx->aos */
+    bool sync;
+    libxl_asyncop_how how;
+    bool abort_requested;
+    bool complete;
+    int rc;
+    libxl__waiter *waiter;             /* sync: the thread waiting */
+
+    /* libxl_childproc_run */
+    libxl__child *child;               /* NULL until spawned */
+    libxl_childproc_result *result_out;
+    libxl_childproc_result result;
+    int kill_grace_ms;
+    bool timed_out;
+    bool term_sent, kill_sent;
+    libxl__timeout timer;              /* the timeout, then the grace */
+};
+
+struct libxl__ctx {
+    pthread_mutex_t lock;              /* guards everything below */
+    unsigned generation;               /* G.generation at alloc (F1) */
+    libxl_logger *lg;
+    pthread_t alloc_thread;
+    bool sigchld_was_unblocked;        /* in alloc_thread, before alloc */
+
+    /* mode: written under ctx->lock and G.lock, read under either */
+    libxl_sigchld_owner mode;
+    libxl_childproc_hooks hooks;
+    bool have_hooks;
+    void *hooks_user;
+
+    libxl_event_hooks ev_hooks;
+    bool have_ev_hooks;
+    void *ev_hooks_user;
+
+    /* work queued by the reaper (or by childproc_reaped) */
+    struct libxl__child_q reaped;
+    struct libxl__unknown_q unknowns;
+
+    TAILQ_HEAD(, libxl_event) events;  /* via the public link fields */
+    TAILQ_HEAD(, libxl__waiter) waiters;
+    libxl__waiter *timekeeper;         /* the waiter sleeping until the
+                                          earliest timeout */
+    TAILQ_HEAD(libxl__timeout_q, libxl__timeout) timeouts;
+    TAILQ_HEAD(, libxl__ao) aos;
+
+    /* wakeup fd (O1): readable while there is queued work or events */
+    int wake_fd;
+    bool wake_used;                    /* someone polls it */
+    bool wake_armed;
+
+    /* main-loop integration (src/osevent.c) */
+    libxl_osevent_hooks os_hooks;
+    bool have_os_hooks;
+    void *os_hooks_user;
+    void *wake_fd_reg;                 /* app's token for wake_fd */
+    bool wake_fd_registered;
+    LIST_HEAD(, libxl__osreg) osregs;
+
+    /* G.lock */
+    LIST_ENTRY(libxl__ctx) g_entry;    /* G.ctxs */
+    LIST_HEAD(, libxl__child) children;
+    int nchildren;
+};
+
+#define CTX_LOCK(ctx) pthread_mutex_lock(&(ctx)->lock)
+#define CTX_UNLOCK(ctx) pthread_mutex_unlock(&(ctx)->lock)
+
+/* ------------------------------------------------------------------ */
+/* Process-wide state (threads/reaper.c)                               */
+
+typedef struct {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;               /* delivering cleared */
+    pthread_rwlock_t spawn_lock;
+
+    unsigned generation;               /* bumped in every fork child */
+    pid_t self;                        /* getpid(), refreshed after fork */
+
+    LIST_HEAD(, libxl__ctx) ctxs;
+    int n_always, n_selective;         /* ctxs in M5, M6 */
+    int n_default_children;            /* unreaped class DEFAULT children */
+    int n_watched;                     /* unreaped children the reaper owns */
+    bool reap_all;                     /* derived: see update_reap_all */
+
+    libxl__child **table;              /* pid -> child, chained */
+    unsigned table_size, table_count;
+    uint32_t next_id;
+    LIST_HEAD(, libxl__child) nopidfd;
+
+    /* the reaper thread */
+    bool reaper_running;
+    volatile pid_t reaper_tid;         /* read in the signal handler */
+    pthread_t reaper;
+    int epfd;
+    bool delivering;
+    unsigned pass_seq;                 /* bumped by every reaping pass */
+    /* collected outside the reaper (lost children found at registration),
+     * handed over by the reaper's next pass */
+    struct libxl__child_q pending;
+
+    bool have_pidfd;                   /* probed once: pidfd_open works */
+    bool have_waitid_pidfd;            /* waitid(P_PIDFD) works */
+} libxl__global;
+
+extern libxl__global libxl__G;
+#define G libxl__G
+
+void libxl__global_init(void);                /* once; from ctx_alloc */
+void libxl__global_reset_in_child(void);      /* atfork child handler */
+
+/* Starts the reaper if it is not running.  Returns 0 or ERROR_FAIL. */
+int libxl__reaper_ensure(libxl_ctx *ctx);
+/* With G.lock held. */
+int libxl__reaper_ensure_locked(libxl_ctx *ctx);
+void libxl__reaper_poke(void);
+void libxl__update_reap_all_locked(void);
+libxl__child *libxl__child_lookup_locked(pid_t pid);
+void libxl__child_unhash_locked(libxl__child *ch);
+
+/* Registers ch (pid, pidfd, owner set) with G.  Called with spawn_lock held
+ * for reading.  Returns 0 or ERROR_*. */
+int libxl__child_register(libxl_ctx *ctx, libxl__child *ch);
+libxl__child *libxl__child_new(void);
+void libxl__child_free(libxl__child *ch);
+/* Sends sig to ch (its group if ch->group) unless already reaped. */
+int libxl__child_kill(libxl__child *ch, int sig);
+/* Moves all of ctx's children to the orphan state (ctx_free). */
+void libxl__children_orphan(libxl_ctx *ctx);
+/* M4: reap this ctx's own children now (sigchld_occurred); the statuses
+ * go to *batch, for the caller to hand to the ctx. */
+void libxl__children_reap_own(libxl_ctx *ctx, struct libxl__child_q *batch);
+/* M4: the application reaped pid; 0 if it was ctx's (then in *batch). */
+int libxl__child_reaped_by_app(libxl_ctx *ctx, pid_t pid, int status,
+                               struct libxl__child_q *batch);
+/* Hands collected children to their ctx and wakes it.  No lock held. */
+void libxl__children_deliver(struct libxl__child_q *batch);
+
+/* Records the status of a child just collected (or lost), takes it out of
+ * the pid table, and returns true if it must now be handed to its ctx
+ * (false: it was an orphan and has been freed).  G.lock held. */
+bool libxl__child_collected_locked(libxl__child *ch, int status,
+                                   const struct rusage *ru, bool lost);
+
+/* The SIGCHLD disposition was reset to SIG_DFL (fork child, R2). */
+void libxl__sigchld_handler_forget(void);
+
+/* threads/atfork.c */
+void libxl__atfork_init(void);
+void libxl__child_after_fork(void);          /* our own fork paths */
+
+/* ------------------------------------------------------------------ */
+/* ctx side (src/)                                                     */
+
+bool libxl__ctx_stale(libxl_ctx *ctx);
+#define CHECK_CTX(ctx, retval)                                           \
+    do {                                                                 \
+        if (!(ctx) || libxl__ctx_stale(ctx)) {                           \
+            LOG(NULL, ERROR, "%s", (ctx) ? "stale ctx (inherited across" \
+                                " fork)" : "NULL ctx");                  \
+            return retval;                                               \
+        }                                                                \
+    } while (0)
+
+/* Work arrived for ctx (status, unknown, event): arm the wakeup fd and wake
+ * one waiter.  ctx->lock held. */
+void libxl__ctx_kick_locked(libxl_ctx *ctx);
+/* Disarm the wakeup fd if nothing is left.  ctx->lock held. */
+void libxl__ctx_settle_locked(libxl_ctx *ctx);
+/* Runs all pending work: reaped statuses, unknown children, expired
+ * timeouts.  ctx->lock held on entry and exit; dropped around callbacks. */
+void libxl__ctx_process_locked(libxl_ctx *ctx, bool timeouts);
+/* Waits (ctx->lock held) until w is woken or the earliest timeout. */
+void libxl__waiter_sleep_locked(libxl_ctx *ctx, libxl__waiter *w);
+void libxl__waiter_init(libxl__waiter *w);
+/* The earliest timeout changed: the timekeeper recomputes its deadline. */
+void libxl__timekeeper_poke_locked(libxl_ctx *ctx);
+void libxl__waiter_destroy(libxl__waiter *w);
+
+/* Events (src/event.c): takes ownership of ev.  ctx->lock held; may drop
+ * it to call event_occurs. */
+void libxl__event_occurred_locked(libxl_ctx *ctx, libxl_event *ev);
+void libxl__events_free_locked(libxl_ctx *ctx);
+
+/* Async operations (src/ao.c) */
+libxl__ao *libxl__ao_new(libxl_ctx *ctx, const libxl_asyncop_how *how);
+/* rc known: deliver the completion.  ctx->lock held; may drop it. */
+void libxl__ao_complete_locked(libxl_ctx *ctx, libxl__ao *ao, int rc);
+/* Sync aos: wait until complete, return rc and free.  ctx->lock held. */
+int libxl__ao_wait_locked(libxl_ctx *ctx, libxl__ao *ao);
+void libxl__aos_free_locked(libxl_ctx *ctx);
+
+/* Children (src/childproc.c): a reaped child reached its ctx. */
+void libxl__child_done_locked(libxl_ctx *ctx, libxl__child *ch);
+void libxl__ao_run_kill_locked(libxl_ctx *ctx, libxl__ao *ao);
+
+/* Spawning (src/spawn.c): creates the child of args, with spawn_lock held
+ * for reading.  On success *pid_r > 0; on exec failure known at once,
+ * *exec_errno_r is set and, for the fork path, the pid is still returned
+ * (it must be reaped).  Returns 0 or ERROR_FAIL (no child). */
+int libxl__spawn(libxl_ctx *ctx, const libxl_childproc_args *args,
+                 pid_t *pid_r, int *exec_errno_r);
+
+/* Timeouts (src/timeout.c), ctx->lock held. */
+void libxl__timeout_init(libxl__timeout *t,
+                         void (*fire)(libxl_ctx *, libxl__timeout *));
+/* Returns 0, or what a failing timeout_register hook returned. */
+int libxl__timeout_set_locked(libxl_ctx *ctx, libxl__timeout *t, int ms);
+void libxl__timeout_cancel_locked(libxl_ctx *ctx, libxl__timeout *t);
+/* Fires every expired timeout; returns true if any fired. */
+bool libxl__timeouts_run_locked(libxl_ctx *ctx);
+/* ms until the earliest timeout, -1 if none. */
+int libxl__timeouts_next_ms_locked(libxl_ctx *ctx);
+const struct timespec *libxl__timeouts_earliest_locked(libxl_ctx *ctx);
+void libxl__timeouts_free_locked(libxl_ctx *ctx);
+void libxl__now(struct timespec *ts);
+
+/* Main-loop hooks (src/osevent.c), ctx->lock held. */
+/* Registers the wakeup fd with the hooks if not yet done: 0, or the
+ * hook's error, which the operation being started returns. */
+int libxl__osevent_ready_locked(libxl_ctx *ctx);
+int libxl__osevent_timeout_added_locked(libxl_ctx *ctx, libxl__timeout *t);
+void libxl__osevent_timeout_removed_locked(libxl_ctx *ctx, libxl__timeout *t);
+void libxl__osevent_free_locked(libxl_ctx *ctx);
+
+/* Modes (src/mode.c) */
+void libxl__mode_ctx_freed_locked(libxl_ctx *ctx); /* G.lock held */
+
+#endif /* XLCHILD_INTERNAL_H */

@@ -1,0 +1,181 @@
+/*
+ * mode.c - who reaps (section 6 of the contract): libxl_childproc_setmode
+ * and the entry points of owner_mainloop.
+ *
+ * The modes, as the reaper applies them (threads/reaper.c):
+ *  M3 owner_libxl (default): while a ctx in this mode has children, the
+ *     reaper reaps every child of the process (waitpid(-1)); unknown ones
+ *     go to that ctx's reaped_callback.  Unless some ctx is in M6: then it
+ *     reaps only the library's own.
+ *  M4 owner_mainloop: the library never waits and never touches SIGCHLD;
+ *     the application passes statuses in.
+ *  M5 owner_libxl_always: every child, at all times; one ctx at most.
+ *  M6 owner_libxl_always_selective_reap: only the library's own children,
+ *     each found through its pidfd.  Excludes M5.
+ * The counts of M5/M6 ctxs live in G and change only here and at ctx_free.
+ */
+#include "internal.h"
+
+static void sigchld_mask(int how)
+{
+    sigset_t s;
+
+    sigemptyset(&s);
+    sigaddset(&s, SIGCHLD);
+    pthread_sigmask(how, &s, NULL);
+}
+
+/* Is there a ctx other than ctx that makes the library reap?  G.lock. */
+static bool other_reaping_ctx_locked(libxl_ctx *ctx)
+{
+    libxl_ctx *c;
+
+    LIST_FOREACH(c, &G.ctxs, g_entry)
+        if (c != ctx && c->mode != libxl_sigchld_owner_mainloop)
+            return true;
+    return false;
+}
+
+static const char *refusal_locked(libxl_ctx *ctx, libxl_sigchld_owner want)
+{
+    libxl_sigchld_owner had = ctx->mode;
+    int always = G.n_always - (had == libxl_sigchld_owner_libxl_always);
+    int selective =
+        G.n_selective - (had == libxl_sigchld_owner_libxl_always_selective_reap);
+
+    if (ctx->nchildren > 0)
+        return "the ctx has children";
+    if (want == libxl_sigchld_owner_libxl_always && always > 0)
+        return "another ctx is already in owner_libxl_always";
+    if (want == libxl_sigchld_owner_libxl_always && selective > 0)
+        return "a ctx is in owner_libxl_always_selective_reap";
+    if (want == libxl_sigchld_owner_libxl_always_selective_reap && always > 0)
+        return "a ctx is in owner_libxl_always";
+    return NULL;
+}
+
+static void count_mode_locked(libxl_sigchld_owner m, int delta)
+{
+    if (m == libxl_sigchld_owner_libxl_always)
+        G.n_always += delta;
+    else if (m == libxl_sigchld_owner_libxl_always_selective_reap)
+        G.n_selective += delta;
+}
+
+LIBXL_EXPORT void libxl_childproc_setmode(libxl_ctx *ctx,
+                                          const libxl_childproc_hooks *hooks,
+                                          void *user)
+{
+    libxl_childproc_hooks h = { 0 };
+    libxl_sigchld_owner had;
+    const char *why;
+    bool unblock = false;
+
+    if (!ctx || libxl__ctx_stale(ctx)) {
+        LOG(NULL, ERROR, "setmode: NULL or stale ctx");
+        return;
+    }
+    if (hooks)
+        h = *hooks;
+    if ((unsigned)h.chldowner > libxl_sigchld_owner_libxl_always_selective_reap) {
+        LOG(ctx, ERROR, "setmode: invalid chldowner %d; mode unchanged",
+            (int)h.chldowner);
+        return;
+    }
+
+    CTX_LOCK(ctx);
+    pthread_mutex_lock(&G.lock);
+    had = ctx->mode;
+    why = refusal_locked(ctx, h.chldowner);
+    if (why) {
+        pthread_mutex_unlock(&G.lock);
+        CTX_UNLOCK(ctx);
+        LOG(ctx, ERROR, "setmode to %d refused: %s; mode unchanged",
+            (int)h.chldowner, why);
+        return;
+    }
+    count_mode_locked(had, -1);
+    count_mode_locked(h.chldowner, +1);
+    ctx->mode = h.chldowner;
+    ctx->hooks = h;
+    ctx->have_hooks = hooks != NULL;
+    ctx->hooks_user = user;
+    libxl__update_reap_all_locked();
+    if (h.chldowner == libxl_sigchld_owner_libxl_always &&
+        libxl__reaper_ensure_locked(ctx))
+        LOG(ctx, ERROR, "owner_libxl_always: no reaper; children will be"
+            " reaped only when the library starts its own");
+    /* M4: give the allocating thread its SIGCHLD mask back. */
+    if (h.chldowner == libxl_sigchld_owner_mainloop &&
+        had != libxl_sigchld_owner_mainloop &&
+        pthread_equal(pthread_self(), ctx->alloc_thread) &&
+        ctx->sigchld_was_unblocked && !other_reaping_ctx_locked(ctx))
+        unblock = true;
+    pthread_mutex_unlock(&G.lock);
+    CTX_UNLOCK(ctx);
+
+    if (unblock)
+        sigchld_mask(SIG_UNBLOCK);
+    else if (had == libxl_sigchld_owner_mainloop &&
+             h.chldowner != libxl_sigchld_owner_mainloop)
+        sigchld_mask(SIG_BLOCK); /* M1 again */
+}
+
+void libxl__mode_ctx_freed_locked(libxl_ctx *ctx)
+{
+    count_mode_locked(ctx->mode, -1);
+    libxl__update_reap_all_locked();
+}
+
+/* Hands statuses collected in the calling thread to ctx and processes
+ * them (callbacks run here). */
+static void deliver_and_process(libxl_ctx *ctx, struct libxl__child_q *batch)
+{
+    if (!STAILQ_EMPTY(batch))
+        libxl__children_deliver(batch);
+    CTX_LOCK(ctx);
+    libxl__ctx_process_locked(ctx, false);
+    CTX_UNLOCK(ctx);
+}
+
+static int app_reaped(libxl_ctx *ctx, pid_t pid, int status, int notours,
+                      const char *fn)
+{
+    struct libxl__child_q batch = STAILQ_HEAD_INITIALIZER(batch);
+
+    CHECK_CTX(ctx, ERROR_INVAL);
+    if (ctx->mode != libxl_sigchld_owner_mainloop) {
+        LOG(ctx, ERROR, "%s is only for owner_mainloop", fn);
+        return ERROR_INVAL;
+    }
+    if (libxl__child_reaped_by_app(ctx, pid, status, &batch))
+        return notours;
+    deliver_and_process(ctx, &batch);
+    return 0;
+}
+
+LIBXL_EXPORT int libxl_childproc_reaped(libxl_ctx *ctx, pid_t pid, int status)
+{
+    return app_reaped(ctx, pid, status, ERROR_UNKNOWN_CHILD, __func__);
+}
+
+LIBXL_EXPORT int libxl_childproc_exited(libxl_ctx *ctx, pid_t pid, int status)
+{
+    return app_reaped(ctx, pid, status, ERROR_NOT_READY, __func__);
+}
+
+LIBXL_EXPORT void libxl_childproc_sigchld_occurred(libxl_ctx *ctx)
+{
+    struct libxl__child_q batch = STAILQ_HEAD_INITIALIZER(batch);
+
+    if (!ctx || libxl__ctx_stale(ctx)) {
+        LOG(NULL, ERROR, "sigchld_occurred: NULL or stale ctx");
+        return;
+    }
+    if (ctx->mode != libxl_sigchld_owner_mainloop) {
+        LOG(ctx, ERROR, "sigchld_occurred is only for owner_mainloop");
+        return;
+    }
+    libxl__children_reap_own(ctx, &batch);
+    deliver_and_process(ctx, &batch);
+}

@@ -1,0 +1,234 @@
+/*
+ * osevent.c - main-loop integration (section 8): beforepoll/afterpoll and
+ * the application's osevent hooks.
+ *
+ * The ctx has exactly one fd of its own, the wakeup eventfd, readable while
+ * it has queued work (O1).  Its timers are the ctx's own (src/timeout.c):
+ * beforepoll reduces the poll timeout to the earliest; with hooks, each
+ * timer is also registered through timeout_register, and a cancelled one is
+ * "modified to fire now" ({0,0}) as Xen does (O3).  The registration record
+ * (libxl__osreg, the for_libxl token) lives until the application reports
+ * the timeout or libxl_ctx_free deregisters it, so a late or stale
+ * occurred_* call always finds valid memory, or nothing, and is ignored.
+ *
+ * Hooks are called with ctx->lock held: an application lock taken inside a
+ * hook must be ordered after the library's (Xen's lock hierarchy (a)).
+ */
+#include "internal.h"
+
+#include <poll.h>
+#include <stdlib.h>
+#include <sys/time.h>
+
+static struct timeval wallclock_of(const struct timespec *mono)
+{
+    struct timespec now;
+    struct timeval tv;
+    long long us;
+
+    libxl__now(&now);
+    gettimeofday(&tv, NULL);
+    us = (long long)(mono->tv_sec - now.tv_sec) * 1000000 +
+         (mono->tv_nsec - now.tv_nsec) / 1000;
+    us += (long long)tv.tv_sec * 1000000 + tv.tv_usec;
+    tv.tv_sec = us / 1000000;
+    tv.tv_usec = us % 1000000;
+    return tv;
+}
+
+/* Registers the wakeup fd with the application, once.  ctx->lock held. */
+static int wake_fd_register_locked(libxl_ctx *ctx)
+{
+    int rc;
+
+    if (!ctx->have_os_hooks || ctx->wake_fd_registered ||
+        !ctx->os_hooks.fd_register)
+        return 0;
+    ctx->wake_fd_reg = NULL;
+    rc = ctx->os_hooks.fd_register(ctx->os_hooks_user, ctx->wake_fd,
+                                   &ctx->wake_fd_reg, POLLIN, ctx);
+    if (rc) {
+        LOG(ctx, ERROR, "fd_register of the wakeup fd failed (%d)", rc);
+        return rc;
+    }
+    ctx->wake_fd_registered = true;
+    ctx->wake_used = true;
+    libxl__ctx_settle_locked(ctx); /* readable now if work is pending */
+    return 0;
+}
+
+int libxl__osevent_timeout_added_locked(libxl_ctx *ctx, libxl__timeout *t)
+{
+    libxl__osreg *reg;
+    int rc;
+
+    if (!ctx->have_os_hooks || !ctx->os_hooks.timeout_register)
+        return 0;
+    if ((rc = wake_fd_register_locked(ctx)))
+        return rc;
+    reg = calloc(1, sizeof *reg);
+    if (!reg)
+        return ERROR_NOMEM;
+    rc = ctx->os_hooks.timeout_register(ctx->os_hooks_user, &reg->for_app,
+                                        wallclock_of(&t->deadline), reg);
+    if (rc) {
+        LOG(ctx, ERROR, "timeout_register failed (%d)", rc);
+        free(reg);
+        return rc;
+    }
+    reg->timeout = t;
+    t->osreg = reg;
+    LIST_INSERT_HEAD(&ctx->osregs, reg, entry);
+    return 0;
+}
+
+void libxl__osevent_timeout_removed_locked(libxl_ctx *ctx, libxl__timeout *t)
+{
+    libxl__osreg *reg = t->osreg;
+    struct timeval asap = { 0, 0 };
+
+    if (!reg)
+        return;
+    t->osreg = NULL;
+    reg->timeout = NULL;
+    /* Stays registered until the application reports it (O3). */
+    if (ctx->os_hooks.timeout_modify &&
+        ctx->os_hooks.timeout_modify(ctx->os_hooks_user, &reg->for_app, asap))
+        LOG(ctx, WARN, "timeout_modify failed; the timeout will fire late"
+            " and be ignored");
+}
+
+void libxl__osevent_free_locked(libxl_ctx *ctx)
+{
+    libxl__osreg *reg;
+
+    while ((reg = LIST_FIRST(&ctx->osregs))) {
+        LIST_REMOVE(reg, entry);
+        if (reg->timeout)
+            reg->timeout->osreg = NULL;
+        if (ctx->os_hooks.timeout_deregister)
+            ctx->os_hooks.timeout_deregister(ctx->os_hooks_user, reg->for_app);
+        free(reg);
+    }
+    if (ctx->wake_fd_registered && ctx->os_hooks.fd_deregister)
+        ctx->os_hooks.fd_deregister(ctx->os_hooks_user, ctx->wake_fd,
+                                    ctx->wake_fd_reg);
+    ctx->wake_fd_registered = false;
+}
+
+LIBXL_EXPORT void libxl_osevent_register_hooks(libxl_ctx *ctx,
+                                               const libxl_osevent_hooks *hooks,
+                                               void *user)
+{
+    if (!ctx || libxl__ctx_stale(ctx) || !hooks) {
+        LOG(ctx && !libxl__ctx_stale(ctx) ? ctx : NULL, ERROR,
+            "register_hooks: NULL or stale argument");
+        return;
+    }
+    CTX_LOCK(ctx);
+    if (ctx->have_os_hooks) {
+        LOG(ctx, ERROR, "osevent hooks may be registered only once per ctx");
+        CTX_UNLOCK(ctx);
+        return;
+    }
+    ctx->os_hooks = *hooks;
+    ctx->os_hooks_user = user;
+    ctx->have_os_hooks = true;
+    /* A failure is logged and retried by the next operation, which then
+     * returns the hook's error to its caller. */
+    wake_fd_register_locked(ctx);
+    CTX_UNLOCK(ctx);
+}
+
+int libxl__osevent_ready_locked(libxl_ctx *ctx)
+{
+    return wake_fd_register_locked(ctx);
+}
+
+LIBXL_EXPORT void libxl_osevent_occurred_fd(libxl_ctx *ctx, void *for_libxl,
+                                            int fd, short events,
+                                            short revents)
+{
+    (void)events;
+    (void)revents;
+    if (!ctx || libxl__ctx_stale(ctx))
+        return;
+    CTX_LOCK(ctx);
+    /* Whatever events/revents say, look at what is actually queued. */
+    if (for_libxl == ctx && fd == ctx->wake_fd && ctx->wake_fd_registered)
+        libxl__ctx_process_locked(ctx, true);
+    CTX_UNLOCK(ctx);
+}
+
+LIBXL_EXPORT void libxl_osevent_occurred_timeout(libxl_ctx *ctx,
+                                                 void *for_libxl)
+{
+    libxl__osreg *reg;
+    libxl__timeout *t = NULL;
+
+    if (!ctx || libxl__ctx_stale(ctx))
+        return;
+    CTX_LOCK(ctx);
+    LIST_FOREACH(reg, &ctx->osregs, entry)
+        if (reg == for_libxl)
+            break;
+    if (!reg) {
+        CTX_UNLOCK(ctx); /* not ours (any more): ignored */
+        return;
+    }
+    /* The application has forgotten it: never modified or deregistered. */
+    LIST_REMOVE(reg, entry);
+    t = reg->timeout;
+    free(reg);
+    if (t) {
+        t->osreg = NULL;
+        libxl__timeout_cancel_locked(ctx, t);
+        t->fire(ctx, t);
+    }
+    libxl__ctx_process_locked(ctx, true);
+    CTX_UNLOCK(ctx);
+}
+
+LIBXL_EXPORT int libxl_osevent_beforepoll(libxl_ctx *ctx, int *nfds_io,
+                                          struct pollfd *fds, int *timeout_upd,
+                                          struct timeval now)
+{
+    const int needed = 1;
+    int rc = 0, ms;
+
+    (void)now; /* deadlines are kept on CLOCK_MONOTONIC */
+    CHECK_CTX(ctx, ERROR_INVAL);
+    CHECK_ARG(ctx, nfds_io && timeout_upd);
+    CHECK_ARG(ctx, fds || *nfds_io == 0);
+    CTX_LOCK(ctx);
+    ctx->wake_used = true;
+    libxl__ctx_settle_locked(ctx);
+    if (*nfds_io < needed) {
+        rc = ERROR_BUFFERFULL;
+    } else {
+        fds[0].fd = ctx->wake_fd;
+        fds[0].events = POLLIN;
+        fds[0].revents = 0;
+    }
+    *nfds_io = needed;
+    ms = libxl__timeouts_next_ms_locked(ctx);
+    if (ms >= 0 && (*timeout_upd < 0 || ms < *timeout_upd))
+        *timeout_upd = ms;
+    CTX_UNLOCK(ctx);
+    return rc;
+}
+
+LIBXL_EXPORT void libxl_osevent_afterpoll(libxl_ctx *ctx, int nfds,
+                                          const struct pollfd *fds,
+                                          struct timeval now)
+{
+    (void)nfds;
+    (void)fds;
+    (void)now;
+    if (!ctx || libxl__ctx_stale(ctx))
+        return;
+    /* Stale or partial revents are harmless: process what is queued. */
+    CTX_LOCK(ctx);
+    libxl__ctx_process_locked(ctx, true);
+    CTX_UNLOCK(ctx);
+}

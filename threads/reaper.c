@@ -1,0 +1,793 @@
+/*
+ * reaper.c - the process-wide reaper thread and the pid table.
+ *
+ * The reaper's contract:
+ *  - One thread per process, started on first need with every signal
+ *    blocked, shared by every ctx.  SIGCHLD is blocked in application
+ *    threads (ctx_alloc blocks it), so it stays pending until the reaper
+ *    takes it with sigtimedwait.
+ *  - A SIGCHLD means "at least one child changed", never "this child"
+ *    (signals coalesce).  The reaper therefore collects every exited child
+ *    it owns, without scanning: ready pidfds come from an epoll set
+ *    (EPOLLONESHOT, polled with timeout 0 after each signal), and
+ *    waitpid(-1) is used only while some ctx must reap every child of the
+ *    process (modes M3 with children, M5).  Children without a pidfd (old
+ *    kernels, fd exhaustion) are checked one waitpid(pid) each.
+ *  - It waits at most 1 s while it owns children and sweeps then (M2), so a
+ *    SIGCHLD swallowed by some thread delays a status but never loses it.
+ *  - It never runs application code except a SIGCHLD handler that was
+ *    installed before the library's (chained, as the kernel would have run
+ *    it), and never takes a ctx lock while holding G.lock: statuses are
+ *    handed over in batches, one lock and one wakeup per ctx per pass.
+ */
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#ifndef P_PIDFD
+#define P_PIDFD 3
+#endif
+
+libxl__global libxl__G = {
+    .lock = PTHREAD_MUTEX_INITIALIZER,
+    .cond = PTHREAD_COND_INITIALIZER,
+    .spawn_lock = PTHREAD_RWLOCK_INITIALIZER,
+    .epfd = -1,
+};
+
+/* The SIGCHLD disposition found when the library installed its handler.
+ * Written once, before the handler is installed; survives fork (the
+ * handler does too). */
+static struct sigaction prev_action;
+static bool handler_installed;
+
+#define SWEEP_INTERVAL_S 1
+#define EPOLL_BATCH 256
+
+static int sys_pidfd_open(pid_t pid)
+{
+    return (int)syscall(__NR_pidfd_open, pid, 0);
+}
+
+static int sys_pidfd_send_signal(int pidfd, int sig)
+{
+    return (int)syscall(__NR_pidfd_send_signal, pidfd, sig, NULL, 0);
+}
+
+/* glibc's waitid has no rusage argument; the system call has. */
+static int sys_waitid(idtype_t type, id_t id, siginfo_t *si, int options,
+                      struct rusage *ru)
+{
+    return (int)syscall(__NR_waitid, type, id, si, options, ru);
+}
+
+static int status_of_siginfo(const siginfo_t *si)
+{
+    switch (si->si_code) {
+    case CLD_EXITED: return (si->si_status & 0xff) << 8;
+    case CLD_KILLED: return si->si_status & 0x7f;
+    case CLD_DUMPED: return (si->si_status & 0x7f) | 0x80;
+    default: return 0;
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* One-time set-up                                                     */
+
+static void probe_pidfd(void)
+{
+    const char *env = getenv("XLCHILD_NO_PIDFD");
+    int fd;
+
+    if (env && *env && strcmp(env, "0") != 0)
+        return; /* benchmarks and tests of the fallback */
+    fd = sys_pidfd_open(getpid());
+    if (fd < 0)
+        return;
+    G.have_pidfd = true;
+    {
+        siginfo_t si;
+        /* Ourselves is never our child: ECHILD means P_PIDFD is known. */
+        if (sys_waitid(P_PIDFD, (id_t)fd, &si, WEXITED | WNOHANG, NULL) < 0 &&
+            errno == ECHILD)
+            G.have_waitid_pidfd = true;
+    }
+    close(fd);
+}
+
+static void global_init_once(void)
+{
+    G.self = getpid();
+    G.next_id = 1;
+    LIST_INIT(&G.ctxs);
+    LIST_INIT(&G.nopidfd);
+    STAILQ_INIT(&G.pending);
+    probe_pidfd();
+    libxl__atfork_init();
+}
+
+void libxl__global_init(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, global_init_once);
+}
+
+/* Runs in the child of every fork, with only the forking thread alive.
+ * Nothing of the parent's children is ours here: forget it all (the memory
+ * is leaked on purpose, stale ctxs may still point into it). */
+void libxl__global_reset_in_child(void)
+{
+    pthread_mutex_init(&G.lock, NULL);
+    pthread_cond_init(&G.cond, NULL);
+    pthread_rwlock_init(&G.spawn_lock, NULL);
+    G.generation++;
+    G.self = getpid();
+    LIST_INIT(&G.ctxs);
+    LIST_INIT(&G.nopidfd);
+    STAILQ_INIT(&G.pending);
+    G.n_always = G.n_selective = 0;
+    G.n_default_children = G.n_watched = 0;
+    G.reap_all = false;
+    G.table = NULL;
+    G.table_size = G.table_count = 0;
+    G.reaper_running = false;
+    G.reaper_tid = 0;
+    if (G.epfd >= 0)
+        close(G.epfd); /* shared with the parent: never touch it here */
+    G.epfd = -1;
+    G.delivering = false;
+}
+
+/* ------------------------------------------------------------------ */
+/* The pid table: chained hash, grown when the load exceeds 1.         */
+
+static unsigned hash_pid(pid_t pid, unsigned size)
+{
+    return ((uint32_t)pid * 2654435761u) & (size - 1);
+}
+
+static int table_grow_locked(void)
+{
+    unsigned nsize = G.table_size ? G.table_size * 2 : 64;
+    libxl__child **nt = calloc(nsize, sizeof *nt);
+    unsigned i;
+
+    if (!nt)
+        return ERROR_NOMEM;
+    for (i = 0; i < G.table_size; i++) {
+        libxl__child *ch = G.table[i], *next;
+        for (; ch; ch = next) {
+            unsigned h = hash_pid(ch->pid, nsize);
+            next = ch->hash_next;
+            ch->hash_next = nt[h];
+            nt[h] = ch;
+        }
+    }
+    free(G.table);
+    G.table = nt;
+    G.table_size = nsize;
+    return 0;
+}
+
+libxl__child *libxl__child_lookup_locked(pid_t pid)
+{
+    libxl__child *ch;
+
+    if (!G.table_size)
+        return NULL;
+    for (ch = G.table[hash_pid(pid, G.table_size)]; ch; ch = ch->hash_next)
+        if (ch->pid == pid)
+            return ch;
+    return NULL;
+}
+
+void libxl__child_unhash_locked(libxl__child *ch)
+{
+    libxl__child **pp = &G.table[hash_pid(ch->pid, G.table_size)];
+
+    for (; *pp; pp = &(*pp)->hash_next) {
+        if (*pp == ch) {
+            *pp = ch->hash_next;
+            G.table_count--;
+            return;
+        }
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Reap-everything or not (M3, M5, M6)                                 */
+
+void libxl__update_reap_all_locked(void)
+{
+    bool all = G.n_always > 0 ||
+               (G.n_selective == 0 && G.n_default_children > 0);
+
+    if (all && !G.reap_all) {
+        __atomic_store_n(&G.reap_all, true, __ATOMIC_RELEASE);
+        libxl__reaper_poke(); /* collect what exited before */
+    } else if (!all) {
+        __atomic_store_n(&G.reap_all, false, __ATOMIC_RELEASE);
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Children                                                            */
+
+libxl__child *libxl__child_new(void)
+{
+    libxl__child *ch = calloc(1, sizeof *ch);
+
+    if (ch)
+        ch->pidfd = -1;
+    return ch;
+}
+
+void libxl__child_free(libxl__child *ch)
+{
+    if (!ch)
+        return;
+    if (ch->pidfd >= 0)
+        close(ch->pidfd);
+    free(ch);
+}
+
+static void watch_add_locked(libxl__child *ch)
+{
+    if (ch->pidfd >= 0 && G.epfd >= 0) {
+        struct epoll_event ev = { .events = EPOLLIN | EPOLLONESHOT };
+        ev.data.u64 = ((uint64_t)ch->id << 32) | (uint32_t)ch->pid;
+        if (epoll_ctl(G.epfd, EPOLL_CTL_ADD, ch->pidfd, &ev) == 0)
+            return;
+        LOGE(ch->ctx, WARN, "epoll_ctl(pidfd of %d); checking it by pid",
+             (int)ch->pid);
+    }
+    /* Checked by pid on every pass; a pidfd, if any, still serves kills. */
+    LIST_INSERT_HEAD(&G.nopidfd, ch, nopidfd_entry);
+    ch->on_nopidfd = true;
+}
+
+int libxl__child_register(libxl_ctx *ctx, libxl__child *ch)
+{
+    libxl_sigchld_owner mode;
+    bool check_exited = false;
+    int rc = 0;
+
+    /* Opened before anything can reap the pid: only the reaper reaps our
+     * children, and it cannot collect this one until it is in the table
+     * (or, reaping everything, until we drop spawn_lock). */
+    if (G.have_pidfd) {
+        ch->pidfd = sys_pidfd_open(ch->pid);
+        if (ch->pidfd < 0)
+            LOGE(ctx, DEBUG, "pidfd_open(%d)", (int)ch->pid);
+    }
+
+    pthread_mutex_lock(&G.lock);
+    if (G.table_count >= G.table_size && (rc = table_grow_locked()))
+        goto out;
+    {
+        /* A stale entry for this pid means its status was taken behind the
+         * library's back and the pid recycled: report it lost. */
+        libxl__child *old = libxl__child_lookup_locked(ch->pid);
+        if (old) {
+            LOG(old->ctx, ERROR, "child %d was reaped behind the library's"
+                " back; its status is lost", (int)old->pid);
+            if (libxl__child_collected_locked(old, W_EXITCODE(255, 0), NULL,
+                                              true))
+                STAILQ_INSERT_TAIL(&G.pending, old, q_entry);
+            libxl__reaper_poke();
+        }
+    }
+    mode = ctx->mode;
+    ch->cls = mode == libxl_sigchld_owner_libxl      ? LIBXL__CLASS_DEFAULT
+              : mode == libxl_sigchld_owner_mainloop ? LIBXL__CLASS_APP
+                                                     : LIBXL__CLASS_WATCHED;
+    ch->ctx = ctx;
+    ch->id = G.next_id++;
+    {
+        unsigned h = hash_pid(ch->pid, G.table_size);
+        ch->hash_next = G.table[h];
+        G.table[h] = ch;
+        G.table_count++;
+    }
+    LIST_INSERT_HEAD(&ctx->children, ch, ctx_entry);
+    ctx->nchildren++;
+    if (ch->cls != LIBXL__CLASS_APP) {
+        watch_add_locked(ch);
+        if (G.n_watched++ == 0)
+            libxl__reaper_poke(); /* from idle to 1 s sweeps */
+        if (ch->cls == LIBXL__CLASS_DEFAULT) {
+            G.n_default_children++;
+            libxl__update_reap_all_locked();
+        }
+        /* If a pass ran since just before the child was created, it may
+         * have taken the child's SIGCHLD before the child was watched. */
+        check_exited = G.pass_seq != ch->spawn_seq;
+    }
+out:
+    pthread_mutex_unlock(&G.lock);
+    if (check_exited) {
+        siginfo_t si = { 0 };
+        if (waitid(P_PID, (id_t)ch->pid, &si, WEXITED | WNOHANG | WNOWAIT) ==
+                0 && si.si_pid == ch->pid)
+            libxl__reaper_poke();
+    }
+    return rc;
+}
+
+bool libxl__child_collected_locked(libxl__child *ch, int status,
+                                   const struct rusage *ru, bool lost)
+{
+    ch->status = status;
+    if (ru)
+        ch->rusage = *ru;
+    ch->lost = lost;
+    ch->reaped = true;
+    libxl__child_unhash_locked(ch);
+    if (ch->cls != LIBXL__CLASS_APP) {
+        G.n_watched--;
+        if (ch->on_nopidfd)
+            LIST_REMOVE(ch, nopidfd_entry);
+        ch->on_nopidfd = false;
+        if (ch->cls == LIBXL__CLASS_DEFAULT) {
+            G.n_default_children--;
+            libxl__update_reap_all_locked();
+        }
+    }
+    if (!ch->ctx) {
+        libxl__child_free(ch); /* orphan of a freed ctx: status discarded */
+        return false;
+    }
+    LIST_REMOVE(ch, ctx_entry);
+    ch->ctx->nchildren--;
+    return true;
+}
+
+/*
+ * R6.  With a pidfd the signal can only reach this process.  Without one
+ * (old kernel, or fd exhaustion), and for process groups, a recycled pid is
+ * avoided by sending only while the child is unreaped: G.lock is held from
+ * the check to the kill, and the reaper holds G.lock while it collects, so
+ * the pid (and the group, which its unreaped leader keeps alive) cannot be
+ * freed in between.  In mode M4 the application reaps without that lock,
+ * so there the group kill is preceded by a pidfd probe of the leader.
+ */
+int libxl__child_kill(libxl__child *ch, int sig)
+{
+    int r = 0;
+
+    pthread_mutex_lock(&G.lock);
+    if (ch->reaped)
+        goto out;
+    if (ch->pidfd >= 0 && sys_pidfd_send_signal(ch->pidfd, ch->group ? 0 : sig))
+        goto out; /* ESRCH: already gone */
+    if (ch->group) {
+        r = kill(-ch->pid, sig);
+        if (r && errno == ESRCH)
+            r = kill(ch->pid, sig); /* not yet a group leader */
+    } else if (ch->pidfd < 0) {
+        r = kill(ch->pid, sig);
+    }
+out:
+    pthread_mutex_unlock(&G.lock);
+    return r;
+}
+
+void libxl__children_orphan(libxl_ctx *ctx)
+{
+    libxl__child *ch, *next;
+
+    pthread_mutex_lock(&G.lock);
+    for (ch = LIST_FIRST(&ctx->children); ch; ch = next) {
+        next = LIST_NEXT(ch, ctx_entry);
+        ch->ctx = NULL;
+        ch->ao = NULL;
+        ch->death = NULL;
+        if (ch->cls == LIBXL__CLASS_APP) {
+            /* The application reaps these; nothing is left to tell. */
+            ch->reaped = true;
+            libxl__child_unhash_locked(ch);
+            libxl__child_free(ch);
+        }
+    }
+    LIST_INIT(&ctx->children);
+    ctx->nchildren = 0;
+    {
+        /* drop lost children queued for this ctx */
+        libxl__child *p, *pn;
+        struct libxl__child_q keep = STAILQ_HEAD_INITIALIZER(keep);
+        for (p = STAILQ_FIRST(&G.pending); p; p = pn) {
+            pn = STAILQ_NEXT(p, q_entry);
+            if (p->ctx == ctx)
+                libxl__child_free(p);
+            else
+                STAILQ_INSERT_TAIL(&keep, p, q_entry);
+        }
+        STAILQ_INIT(&G.pending);
+        STAILQ_CONCAT(&G.pending, &keep);
+    }
+    LIST_REMOVE(ctx, g_entry);
+    libxl__mode_ctx_freed_locked(ctx);
+    /* A batch collected before we orphaned may still be on its way. */
+    while (G.delivering)
+        pthread_cond_wait(&G.cond, &G.lock);
+    pthread_mutex_unlock(&G.lock);
+}
+
+/* Collects one child of ours without blocking.  1: collected (or lost),
+ * 0: still running.  G.lock held. */
+static int collect_one_locked(libxl__child *ch, struct libxl__child_q *batch)
+{
+    siginfo_t si;
+    struct rusage ru;
+    int r;
+
+    memset(&si, 0, sizeof si);
+    memset(&ru, 0, sizeof ru);
+    if (ch->pidfd >= 0 && G.have_waitid_pidfd)
+        r = sys_waitid(P_PIDFD, (id_t)ch->pidfd, &si, WEXITED | WNOHANG, &ru);
+    else
+        r = sys_waitid(P_PID, (id_t)ch->pid, &si, WEXITED | WNOHANG, &ru);
+    if (r < 0 && errno == EINTR)
+        return 0; /* next pass */
+    if (r < 0) {
+        int e = errno;
+        LOGEV(ch->ctx, ERROR, e, "child %d was reaped behind the library's"
+              " back (waitid); its status is lost", (int)ch->pid);
+        if (libxl__child_collected_locked(ch, W_EXITCODE(255, 0), NULL, true))
+            STAILQ_INSERT_TAIL(batch, ch, q_entry);
+        return 1;
+    }
+    if (si.si_pid == 0)
+        return 0;
+    if (libxl__child_collected_locked(ch, status_of_siginfo(&si), &ru, false))
+        STAILQ_INSERT_TAIL(batch, ch, q_entry);
+    return 1;
+}
+
+void libxl__children_reap_own(libxl_ctx *ctx, struct libxl__child_q *batch)
+{
+    libxl__child *ch, *next;
+
+    pthread_mutex_lock(&G.lock);
+    for (ch = LIST_FIRST(&ctx->children); ch; ch = next) {
+        next = LIST_NEXT(ch, ctx_entry);
+        collect_one_locked(ch, batch);
+    }
+    pthread_mutex_unlock(&G.lock);
+}
+
+int libxl__child_reaped_by_app(libxl_ctx *ctx, pid_t pid, int status,
+                               struct libxl__child_q *batch)
+{
+    libxl__child *ch;
+    int rc = ERROR_UNKNOWN_CHILD;
+
+    pthread_mutex_lock(&G.lock);
+    ch = libxl__child_lookup_locked(pid);
+    if (ch && ch->ctx == ctx && !ch->reaped) {
+        if (libxl__child_collected_locked(ch, status, NULL, false))
+            STAILQ_INSERT_TAIL(batch, ch, q_entry);
+        rc = 0;
+    }
+    pthread_mutex_unlock(&G.lock);
+    return rc;
+}
+
+void libxl__children_deliver(struct libxl__child_q *batch)
+{
+    libxl__child *ch = STAILQ_FIRST(batch);
+
+    while (ch) {
+        libxl_ctx *ctx = ch->ctx;
+        CTX_LOCK(ctx);
+        while (ch && ch->ctx == ctx) {
+            libxl__child *next = STAILQ_NEXT(ch, q_entry);
+            STAILQ_INSERT_TAIL(&ctx->reaped, ch, q_entry);
+            ch = next;
+        }
+        libxl__ctx_kick_locked(ctx);
+        CTX_UNLOCK(ctx);
+    }
+    STAILQ_INIT(batch);
+}
+
+static void unknowns_deliver(struct libxl__unknown_q *batch)
+{
+    libxl__unknown *u = STAILQ_FIRST(batch);
+
+    while (u) {
+        libxl_ctx *ctx = u->ctx;
+        CTX_LOCK(ctx);
+        while (u && u->ctx == ctx) {
+            libxl__unknown *next = STAILQ_NEXT(u, entry);
+            STAILQ_INSERT_TAIL(&ctx->unknowns, u, entry);
+            u = next;
+        }
+        libxl__ctx_kick_locked(ctx);
+        CTX_UNLOCK(ctx);
+    }
+    STAILQ_INIT(batch);
+}
+
+/* ------------------------------------------------------------------ */
+/* The reaping pass                                                    */
+
+/* Who gets a child that is not the library's (M3, M5): the ctx in M5, else
+ * a default-mode ctx, preferring one with a reaped_callback. */
+static libxl_ctx *unknown_target_locked(void)
+{
+    libxl_ctx *c, *best = NULL;
+
+    LIST_FOREACH(c, &G.ctxs, g_entry) {
+        if (c->mode == libxl_sigchld_owner_libxl_always)
+            return c;
+        if (c->mode != libxl_sigchld_owner_libxl)
+            continue;
+        if (!best || (c->hooks.reaped_callback && !best->hooks.reaped_callback))
+            best = c;
+    }
+    return best;
+}
+
+static void reap_all_locked(struct libxl__child_q *batch,
+                            struct libxl__unknown_q *ubatch)
+{
+    while (G.reap_all) {
+        struct rusage ru;
+        int status;
+        pid_t pid = wait4(-1, &status, WNOHANG, &ru);
+        libxl__child *ch;
+
+        if (pid < 0 && errno == EINTR)
+            continue;
+        if (pid <= 0)
+            break; /* 0: none exited; ECHILD: no children at all */
+        ch = libxl__child_lookup_locked(pid);
+        if (ch) {
+            if (libxl__child_collected_locked(ch, status, &ru, false))
+                STAILQ_INSERT_TAIL(batch, ch, q_entry);
+            continue;
+        }
+        {
+            libxl_ctx *target = unknown_target_locked();
+            libxl__unknown *u = target ? malloc(sizeof *u) : NULL;
+            if (!u) {
+                LOG(target, WARN, "reaped unknown child %d (status %#x)",
+                    (int)pid, status);
+                continue;
+            }
+            u->pid = pid;
+            u->status = status;
+            u->ctx = target;
+            STAILQ_INSERT_TAIL(ubatch, u, entry);
+        }
+    }
+}
+
+static void reap_ready_pidfds_locked(struct libxl__child_q *batch)
+{
+    struct epoll_event evs[EPOLL_BATCH];
+    int n, i;
+
+    if (G.epfd < 0)
+        return;
+    do {
+        n = epoll_wait(G.epfd, evs, EPOLL_BATCH, 0);
+        for (i = 0; i < n; i++) {
+            pid_t pid = (pid_t)(uint32_t)evs[i].data.u64;
+            uint32_t id = (uint32_t)(evs[i].data.u64 >> 32);
+            libxl__child *ch = libxl__child_lookup_locked(pid);
+
+            if (!ch || ch->id != id || ch->reaped)
+                continue; /* stale: collected by another path */
+            if (!collect_one_locked(ch, batch)) {
+                /* Readable but not yet waitable (seen under ptrace): the
+                 * readiness was a hint; re-arm the one-shot watch. */
+                struct epoll_event ev = { .events = EPOLLIN | EPOLLONESHOT };
+                ev.data.u64 = evs[i].data.u64;
+                epoll_ctl(G.epfd, EPOLL_CTL_MOD, ch->pidfd, &ev);
+            }
+        }
+    } while (n == EPOLL_BATCH);
+}
+
+static void reap_nopidfd_locked(struct libxl__child_q *batch)
+{
+    libxl__child *ch, *next;
+
+    for (ch = LIST_FIRST(&G.nopidfd); ch; ch = next) {
+        next = LIST_NEXT(ch, nopidfd_entry);
+        collect_one_locked(ch, batch);
+    }
+}
+
+static void reap_pass(bool sweep)
+{
+    struct libxl__child_q batch = STAILQ_HEAD_INITIALIZER(batch);
+    struct libxl__unknown_q ubatch = STAILQ_HEAD_INITIALIZER(ubatch);
+    bool all;
+
+again:
+    all = __atomic_load_n(&G.reap_all, __ATOMIC_ACQUIRE);
+    if (all)
+        pthread_rwlock_wrlock(&G.spawn_lock);
+    pthread_mutex_lock(&G.lock);
+    G.pass_seq++;
+    if (all)
+        reap_all_locked(&batch, &ubatch);
+    reap_ready_pidfds_locked(&batch);
+    /* Without pidfds nothing says which child exited: check each one. */
+    if (sweep || !LIST_EMPTY(&G.nopidfd))
+        reap_nopidfd_locked(&batch);
+    STAILQ_CONCAT(&batch, &G.pending);
+    if (STAILQ_EMPTY(&batch) && STAILQ_EMPTY(&ubatch)) {
+        bool redo = !all && G.reap_all;
+        pthread_mutex_unlock(&G.lock);
+        if (all)
+            pthread_rwlock_unlock(&G.spawn_lock);
+        if (redo)
+            goto again;
+        return;
+    }
+    G.delivering = true;
+    pthread_mutex_unlock(&G.lock);
+    if (all)
+        pthread_rwlock_unlock(&G.spawn_lock);
+
+    libxl__children_deliver(&batch);
+    unknowns_deliver(&ubatch);
+
+    pthread_mutex_lock(&G.lock);
+    G.delivering = false;
+    pthread_cond_broadcast(&G.cond);
+    pthread_mutex_unlock(&G.lock);
+}
+
+/* ------------------------------------------------------------------ */
+/* The signal side                                                     */
+
+static void chain_prev_handler(int sig, siginfo_t *si, void *uc)
+{
+    if (prev_action.sa_flags & SA_SIGINFO) {
+        if (prev_action.sa_sigaction)
+            prev_action.sa_sigaction(sig, si, uc);
+    } else if (prev_action.sa_handler != SIG_DFL &&
+               prev_action.sa_handler != SIG_IGN) {
+        prev_action.sa_handler(sig);
+    }
+}
+
+/*
+ * Runs only in a thread that has SIGCHLD unblocked (one older than the
+ * first ctx, or one that unblocked it: M1).  Chains the handler that was
+ * there before, then forwards the signal to the reaper, which has it
+ * blocked and takes it in sigtimedwait.  Async-signal-safe: tgkill only.
+ */
+static void sigchld_handler(int sig, siginfo_t *si, void *uc)
+{
+    int saved = errno;
+    pid_t tid = __atomic_load_n(&G.reaper_tid, __ATOMIC_RELAXED);
+
+    chain_prev_handler(sig, si, uc);
+    if (tid > 0)
+        syscall(__NR_tgkill, G.self, tid, SIGCHLD);
+    errno = saved;
+}
+
+static void install_handler_locked(libxl_ctx *ctx)
+{
+    struct sigaction sa;
+
+    if (handler_installed)
+        return; /* also true in a fork child: the handler is inherited */
+    sigaction(SIGCHLD, NULL, &prev_action);
+    if (!(prev_action.sa_flags & SA_SIGINFO) &&
+        prev_action.sa_handler == SIG_IGN) {
+        /* M1: with SIG_IGN the kernel reaps children itself. */
+        LOG(ctx, WARN, "SIGCHLD was set to SIG_IGN, which makes the kernel"
+            " discard child statuses; setting it to SIG_DFL");
+        prev_action.sa_handler = SIG_DFL;
+        prev_action.sa_flags = 0;
+    }
+    if (prev_action.sa_flags & SA_NOCLDWAIT)
+        LOG(ctx, WARN, "SIGCHLD had SA_NOCLDWAIT, which makes the kernel"
+            " discard child statuses; clearing it");
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = sigchld_handler;
+    sigfillset(&sa.sa_mask);
+    sa.sa_flags = SA_SIGINFO | SA_RESTART |
+                  (prev_action.sa_flags & SA_NOCLDSTOP);
+    if (prev_action.sa_handler == SIG_DFL && !(prev_action.sa_flags & SA_SIGINFO))
+        sa.sa_flags |= SA_NOCLDSTOP;
+    if (sigaction(SIGCHLD, &sa, NULL) == 0)
+        handler_installed = true;
+    else
+        LOGE(ctx, ERROR, "sigaction(SIGCHLD)");
+}
+
+void libxl__sigchld_handler_forget(void)
+{
+    handler_installed = false;
+}
+
+void libxl__reaper_poke(void)
+{
+    pid_t tid = __atomic_load_n(&G.reaper_tid, __ATOMIC_RELAXED);
+
+    if (tid > 0)
+        syscall(__NR_tgkill, G.self, tid, SIGCHLD);
+}
+
+static void *reaper_main(void *arg)
+{
+    sigset_t set;
+
+    (void)arg;
+    sigemptyset(&set);
+    sigaddset(&set, SIGCHLD);
+    __atomic_store_n(&G.reaper_tid, (pid_t)syscall(__NR_gettid),
+                     __ATOMIC_RELEASE);
+    reap_pass(true); /* whatever exited before we were ready */
+    for (;;) {
+        struct timespec ts = { SWEEP_INTERVAL_S, 0 };
+        siginfo_t si;
+        bool timed;
+        int r;
+
+        pthread_mutex_lock(&G.lock);
+        timed = G.n_watched > 0;
+        pthread_mutex_unlock(&G.lock);
+        r = sigtimedwait(&set, &si, timed ? &ts : NULL);
+        if (r == SIGCHLD && !(si.si_code == SI_TKILL && si.si_pid == G.self))
+            chain_prev_handler(SIGCHLD, &si, NULL); /* as the kernel would */
+        reap_pass(r < 0);
+    }
+    return NULL;
+}
+
+int libxl__reaper_ensure_locked(libxl_ctx *ctx)
+{
+    pthread_attr_t attr;
+    sigset_t all, old;
+    int r;
+
+    if (G.reaper_running)
+        return 0;
+    if (G.epfd < 0 && G.have_pidfd) {
+        G.epfd = epoll_create1(EPOLL_CLOEXEC);
+        if (G.epfd < 0)
+            LOGE(ctx, WARN, "epoll_create1; children will be checked by pid");
+    }
+    install_handler_locked(ctx);
+
+    /* The thread starts with every signal blocked (it inherits our mask). */
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attr, 256 * 1024);
+    r = pthread_create(&G.reaper, &attr, reaper_main, NULL);
+    pthread_attr_destroy(&attr);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (r) {
+        LOGEV(ctx, ERROR, r, "cannot start the reaper thread");
+        return ERROR_FAIL;
+    }
+    G.reaper_running = true;
+    return 0;
+}
+
+int libxl__reaper_ensure(libxl_ctx *ctx)
+{
+    int rc;
+
+    pthread_mutex_lock(&G.lock);
+    rc = libxl__reaper_ensure_locked(ctx);
+    pthread_mutex_unlock(&G.lock);
+    return rc;
+}
