@@ -22,6 +22,8 @@
  */
 #include "internal.h"
 
+#include <dirent.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -617,7 +619,7 @@ again:
     if (all)
         pthread_rwlock_wrlock(&G.spawn_lock);
     pthread_mutex_lock(&G.lock);
-    G.pass_seq++;
+    __atomic_add_fetch(&G.pass_seq, 1, __ATOMIC_RELEASE); /* read unlocked by spawners */
     if (all)
         reap_all_locked(&batch, &ubatch);
     reap_ready_pidfds_locked(&batch);
@@ -662,11 +664,16 @@ static void chain_prev_handler(int sig, siginfo_t *si, void *uc)
     }
 }
 
+/* Marks a SIGCHLD that the library's handler forwarded to the reaper. */
+#define FORWARD_MAGIC 0x786c6368 /* "xlch" */
+
 /*
  * Runs only in a thread that has SIGCHLD unblocked (one older than the
  * first ctx, or one that unblocked it: M1).  Chains the handler that was
  * there before, then forwards the signal to the reaper, which has it
- * blocked and takes it in sigtimedwait.  Async-signal-safe: tgkill only.
+ * blocked and takes it in sigtimedwait.  Async-signal-safe: one system
+ * call.  The forward is queued with a marker, so the reaper can tell it
+ * from a poke and from the kernel's own SIGCHLD.
  */
 static void sigchld_handler(int sig, siginfo_t *si, void *uc)
 {
@@ -674,9 +681,67 @@ static void sigchld_handler(int sig, siginfo_t *si, void *uc)
     pid_t tid = __atomic_load_n(&G.reaper_tid, __ATOMIC_RELAXED);
 
     chain_prev_handler(sig, si, uc);
-    if (tid > 0)
-        syscall(__NR_tgkill, G.self, tid, SIGCHLD);
+    if (tid > 0) {
+        siginfo_t fwd;
+        memset(&fwd, 0, sizeof fwd);
+        fwd.si_signo = SIGCHLD;
+        fwd.si_code = SI_QUEUE;
+        fwd.si_pid = G.self;
+        fwd.si_uid = getuid();
+        fwd.si_value.sival_int = FORWARD_MAGIC;
+        if (syscall(__NR_rt_tgsigqueueinfo, G.self, tid, SIGCHLD, &fwd))
+            syscall(__NR_tgkill, G.self, tid, SIGCHLD);
+    }
     errno = saved;
+}
+
+/*
+ * M1 diagnostic: name the threads that have SIGCHLD unblocked.  Their
+ * signals still reach the reaper (the handler forwards them), but each
+ * costs a detour, and a handler installed behind the library's back would
+ * swallow them (M2).  Logged once per process.
+ */
+static void warn_unblocked_threads(void)
+{
+    static bool warned;
+    char path[300], line[256], tids[192] = "";
+    size_t used = 0;
+    DIR *d;
+    struct dirent *de;
+    libxl_ctx *ctx;
+
+    if (warned || !(d = opendir("/proc/self/task")))
+        return;
+    while ((de = readdir(d))) {
+        unsigned long long blk;
+        FILE *f;
+
+        if (de->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof path, "/proc/self/task/%s/status", de->d_name);
+        if (!(f = fopen(path, "re")))
+            continue;
+        while (fgets(line, sizeof line, f)) {
+            if (sscanf(line, "SigBlk: %llx", &blk) == 1) {
+                if (!(blk & (1ULL << (SIGCHLD - 1))) && used < sizeof tids - 16)
+                    used += (size_t)snprintf(tids + used, sizeof tids - used,
+                                             "%s%s", used ? " " : "",
+                                             de->d_name);
+                break;
+            }
+        }
+        fclose(f);
+    }
+    closedir(d);
+    if (!used)
+        return;
+    warned = true;
+    pthread_mutex_lock(&G.lock);
+    ctx = LIST_FIRST(&G.ctxs);
+    LOG(ctx, WARN, "SIGCHLD is unblocked in thread(s) %s: block it before"
+        " creating threads (libxl_ctx_alloc does, in its caller), or child"
+        " statuses may be late", tids);
+    pthread_mutex_unlock(&G.lock);
 }
 
 static void install_handler_locked(libxl_ctx *ctx)
@@ -732,6 +797,7 @@ static void *reaper_main(void *arg)
     sigaddset(&set, SIGCHLD);
     __atomic_store_n(&G.reaper_tid, (pid_t)syscall(__NR_gettid),
                      __ATOMIC_RELEASE);
+    warn_unblocked_threads();
     reap_pass(true); /* whatever exited before we were ready */
     for (;;) {
         struct timespec ts = { SWEEP_INTERVAL_S, 0 };
@@ -743,8 +809,15 @@ static void *reaper_main(void *arg)
         timed = G.n_watched > 0;
         pthread_mutex_unlock(&G.lock);
         r = sigtimedwait(&set, &si, timed ? &ts : NULL);
-        if (r == SIGCHLD && !(si.si_code == SI_TKILL && si.si_pid == G.self))
+        if (r == SIGCHLD && si.si_pid == G.self &&
+            (si.si_code == SI_TKILL || si.si_code == SI_QUEUE)) {
+            /* a poke, or forwarded by our handler (which chained) */
+            if (si.si_code == SI_QUEUE &&
+                si.si_value.sival_int == FORWARD_MAGIC)
+                warn_unblocked_threads();
+        } else if (r == SIGCHLD) {
             chain_prev_handler(SIGCHLD, &si, NULL); /* as the kernel would */
+        }
         reap_pass(r < 0);
     }
     return NULL;

@@ -1,0 +1,61 @@
+#!/bin/bash
+# Builds xlchild from a clean tree and runs every check CI runs:
+#   1. -Wall -Wextra -Werror build, make check, make distcheck
+#   2. make check under AddressSanitizer + UndefinedBehaviorSanitizer
+#   3. make check under ThreadSanitizer
+#   4. make check with every test binary under valgrind (memcheck)
+# Usage: scripts/test.sh [stage...]   (default: all stages)
+# Build trees go under build/ (ignored by git).
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+jobs=$(nproc 2>/dev/null || echo 2)
+stages=("$@")
+[ ${#stages[@]} -gt 0 ] || stages=(plain asan tsan valgrind)
+
+[ -x configure ] && [ configure -nt configure.ac ] && [ configure -nt Makefile.am ] ||
+    autoreconf -fi
+
+section() { printf '\n=== %s ===\n' "$*"; }
+
+# Runs make check in build/$1 with CFLAGS $2; prints failing test logs.
+check_in() {
+    local dir=build/$1 cflags=$2
+    shift 2
+    mkdir -p "$dir"
+    (cd "$dir" && "$top/configure" -q --enable-werror CFLAGS="$cflags" &&
+        make -s -j"$jobs" &&
+        { make -s -j"$jobs" check "$@" ||
+          { for f in $(find . -name '*.log' -newer Makefile); do
+                grep -q -E '^(FAIL|ERROR)' "${f%.log}.trs" 2>/dev/null &&
+                    { echo "--- $f"; tail -n 60 "$f"; }
+            done; exit 1; }; })
+}
+
+for s in "${stages[@]}"; do
+    case $s in
+    plain)
+        section "build with warnings as errors, make check, make distcheck"
+        check_in plain "-O2 -g"
+        (cd build/plain && make -s distcheck DISTCHECK_CONFIGURE_FLAGS=--enable-werror)
+        ;;
+    asan)
+        section "AddressSanitizer + UndefinedBehaviorSanitizer"
+        ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+        UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+            check_in asan "-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined"
+        ;;
+    tsan)
+        section "ThreadSanitizer"
+        TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+            check_in tsan "-O1 -g -fsanitize=thread"
+        ;;
+    valgrind)
+        section "valgrind memcheck"
+        check_in valgrind "-O1 -g" \
+            LOG_COMPILER="$top/scripts/valgrind-test.sh"
+        ;;
+    *) echo "unknown stage $s" >&2; exit 2 ;;
+    esac
+done
+section "all checks passed"

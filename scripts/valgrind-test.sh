@@ -1,0 +1,10 @@
+#!/bin/sh
+# LOG_COMPILER for `make check` under valgrind: test programs run through
+# libtool so that valgrind sees the real binary, not the libtool wrapper.
+# Shell-script tests are run as they are.
+case $1 in
+*.sh) exec sh "$@" ;;
+esac
+exec ./libtool --mode=execute valgrind -q --error-exitcode=99 \
+    --leak-check=full --errors-for-leak-kinds=definite \
+    --child-silent-after-fork=no --trace-children=no "$@"

@@ -1,0 +1,1 @@
+# Main-loop integration suites (issue 5).

@@ -1,0 +1,1 @@
+# xlchild-run (issue 6).
