@@ -62,6 +62,7 @@ LIBXL_EXPORT int libxl_ctx_alloc(libxl_ctx **pctx, int version, unsigned flags,
     pthread_sigmask(SIG_BLOCK, &chld, &old);
     ctx->alloc_thread = pthread_self();
     ctx->sigchld_was_unblocked = !sigismember(&old, SIGCHLD);
+    ctx->sigchld_was_ignored = libxl__sigchld_unignore(ctx);
 
     pthread_mutex_lock(&G.lock);
     ctx->generation = G.generation;

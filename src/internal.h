@@ -178,6 +178,7 @@ struct libxl__ctx {
     libxl_logger *lg;
     pthread_t alloc_thread;
     bool sigchld_was_unblocked;        /* in alloc_thread, before alloc */
+    bool sigchld_was_ignored;          /* we replaced SIG_IGN at alloc */
 
     /* mode: written under ctx->lock and G.lock, read under either */
     libxl_sigchld_owner mode;
@@ -298,6 +299,11 @@ void libxl__children_deliver(struct libxl__child_q *batch);
 bool libxl__child_collected_locked(libxl__child *ch, int status,
                                    const struct rusage *ru, bool lost);
 
+/* M1: if SIGCHLD is SIG_IGN (or has SA_NOCLDWAIT), sets SIG_DFL, warns,
+ * and returns true. */
+bool libxl__sigchld_unignore(libxl_ctx *ctx);
+/* M4: puts SIG_IGN back, unless the library's handler is installed. */
+void libxl__sigchld_reignore(void);
 /* The SIGCHLD disposition was reset to SIG_DFL (fork child, R2). */
 void libxl__sigchld_handler_forget(void);
 

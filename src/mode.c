@@ -114,8 +114,11 @@ LIBXL_EXPORT void libxl_childproc_setmode(libxl_ctx *ctx,
     pthread_mutex_unlock(&G.lock);
     CTX_UNLOCK(ctx);
 
-    if (unblock)
+    if (unblock) {
         sigchld_mask(SIG_UNBLOCK);
+        if (ctx->sigchld_was_ignored)
+            libxl__sigchld_reignore();
+    }
     else if (had == libxl_sigchld_owner_mainloop &&
              h.chldowner != libxl_sigchld_owner_mainloop)
         sigchld_mask(SIG_BLOCK); /* M1 again */

@@ -154,9 +154,10 @@ LIBXL_EXPORT void libxl_osevent_occurred_fd(libxl_ctx *ctx, void *for_libxl,
     if (!ctx || libxl__ctx_stale(ctx))
         return;
     CTX_LOCK(ctx);
-    /* Whatever events/revents say, look at what is actually queued. */
+    /* Whatever events/revents say, look at what is actually queued.  With
+     * timeout hooks, timeouts fire through occurred_timeout only (O2). */
     if (for_libxl == ctx && fd == ctx->wake_fd && ctx->wake_fd_registered)
-        libxl__ctx_process_locked(ctx, true);
+        libxl__ctx_process_locked(ctx, !ctx->os_hooks.timeout_register);
     CTX_UNLOCK(ctx);
 }
 

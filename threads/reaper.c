@@ -744,6 +744,44 @@ static void warn_unblocked_threads(void)
     pthread_mutex_unlock(&G.lock);
 }
 
+bool libxl__sigchld_unignore(libxl_ctx *ctx)
+{
+    struct sigaction cur, dfl;
+    bool ign;
+
+    pthread_mutex_lock(&G.lock);
+    sigaction(SIGCHLD, NULL, &cur);
+    ign = !(cur.sa_flags & SA_SIGINFO) && cur.sa_handler == SIG_IGN;
+    if (!handler_installed && (ign || (cur.sa_flags & SA_NOCLDWAIT))) {
+        /* M1: either makes the kernel discard child statuses. */
+        LOG(ctx, WARN, "SIGCHLD was %s, which makes the kernel discard child"
+            " statuses; setting it to SIG_DFL",
+            ign ? "set to SIG_IGN" : "given SA_NOCLDWAIT");
+        memset(&dfl, 0, sizeof dfl);
+        dfl.sa_handler = SIG_DFL;
+        if (!ign) {
+            dfl = cur;
+            dfl.sa_flags &= ~SA_NOCLDWAIT;
+        }
+        sigaction(SIGCHLD, &dfl, NULL);
+    }
+    pthread_mutex_unlock(&G.lock);
+    return ign;
+}
+
+void libxl__sigchld_reignore(void)
+{
+    struct sigaction ign;
+
+    pthread_mutex_lock(&G.lock);
+    if (!handler_installed) {
+        memset(&ign, 0, sizeof ign);
+        ign.sa_handler = SIG_IGN;
+        sigaction(SIGCHLD, &ign, NULL);
+    }
+    pthread_mutex_unlock(&G.lock);
+}
+
 static void install_handler_locked(libxl_ctx *ctx)
 {
     struct sigaction sa;
@@ -751,17 +789,17 @@ static void install_handler_locked(libxl_ctx *ctx)
     if (handler_installed)
         return; /* also true in a fork child: the handler is inherited */
     sigaction(SIGCHLD, NULL, &prev_action);
-    if (!(prev_action.sa_flags & SA_SIGINFO) &&
-        prev_action.sa_handler == SIG_IGN) {
-        /* M1: with SIG_IGN the kernel reaps children itself. */
-        LOG(ctx, WARN, "SIGCHLD was set to SIG_IGN, which makes the kernel"
-            " discard child statuses; setting it to SIG_DFL");
-        prev_action.sa_handler = SIG_DFL;
-        prev_action.sa_flags = 0;
+    if ((!(prev_action.sa_flags & SA_SIGINFO) &&
+         prev_action.sa_handler == SIG_IGN) ||
+        (prev_action.sa_flags & SA_NOCLDWAIT)) {
+        /* Set back to SIG_IGN behind our back since ctx_alloc (M1). */
+        LOG(ctx, WARN, "SIGCHLD was set to SIG_IGN or SA_NOCLDWAIT, which"
+            " makes the kernel discard child statuses; replacing it");
+        if (!(prev_action.sa_flags & SA_SIGINFO) &&
+            prev_action.sa_handler == SIG_IGN)
+            prev_action.sa_handler = SIG_DFL;
+        prev_action.sa_flags &= ~SA_NOCLDWAIT;
     }
-    if (prev_action.sa_flags & SA_NOCLDWAIT)
-        LOG(ctx, WARN, "SIGCHLD had SA_NOCLDWAIT, which makes the kernel"
-            " discard child statuses; clearing it");
     memset(&sa, 0, sizeof sa);
     sa.sa_sigaction = sigchld_handler;
     sigfillset(&sa.sa_mask);
