@@ -64,10 +64,12 @@ LIBXL_EXPORT int libxl_ctx_alloc(libxl_ctx **pctx, int version, unsigned flags,
     ctx->sigchld_was_unblocked = !sigismember(&old, SIGCHLD);
     ctx->sigchld_was_ignored = libxl__sigchld_unignore(ctx);
 
+    pthread_mutex_lock(&G.ctxs_lock);
     pthread_mutex_lock(&G.lock);
     ctx->generation = G.generation;
     LIST_INSERT_HEAD(&G.ctxs, ctx, g_entry);
     pthread_mutex_unlock(&G.lock);
+    pthread_mutex_unlock(&G.ctxs_lock);
 
     *pctx = ctx;
     return 0;

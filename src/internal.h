@@ -3,6 +3,9 @@
  *
  * Locks, in the only order they may be nested (outermost first):
  *
+ *   G.ctxs_lock   guards membership of G.ctxs (with G.lock: writers take
+ *                 both).  Taken across fork() by the atfork handler, so the
+ *                 child sees a whole list; only ctx_alloc/free contend.
  *   G.spawn_lock  rwlock.  Spawners hold it for reading from just before
  *                 the child is created until it is registered; the reaper
  *                 holds it for writing around a waitpid(-1) pass, so that a
@@ -227,6 +230,7 @@ struct libxl__ctx {
 /* Process-wide state (threads/reaper.c)                               */
 
 typedef struct {
+    pthread_mutex_t ctxs_lock;
     pthread_mutex_t lock;
     pthread_cond_t cond;               /* delivering cleared */
     pthread_rwlock_t spawn_lock;
@@ -246,7 +250,7 @@ typedef struct {
     LIST_HEAD(, libxl__child) nopidfd;
 
     /* the reaper thread */
-    bool reaper_running;
+    bool reaper_running;               /* also read unlocked (fast path) */
     volatile pid_t reaper_tid;         /* read in the signal handler */
     pthread_t reaper;
     int epfd;

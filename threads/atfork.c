@@ -1,11 +1,13 @@
 /*
  * atfork.c - fork safety (F1-F3).
  *
- * pthread_atfork handlers, registered once: prepare takes G.lock so the
- * child's copy of everything it guards is consistent; the parent releases
- * it; the child re-initialises every global lock, forgets the parent's
- * children and reaper, and bumps G.generation so that every ctx inherited
- * from the parent is stale.  The child handler allocates nothing and joins
+ * pthread_atfork handlers, registered once: prepare takes G.ctxs_lock so
+ * the child's copy of the ctx list is whole; the parent releases it; the
+ * child re-initialises every global lock, forgets the parent's children
+ * and reaper, and bumps G.generation so that every ctx inherited from the
+ * parent is stale.  G.lock is deliberately not held across fork(): the
+ * reaper takes it for every status, and a fork of a big process takes
+ * milliseconds; the child discards everything G.lock guards anyway.  The child handler allocates nothing and joins
  * nothing (it runs in a process with one thread, possibly mid-malloc in
  * another thread of the parent).
  */
@@ -15,16 +17,16 @@
 
 static void atfork_prepare(void)
 {
-    pthread_mutex_lock(&G.lock);
+    pthread_mutex_lock(&G.ctxs_lock);
 }
 
 static void atfork_parent(void)
 {
-    pthread_mutex_unlock(&G.lock);
+    pthread_mutex_unlock(&G.ctxs_lock);
 }
 
-/* Closed in the child by libxl_postfork_child_noexec: the stale ctxs and
- * their children's pidfds, as they were at the fork. */
+/* The stale ctxs, as they were at the fork: libxl_postfork_child_noexec
+ * closes their wakeup fds. */
 static LIST_HEAD(, libxl__ctx) stale_ctxs;
 
 static void atfork_child(void)
@@ -61,19 +63,16 @@ void libxl__child_after_fork(void)
 LIBXL_EXPORT void libxl_postfork_child_noexec(libxl_ctx *ctx)
 {
     libxl_ctx *c;
-    libxl__child *ch;
 
     (void)ctx; /* any stale ctx will do: all of them are handled */
-    /* The lists were consistent at the fork (atfork_prepare held G.lock);
-     * only their fds are released, the memory is not ours to free. */
+    /* The list was whole at the fork (atfork_prepare held G.ctxs_lock).
+     * As in libxl, memory is not reclaimed; nor are the pidfds of the
+     * parent's children (close-on-exec, and only reachable through lists
+     * another thread may have been changing at the fork). */
     LIST_FOREACH(c, &stale_ctxs, g_entry) {
-        close(c->wake_fd);
+        if (c->wake_fd >= 0)
+            close(c->wake_fd);
         c->wake_fd = -1;
-        LIST_FOREACH(ch, &c->children, ctx_entry) {
-            if (ch->pidfd >= 0)
-                close(ch->pidfd);
-            ch->pidfd = -1;
-        }
     }
     LIST_INIT(&stale_ctxs);
 }

@@ -36,6 +36,7 @@
 #endif
 
 libxl__global libxl__G = {
+    .ctxs_lock = PTHREAD_MUTEX_INITIALIZER,
     .lock = PTHREAD_MUTEX_INITIALIZER,
     .cond = PTHREAD_COND_INITIALIZER,
     .spawn_lock = PTHREAD_RWLOCK_INITIALIZER,
@@ -124,6 +125,7 @@ void libxl__global_init(void)
  * is leaked on purpose, stale ctxs may still point into it). */
 void libxl__global_reset_in_child(void)
 {
+    pthread_mutex_init(&G.ctxs_lock, NULL);
     pthread_mutex_init(&G.lock, NULL);
     pthread_cond_init(&G.cond, NULL);
     pthread_rwlock_init(&G.spawn_lock, NULL);
@@ -137,7 +139,7 @@ void libxl__global_reset_in_child(void)
     G.reap_all = false;
     G.table = NULL;
     G.table_size = G.table_count = 0;
-    G.reaper_running = false;
+    __atomic_store_n(&G.reaper_running, false, __ATOMIC_RELAXED);
     G.reaper_tid = 0;
     if (G.epfd >= 0)
         close(G.epfd); /* shared with the parent: never touch it here */
@@ -253,10 +255,41 @@ static void watch_add_locked(libxl__child *ch)
     ch->on_nopidfd = true;
 }
 
+/* Collects one child of ours without blocking.  1: collected (or lost),
+ * 0: still running.  G.lock held. */
+static int collect_one_locked(libxl__child *ch, struct libxl__child_q *batch)
+{
+    siginfo_t si;
+    struct rusage ru;
+    int r;
+
+    memset(&si, 0, sizeof si);
+    memset(&ru, 0, sizeof ru);
+    if (ch->pidfd >= 0 && G.have_waitid_pidfd)
+        r = sys_waitid(P_PIDFD, (id_t)ch->pidfd, &si, WEXITED | WNOHANG, &ru);
+    else
+        r = sys_waitid(P_PID, (id_t)ch->pid, &si, WEXITED | WNOHANG, &ru);
+    if (r < 0 && errno == EINTR)
+        return 0; /* next pass */
+    if (r < 0) {
+        int e = errno;
+        LOGEV(ch->ctx, ERROR, e, "child %d was reaped behind the library's"
+              " back (waitid); its status is lost", (int)ch->pid);
+        if (libxl__child_collected_locked(ch, W_EXITCODE(255, 0), NULL, true))
+            STAILQ_INSERT_TAIL(batch, ch, q_entry);
+        return 1;
+    }
+    if (si.si_pid == 0)
+        return 0;
+    if (libxl__child_collected_locked(ch, status_of_siginfo(&si), &ru, false))
+        STAILQ_INSERT_TAIL(batch, ch, q_entry);
+    return 1;
+}
+
 int libxl__child_register(libxl_ctx *ctx, libxl__child *ch)
 {
+    struct libxl__child_q batch = STAILQ_HEAD_INITIALIZER(batch);
     libxl_sigchld_owner mode;
-    bool check_exited = false;
     int rc = 0;
 
     /* Opened before anything can reap the pid: only the reaper reaps our
@@ -298,26 +331,28 @@ int libxl__child_register(libxl_ctx *ctx, libxl__child *ch)
     }
     LIST_INSERT_HEAD(&ctx->children, ch, ctx_entry);
     ctx->nchildren++;
-    if (ch->cls != LIBXL__CLASS_APP) {
-        watch_add_locked(ch);
-        if (G.n_watched++ == 0)
-            libxl__reaper_poke(); /* from idle to 1 s sweeps */
-        if (ch->cls == LIBXL__CLASS_DEFAULT) {
-            G.n_default_children++;
-            libxl__update_reap_all_locked();
-        }
-        /* If a pass ran since just before the child was created, it may
-         * have taken the child's SIGCHLD before the child was watched. */
-        check_exited = G.pass_seq != ch->spawn_seq;
+    if (ch->cls == LIBXL__CLASS_APP)
+        goto out;
+    if (G.n_watched++ == 0)
+        libxl__reaper_poke(); /* from idle to 1 s sweeps */
+    if (ch->cls == LIBXL__CLASS_DEFAULT) {
+        G.n_default_children++;
+        libxl__update_reap_all_locked();
     }
+    /*
+     * A reaping pass that began after the child was created may have taken
+     * its SIGCHLD before we could watch it.  Then it has exited already:
+     * collect it here rather than wake the reaper for another pass (fork
+     * children that exit at once make this the common case).  Passes that
+     * begin later see it in the epoll set (or the nopidfd list).
+     */
+    if (G.pass_seq != ch->spawn_seq && collect_one_locked(ch, &batch))
+        goto out;
+    watch_add_locked(ch);
 out:
     pthread_mutex_unlock(&G.lock);
-    if (check_exited) {
-        siginfo_t si = { 0 };
-        if (waitid(P_PID, (id_t)ch->pid, &si, WEXITED | WNOHANG | WNOWAIT) ==
-                0 && si.si_pid == ch->pid)
-            libxl__reaper_poke();
-    }
+    if (!STAILQ_EMPTY(&batch))
+        libxl__children_deliver(&batch);
     return rc;
 }
 
@@ -383,6 +418,7 @@ void libxl__children_orphan(libxl_ctx *ctx)
 {
     libxl__child *ch, *next;
 
+    pthread_mutex_lock(&G.ctxs_lock);
     pthread_mutex_lock(&G.lock);
     for (ch = LIST_FIRST(&ctx->children); ch; ch = next) {
         next = LIST_NEXT(ch, ctx_entry);
@@ -418,37 +454,7 @@ void libxl__children_orphan(libxl_ctx *ctx)
     while (G.delivering)
         pthread_cond_wait(&G.cond, &G.lock);
     pthread_mutex_unlock(&G.lock);
-}
-
-/* Collects one child of ours without blocking.  1: collected (or lost),
- * 0: still running.  G.lock held. */
-static int collect_one_locked(libxl__child *ch, struct libxl__child_q *batch)
-{
-    siginfo_t si;
-    struct rusage ru;
-    int r;
-
-    memset(&si, 0, sizeof si);
-    memset(&ru, 0, sizeof ru);
-    if (ch->pidfd >= 0 && G.have_waitid_pidfd)
-        r = sys_waitid(P_PIDFD, (id_t)ch->pidfd, &si, WEXITED | WNOHANG, &ru);
-    else
-        r = sys_waitid(P_PID, (id_t)ch->pid, &si, WEXITED | WNOHANG, &ru);
-    if (r < 0 && errno == EINTR)
-        return 0; /* next pass */
-    if (r < 0) {
-        int e = errno;
-        LOGEV(ch->ctx, ERROR, e, "child %d was reaped behind the library's"
-              " back (waitid); its status is lost", (int)ch->pid);
-        if (libxl__child_collected_locked(ch, W_EXITCODE(255, 0), NULL, true))
-            STAILQ_INSERT_TAIL(batch, ch, q_entry);
-        return 1;
-    }
-    if (si.si_pid == 0)
-        return 0;
-    if (libxl__child_collected_locked(ch, status_of_siginfo(&si), &ru, false))
-        STAILQ_INSERT_TAIL(batch, ch, q_entry);
-    return 1;
+    pthread_mutex_unlock(&G.ctxs_lock);
 }
 
 void libxl__children_reap_own(libxl_ctx *ctx, struct libxl__child_q *batch)
@@ -889,7 +895,7 @@ int libxl__reaper_ensure_locked(libxl_ctx *ctx)
         LOGEV(ctx, ERROR, r, "cannot start the reaper thread");
         return ERROR_FAIL;
     }
-    G.reaper_running = true;
+    __atomic_store_n(&G.reaper_running, true, __ATOMIC_RELEASE);
     return 0;
 }
 
@@ -897,6 +903,8 @@ int libxl__reaper_ensure(libxl_ctx *ctx)
 {
     int rc;
 
+    if (__atomic_load_n(&G.reaper_running, __ATOMIC_ACQUIRE))
+        return 0; /* every spawn asks: keep G.lock out of it */
     pthread_mutex_lock(&G.lock);
     rc = libxl__reaper_ensure_locked(ctx);
     pthread_mutex_unlock(&G.lock);
