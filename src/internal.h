@@ -254,6 +254,7 @@ typedef struct {
     volatile pid_t reaper_tid;         /* read in the signal handler */
     pthread_t reaper;
     int epfd;
+    bool reaper_untimed;               /* asleep with no sweep timeout */
     bool delivering;
     unsigned pass_seq;                 /* bumped by every reaping pass */
     /* collected outside the reaper (lost children found at registration),

@@ -333,8 +333,8 @@ int libxl__child_register(libxl_ctx *ctx, libxl__child *ch)
     ctx->nchildren++;
     if (ch->cls == LIBXL__CLASS_APP)
         goto out;
-    if (G.n_watched++ == 0)
-        libxl__reaper_poke(); /* from idle to 1 s sweeps */
+    if (G.n_watched++ == 0 && G.reaper_untimed)
+        libxl__reaper_poke(); /* from an untimed wait to 1 s sweeps */
     if (ch->cls == LIBXL__CLASS_DEFAULT) {
         G.n_default_children++;
         libxl__update_reap_all_locked();
@@ -835,6 +835,8 @@ void libxl__reaper_poke(void)
 static void *reaper_main(void *arg)
 {
     sigset_t set;
+    int idle_sweeps = 0;
+    bool timed_out = false;
 
     (void)arg;
     sigemptyset(&set);
@@ -846,13 +848,18 @@ static void *reaper_main(void *arg)
     for (;;) {
         struct timespec ts = { SWEEP_INTERVAL_S, 0 };
         siginfo_t si;
-        bool timed;
+        bool untimed;
         int r;
 
+        /* Sweep every second while there are children to watch, and once
+         * more after the last: an idle process is not woken every second,
+         * and a busy one is not poked each time its count passes zero. */
         pthread_mutex_lock(&G.lock);
-        timed = G.n_watched > 0;
+        idle_sweeps = timed_out && G.n_watched == 0 ? idle_sweeps + 1 : 0;
+        untimed = G.reaper_untimed = G.n_watched == 0 && idle_sweeps > 0;
         pthread_mutex_unlock(&G.lock);
-        r = sigtimedwait(&set, &si, timed ? &ts : NULL);
+        r = sigtimedwait(&set, &si, untimed ? NULL : &ts);
+        timed_out = r < 0 && errno == EAGAIN;
         if (r == SIGCHLD && si.si_pid == G.self &&
             (si.si_code == SI_TKILL || si.si_code == SI_QUEUE)) {
             /* a poke, or forwarded by our handler (which chained) */
