@@ -86,9 +86,11 @@ int libxl_ctx_alloc(libxl_ctx **pctx, int version, unsigned flags,
 
 /* NULL is fine.  Children still running are reaped later by the library
  * and their statuses discarded; queued events are freed; operations in
- * progress are dropped without their callbacks.  Must not be called while
- * other threads are inside libxl calls on this ctx, nor from a callback
- * made for this ctx. */
+ * progress are dropped without their callbacks.  Threads inside calls on
+ * this ctx are let go first: callbacks running are waited for, threads in
+ * libxl_event_wait or a synchronous operation return ERROR_INVAL or
+ * ERROR_FAIL.  Called from a callback made for this ctx, it is refused
+ * (ERROR_INVAL, logged).  No call on ctx may start once it has begun. */
 int libxl_ctx_free(libxl_ctx *ctx);
 
 /* ------------------------------------------------------------------ */

@@ -85,6 +85,13 @@ int libxl__ao_wait_locked(libxl_ctx *ctx, libxl__ao *ao)
         libxl__ctx_process_locked(ctx, true);
         if (ao->complete)
             break;
+        if (ctx->freeing) {
+            /* libxl_ctx_free frees the ao with the others */
+            LOG(ctx, ERROR, "ctx freed during a synchronous operation");
+            ao->waiter = NULL;
+            libxl__waiter_destroy(&w);
+            return ERROR_FAIL;
+        }
         libxl__waiter_sleep_locked(ctx, &w);
     }
     rc = ao->rc;
@@ -101,9 +108,7 @@ void libxl__aos_free_locked(libxl_ctx *ctx)
     while ((ao = TAILQ_FIRST(&ctx->aos))) {
         TAILQ_REMOVE(&ctx->aos, ao, entry);
         libxl__timeout_cancel_locked(ctx, &ao->timer);
-        if (ao->sync)
-            continue; /* owned by its (misbehaving) waiting thread */
-        free(ao);
+        free(ao); /* a synchronous one's thread has left (ctx->freeing) */
     }
 }
 
@@ -120,9 +125,11 @@ static bool how_equal(const libxl__ao *ao, const libxl_asyncop_how *how)
 LIBXL_EXPORT int libxl_ao_abort(libxl_ctx *ctx, const libxl_asyncop_how *how)
 {
     libxl__ao *ao;
-    int rc = ERROR_NOTFOUND;
+    int rc = libxl__ctx_enter(ctx, __func__);
 
-    CHECK_CTX(ctx, ERROR_INVAL);
+    if (rc)
+        return rc;
+    rc = ERROR_NOTFOUND;
     CTX_LOCK(ctx);
     TAILQ_FOREACH(ao, &ctx->aos, entry) {
         if (!how_equal(ao, how))
@@ -137,5 +144,6 @@ LIBXL_EXPORT int libxl_ao_abort(libxl_ctx *ctx, const libxl_asyncop_how *how)
         break;
     }
     CTX_UNLOCK(ctx);
+    libxl__ctx_leave(ctx);
     return rc;
 }

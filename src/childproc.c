@@ -135,16 +135,14 @@ done:
     CTX_UNLOCK(ctx);
 }
 
-LIBXL_EXPORT int libxl_childproc_run(libxl_ctx *ctx,
-                                     const libxl_childproc_args *args,
-                                     libxl_childproc_result *result_out,
-                                     const libxl_asyncop_how *ao_how)
+static int run_entered(libxl_ctx *ctx, const libxl_childproc_args *args,
+                       libxl_childproc_result *result_out,
+                       const libxl_asyncop_how *ao_how)
 {
     libxl__ao *ao;
     bool sync = ao_how == NULL;
     int rc;
 
-    CHECK_CTX(ctx, ERROR_INVAL);
     CHECK_ARG(ctx, args);
     CHECK_ARG(ctx, args->path && args->path[0]);
     CHECK_ARG(ctx, args->argv);
@@ -190,15 +188,29 @@ LIBXL_EXPORT int libxl_childproc_run(libxl_ctx *ctx,
     return rc;
 }
 
-LIBXL_EXPORT pid_t libxl_childproc_fork(libxl_ctx *ctx,
-                                        libxl_childproc_death_cb *death,
-                                        void *user)
+LIBXL_EXPORT int libxl_childproc_run(libxl_ctx *ctx,
+                                     const libxl_childproc_args *args,
+                                     libxl_childproc_result *result_out,
+                                     const libxl_asyncop_how *ao_how)
+{
+    int rc = libxl__ctx_enter(ctx, __func__);
+
+    if (rc)
+        return rc;
+    rc = run_entered(ctx, args, result_out, ao_how);
+    libxl__ctx_leave(ctx);
+    return rc;
+}
+
+/* Returns like libxl_childproc_fork; *in_child set in the child, which
+ * must not touch the ctx any more (its copy is stale). */
+static pid_t fork_entered(libxl_ctx *ctx, libxl_childproc_death_cb *death,
+                          void *user, bool *in_child)
 {
     libxl__child *ch;
     pid_t pid;
     int rc, e;
 
-    CHECK_CTX(ctx, ERROR_INVAL);
     if (ctx->mode != libxl_sigchld_owner_mainloop &&
         (rc = libxl__reaper_ensure(ctx)))
         return rc;
@@ -220,6 +232,7 @@ LIBXL_EXPORT pid_t libxl_childproc_fork(libxl_ctx *ctx,
         /* The child: spawn_lock was reset with the rest (atfork). */
         free(ch);
         libxl__child_after_fork();
+        *in_child = true;
         return 0;
     }
     if (pid < 0) {
@@ -241,6 +254,27 @@ LIBXL_EXPORT pid_t libxl_childproc_fork(libxl_ctx *ctx,
         libxl__child_free(ch);
         errno = ENOMEM;
         return ERROR_FAIL;
+    }
+    return pid;
+}
+
+LIBXL_EXPORT pid_t libxl_childproc_fork(libxl_ctx *ctx,
+                                        libxl_childproc_death_cb *death,
+                                        void *user)
+{
+    bool in_child = false;
+    int e;
+    pid_t pid = libxl__ctx_enter(ctx, __func__);
+
+    if (pid)
+        return pid;
+    pid = fork_entered(ctx, death, user, &in_child);
+    if (in_child) {
+        libxl__ctx_leave_in_child();
+    } else {
+        e = errno;
+        libxl__ctx_leave(ctx);
+        errno = e;
     }
     return pid;
 }

@@ -15,6 +15,57 @@ bool libxl__ctx_stale(libxl_ctx *ctx)
     return ctx->generation != __atomic_load_n(&G.generation, __ATOMIC_RELAXED);
 }
 
+/* The ctxs this thread is inside (callbacks nest), so that ctx_free from a
+ * callback of its own ctx is refused instead of waiting for itself. */
+#define MAX_NESTED 16
+static __thread libxl_ctx *entered[MAX_NESTED];
+static __thread int nentered;
+
+int libxl__ctx_enter(libxl_ctx *ctx, const char *func)
+{
+    if (!ctx || libxl__ctx_stale(ctx)) {
+        libxl__log(NULL, LIBXL_LOG_ERROR, -1, func, "%s", ctx ?
+                   "stale ctx (inherited across fork)" : "NULL ctx");
+        return ERROR_INVAL;
+    }
+    CTX_LOCK(ctx);
+    if (ctx->freeing) {
+        CTX_UNLOCK(ctx);
+        libxl__log(ctx, LIBXL_LOG_ERROR, -1, func, "ctx is being freed");
+        return ERROR_INVAL;
+    }
+    ctx->users++;
+    CTX_UNLOCK(ctx);
+    if (nentered < MAX_NESTED)
+        entered[nentered] = ctx;
+    nentered++;
+    return 0;
+}
+
+void libxl__ctx_leave(libxl_ctx *ctx)
+{
+    nentered--;
+    CTX_LOCK(ctx);
+    if (--ctx->users == 0 && ctx->freeing)
+        pthread_cond_broadcast(&ctx->users_gone);
+    CTX_UNLOCK(ctx);
+}
+
+void libxl__ctx_leave_in_child(void)
+{
+    nentered--;
+}
+
+static bool entered_here(libxl_ctx *ctx)
+{
+    int i;
+
+    for (i = 0; i < nentered && i < MAX_NESTED; i++)
+        if (entered[i] == ctx)
+            return true;
+    return false;
+}
+
 LIBXL_EXPORT int libxl_ctx_alloc(libxl_ctx **pctx, int version, unsigned flags,
                                  libxl_logger *lg)
 {
@@ -46,6 +97,10 @@ LIBXL_EXPORT int libxl_ctx_alloc(libxl_ctx **pctx, int version, unsigned flags,
         rc = ERROR_FAIL;
         goto out_close;
     }
+    if (pthread_cond_init(&ctx->users_gone, NULL)) {
+        rc = ERROR_FAIL;
+        goto out_mutex;
+    }
     STAILQ_INIT(&ctx->reaped);
     STAILQ_INIT(&ctx->unknowns);
     TAILQ_INIT(&ctx->events);
@@ -74,6 +129,8 @@ LIBXL_EXPORT int libxl_ctx_alloc(libxl_ctx **pctx, int version, unsigned flags,
     *pctx = ctx;
     return 0;
 
+out_mutex:
+    pthread_mutex_destroy(&ctx->lock);
 out_close:
     close(ctx->wake_fd);
 out_free:
@@ -89,12 +146,38 @@ LIBXL_EXPORT int libxl_ctx_free(libxl_ctx *ctx)
 
     if (!ctx)
         return 0;
-    CHECK_CTX(ctx, ERROR_INVAL);
+    if (libxl__ctx_stale(ctx)) {
+        LOG(NULL, ERROR, "stale ctx (inherited across fork): not freed");
+        return ERROR_INVAL;
+    }
+    if (entered_here(ctx)) {
+        LOG(ctx, ERROR, "called from a callback of the same ctx: not freed");
+        return ERROR_INVAL;
+    }
 
-    running = ctx->nchildren;
+    /* Threads still inside calls on ctx (callbacks running, waiters) are
+     * woken and let go before anything is torn down. */
+    CTX_LOCK(ctx);
+    if (ctx->freeing) {
+        CTX_UNLOCK(ctx);
+        LOG(ctx, ERROR, "ctx freed twice at once");
+        return ERROR_INVAL;
+    }
+    ctx->freeing = true;
+    {
+        libxl__waiter *w;
+        TAILQ_FOREACH(w, &ctx->waiters, entry) {
+            w->woken = true;
+            pthread_cond_signal(&w->cond);
+        }
+    }
+    while (ctx->users > 0)
+        pthread_cond_wait(&ctx->users_gone, &ctx->lock);
+    CTX_UNLOCK(ctx);
+
     /* After this the reaper no longer knows ctx: children still running
      * are reaped later and their statuses discarded. */
-    libxl__children_orphan(ctx);
+    running = libxl__children_orphan(ctx);
     if (running)
         LOG(ctx, DEBUG, "%d children still running: they will be reaped and"
             " their statuses discarded", running);
@@ -117,6 +200,7 @@ LIBXL_EXPORT int libxl_ctx_free(libxl_ctx *ctx)
     CTX_UNLOCK(ctx);
 
     close(ctx->wake_fd);
+    pthread_cond_destroy(&ctx->users_gone);
     pthread_mutex_destroy(&ctx->lock);
     free(ctx);
     return 0;

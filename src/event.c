@@ -262,13 +262,12 @@ static libxl_event *take_event_locked(libxl_ctx *ctx, uint64_t typemask,
     return NULL;
 }
 
-LIBXL_EXPORT int libxl_event_check(libxl_ctx *ctx, libxl_event **event_r,
-                                   uint64_t typemask,
-                                   libxl_event_predicate *pred, void *user)
+static int event_check_entered(libxl_ctx *ctx, libxl_event **event_r,
+                               uint64_t typemask, libxl_event_predicate *pred,
+                               void *user)
 {
     libxl_event *ev;
 
-    CHECK_CTX(ctx, ERROR_INVAL);
     CHECK_ARG(ctx, event_r);
     CTX_LOCK(ctx);
     libxl__ctx_process_locked(ctx, false);
@@ -279,14 +278,14 @@ LIBXL_EXPORT int libxl_event_check(libxl_ctx *ctx, libxl_event **event_r,
     return ev ? 0 : ERROR_NOT_READY;
 }
 
-LIBXL_EXPORT int libxl_event_wait(libxl_ctx *ctx, libxl_event **event_r,
-                                  uint64_t typemask,
-                                  libxl_event_predicate *pred, void *user)
+static int event_wait_entered(libxl_ctx *ctx, libxl_event **event_r,
+                              uint64_t typemask, libxl_event_predicate *pred,
+                              void *user)
 {
     libxl__waiter w;
-    libxl_event *ev;
+    libxl_event *ev = NULL;
+    int rc = 0;
 
-    CHECK_CTX(ctx, ERROR_INVAL);
     CHECK_ARG(ctx, event_r);
     libxl__waiter_init(&w);
     w.typemask = typemask;
@@ -298,13 +297,44 @@ LIBXL_EXPORT int libxl_event_wait(libxl_ctx *ctx, libxl_event **event_r,
         ev = take_event_locked(ctx, typemask, pred, user);
         if (ev)
             break;
+        if (ctx->freeing) {
+            LOG(ctx, ERROR, "ctx freed while waiting for an event");
+            rc = ERROR_INVAL;
+            break;
+        }
         libxl__waiter_sleep_locked(ctx, &w);
     }
     libxl__ctx_settle_locked(ctx);
     CTX_UNLOCK(ctx);
     libxl__waiter_destroy(&w);
     *event_r = ev;
-    return 0;
+    return rc;
+}
+
+LIBXL_EXPORT int libxl_event_check(libxl_ctx *ctx, libxl_event **event_r,
+                                   uint64_t typemask,
+                                   libxl_event_predicate *pred, void *user)
+{
+    int rc = libxl__ctx_enter(ctx, __func__);
+
+    if (rc)
+        return rc;
+    rc = event_check_entered(ctx, event_r, typemask, pred, user);
+    libxl__ctx_leave(ctx);
+    return rc;
+}
+
+LIBXL_EXPORT int libxl_event_wait(libxl_ctx *ctx, libxl_event **event_r,
+                                  uint64_t typemask,
+                                  libxl_event_predicate *pred, void *user)
+{
+    int rc = libxl__ctx_enter(ctx, __func__);
+
+    if (rc)
+        return rc;
+    rc = event_wait_entered(ctx, event_r, typemask, pred, user);
+    libxl__ctx_leave(ctx);
+    return rc;
 }
 
 LIBXL_EXPORT void libxl_event_free(libxl_ctx *ctx, libxl_event *event)
@@ -317,10 +347,8 @@ LIBXL_EXPORT void libxl_event_register_callbacks(libxl_ctx *ctx,
                                                  const libxl_event_hooks *hooks,
                                                  void *user)
 {
-    if (!ctx || libxl__ctx_stale(ctx)) {
-        LOG(NULL, ERROR, "NULL or stale ctx");
+    if (libxl__ctx_enter(ctx, __func__))
         return;
-    }
     CTX_LOCK(ctx);
     if (hooks) {
         ctx->ev_hooks = *hooks;
@@ -330,4 +358,5 @@ LIBXL_EXPORT void libxl_event_register_callbacks(libxl_ctx *ctx,
     }
     ctx->ev_hooks_user = user;
     CTX_UNLOCK(ctx);
+    libxl__ctx_leave(ctx);
 }

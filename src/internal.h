@@ -139,6 +139,8 @@ struct libxl__timeout {
 /* A timeout or fd registered through libxl_osevent_hooks. */
 struct libxl__osreg {
     LIST_ENTRY(libxl__osreg) entry;    /* ctx->osregs */
+    uintptr_t token;                   /* the for_libxl given to the app:
+                                          never reused, unlike addresses */
     void *for_app;                     /* the application's token */
     libxl__timeout *timeout;           /* NULL once cancelled */
     bool is_fd;
@@ -178,6 +180,9 @@ struct libxl__ao {
 struct libxl__ctx {
     pthread_mutex_t lock;              /* guards everything below */
     unsigned generation;               /* G.generation at alloc (F1) */
+    int users;                         /* threads inside libxl calls on it */
+    bool freeing;                      /* libxl_ctx_free waits for users */
+    pthread_cond_t users_gone;
     libxl_logger *lg;
     pthread_t alloc_thread;
     bool sigchld_was_unblocked;        /* in alloc_thread, before alloc */
@@ -216,6 +221,7 @@ struct libxl__ctx {
     void *wake_fd_reg;                 /* app's token for wake_fd */
     bool wake_fd_registered;
     LIST_HEAD(, libxl__osreg) osregs;
+    uintptr_t osreg_seq;
 
     /* G.lock */
     LIST_ENTRY(libxl__ctx) g_entry;    /* G.ctxs */
@@ -287,8 +293,9 @@ libxl__child *libxl__child_new(void);
 void libxl__child_free(libxl__child *ch);
 /* Sends sig to ch (its group if ch->group) unless already reaped. */
 int libxl__child_kill(libxl__child *ch, int sig);
-/* Moves all of ctx's children to the orphan state (ctx_free). */
-void libxl__children_orphan(libxl_ctx *ctx);
+/* Moves all of ctx's children to the orphan state (ctx_free); returns how
+ * many were still running. */
+int libxl__children_orphan(libxl_ctx *ctx);
 /* M4: reap this ctx's own children now (sigchld_occurred); the statuses
  * go to *batch, for the caller to hand to the ctx. */
 void libxl__children_reap_own(libxl_ctx *ctx, struct libxl__child_q *batch);
@@ -320,14 +327,13 @@ void libxl__child_after_fork(void);          /* our own fork paths */
 /* ctx side (src/)                                                     */
 
 bool libxl__ctx_stale(libxl_ctx *ctx);
-#define CHECK_CTX(ctx, retval)                                           \
-    do {                                                                 \
-        if (!(ctx) || libxl__ctx_stale(ctx)) {                           \
-            LOG(NULL, ERROR, "%s", (ctx) ? "stale ctx (inherited across" \
-                                " fork)" : "NULL ctx");                  \
-            return retval;                                               \
-        }                                                                \
-    } while (0)
+/* Every public call on a ctx is bracketed by these, so that libxl_ctx_free
+ * can wait for callbacks still running on other threads.  enter refuses a
+ * NULL, stale (F1) or dying ctx with ERROR_INVAL and a log line. */
+int libxl__ctx_enter(libxl_ctx *ctx, const char *func);
+void libxl__ctx_leave(libxl_ctx *ctx);
+/* In the child of libxl_childproc_fork: the call is over, ctx untouched. */
+void libxl__ctx_leave_in_child(void);
 
 /* Work arrived for ctx (status, unknown, event): arm the wakeup fd and wake
  * one waiter.  ctx->lock held. */

@@ -62,19 +62,14 @@ static void count_mode_locked(libxl_sigchld_owner m, int delta)
         G.n_selective += delta;
 }
 
-LIBXL_EXPORT void libxl_childproc_setmode(libxl_ctx *ctx,
-                                          const libxl_childproc_hooks *hooks,
-                                          void *user)
+static void setmode_entered(libxl_ctx *ctx, const libxl_childproc_hooks *hooks,
+                            void *user)
 {
     libxl_childproc_hooks h = { 0 };
     libxl_sigchld_owner had;
     const char *why;
     bool unblock = false;
 
-    if (!ctx || libxl__ctx_stale(ctx)) {
-        LOG(NULL, ERROR, "setmode: NULL or stale ctx");
-        return;
-    }
     if (hooks)
         h = *hooks;
     if ((unsigned)h.chldowner > libxl_sigchld_owner_libxl_always_selective_reap) {
@@ -124,6 +119,16 @@ LIBXL_EXPORT void libxl_childproc_setmode(libxl_ctx *ctx,
         sigchld_mask(SIG_BLOCK); /* M1 again */
 }
 
+LIBXL_EXPORT void libxl_childproc_setmode(libxl_ctx *ctx,
+                                          const libxl_childproc_hooks *hooks,
+                                          void *user)
+{
+    if (libxl__ctx_enter(ctx, __func__))
+        return;
+    setmode_entered(ctx, hooks, user);
+    libxl__ctx_leave(ctx);
+}
+
 void libxl__mode_ctx_freed_locked(libxl_ctx *ctx)
 {
     count_mode_locked(ctx->mode, -1);
@@ -145,16 +150,20 @@ static int app_reaped(libxl_ctx *ctx, pid_t pid, int status, int notours,
                       const char *fn)
 {
     struct libxl__child_q batch = STAILQ_HEAD_INITIALIZER(batch);
+    int rc = libxl__ctx_enter(ctx, fn);
 
-    CHECK_CTX(ctx, ERROR_INVAL);
+    if (rc)
+        return rc;
     if (ctx->mode != libxl_sigchld_owner_mainloop) {
         LOG(ctx, ERROR, "%s is only for owner_mainloop", fn);
-        return ERROR_INVAL;
+        rc = ERROR_INVAL;
+    } else if (libxl__child_reaped_by_app(ctx, pid, status, &batch)) {
+        rc = notours; /* silently, as in libxl */
+    } else {
+        deliver_and_process(ctx, &batch);
     }
-    if (libxl__child_reaped_by_app(ctx, pid, status, &batch))
-        return notours;
-    deliver_and_process(ctx, &batch);
-    return 0;
+    libxl__ctx_leave(ctx);
+    return rc;
 }
 
 LIBXL_EXPORT int libxl_childproc_reaped(libxl_ctx *ctx, pid_t pid, int status)
@@ -171,14 +180,13 @@ LIBXL_EXPORT void libxl_childproc_sigchld_occurred(libxl_ctx *ctx)
 {
     struct libxl__child_q batch = STAILQ_HEAD_INITIALIZER(batch);
 
-    if (!ctx || libxl__ctx_stale(ctx)) {
-        LOG(NULL, ERROR, "sigchld_occurred: NULL or stale ctx");
+    if (libxl__ctx_enter(ctx, __func__))
         return;
-    }
     if (ctx->mode != libxl_sigchld_owner_mainloop) {
         LOG(ctx, ERROR, "sigchld_occurred is only for owner_mainloop");
-        return;
+    } else {
+        libxl__children_reap_own(ctx, &batch);
+        deliver_and_process(ctx, &batch);
     }
-    libxl__children_reap_own(ctx, &batch);
-    deliver_and_process(ctx, &batch);
+    libxl__ctx_leave(ctx);
 }

@@ -8,8 +8,9 @@
  * timer is also registered through timeout_register, and a cancelled one is
  * "modified to fire now" ({0,0}) as Xen does (O3).  The registration record
  * (libxl__osreg, the for_libxl token) lives until the application reports
- * the timeout or libxl_ctx_free deregisters it, so a late or stale
- * occurred_* call always finds valid memory, or nothing, and is ignored.
+ * the timeout or libxl_ctx_free deregisters it.  The for_libxl token is a
+ * sequence number, not the record's address (which malloc reuses), so a
+ * late or repeated occurred_timeout finds nothing and is ignored.
  *
  * Hooks are called with ctx->lock held: an application lock taken inside a
  * hook must be ordered after the library's (Xen's lock hierarchy (a)).
@@ -69,8 +70,10 @@ int libxl__osevent_timeout_added_locked(libxl_ctx *ctx, libxl__timeout *t)
     reg = calloc(1, sizeof *reg);
     if (!reg)
         return ERROR_NOMEM;
+    reg->token = ++ctx->osreg_seq;
     rc = ctx->os_hooks.timeout_register(ctx->os_hooks_user, &reg->for_app,
-                                        wallclock_of(&t->deadline), reg);
+                                        wallclock_of(&t->deadline),
+                                        (void *)reg->token);
     if (rc) {
         LOG(ctx, ERROR, "timeout_register failed (%d)", rc);
         free(reg);
@@ -120,24 +123,23 @@ LIBXL_EXPORT void libxl_osevent_register_hooks(libxl_ctx *ctx,
                                                const libxl_osevent_hooks *hooks,
                                                void *user)
 {
-    if (!ctx || libxl__ctx_stale(ctx) || !hooks) {
-        LOG(ctx && !libxl__ctx_stale(ctx) ? ctx : NULL, ERROR,
-            "register_hooks: NULL or stale argument");
+    if (libxl__ctx_enter(ctx, __func__))
         return;
-    }
     CTX_LOCK(ctx);
-    if (ctx->have_os_hooks) {
+    if (!hooks) {
+        LOG(ctx, ERROR, "register_hooks: NULL hooks");
+    } else if (ctx->have_os_hooks) {
         LOG(ctx, ERROR, "osevent hooks may be registered only once per ctx");
-        CTX_UNLOCK(ctx);
-        return;
+    } else {
+        ctx->os_hooks = *hooks;
+        ctx->os_hooks_user = user;
+        ctx->have_os_hooks = true;
+        /* A failure is logged and retried by the next operation, which
+         * then returns the hook's error to its caller. */
+        wake_fd_register_locked(ctx);
     }
-    ctx->os_hooks = *hooks;
-    ctx->os_hooks_user = user;
-    ctx->have_os_hooks = true;
-    /* A failure is logged and retried by the next operation, which then
-     * returns the hook's error to its caller. */
-    wake_fd_register_locked(ctx);
     CTX_UNLOCK(ctx);
+    libxl__ctx_leave(ctx);
 }
 
 int libxl__osevent_ready_locked(libxl_ctx *ctx)
@@ -151,7 +153,7 @@ LIBXL_EXPORT void libxl_osevent_occurred_fd(libxl_ctx *ctx, void *for_libxl,
 {
     (void)events;
     (void)revents;
-    if (!ctx || libxl__ctx_stale(ctx))
+    if (libxl__ctx_enter(ctx, __func__))
         return;
     CTX_LOCK(ctx);
     /* Whatever events/revents say, look at what is actually queued.  With
@@ -159,6 +161,7 @@ LIBXL_EXPORT void libxl_osevent_occurred_fd(libxl_ctx *ctx, void *for_libxl,
     if (for_libxl == ctx && fd == ctx->wake_fd && ctx->wake_fd_registered)
         libxl__ctx_process_locked(ctx, !ctx->os_hooks.timeout_register);
     CTX_UNLOCK(ctx);
+    libxl__ctx_leave(ctx);
 }
 
 LIBXL_EXPORT void libxl_osevent_occurred_timeout(libxl_ctx *ctx,
@@ -167,14 +170,15 @@ LIBXL_EXPORT void libxl_osevent_occurred_timeout(libxl_ctx *ctx,
     libxl__osreg *reg;
     libxl__timeout *t = NULL;
 
-    if (!ctx || libxl__ctx_stale(ctx))
+    if (libxl__ctx_enter(ctx, __func__))
         return;
     CTX_LOCK(ctx);
     LIST_FOREACH(reg, &ctx->osregs, entry)
-        if (reg == for_libxl)
+        if (reg->token == (uintptr_t)for_libxl)
             break;
     if (!reg) {
         CTX_UNLOCK(ctx); /* not ours (any more): ignored */
+        libxl__ctx_leave(ctx);
         return;
     }
     /* The application has forgotten it: never modified or deregistered. */
@@ -188,6 +192,7 @@ LIBXL_EXPORT void libxl_osevent_occurred_timeout(libxl_ctx *ctx,
     }
     libxl__ctx_process_locked(ctx, true);
     CTX_UNLOCK(ctx);
+    libxl__ctx_leave(ctx);
 }
 
 LIBXL_EXPORT int libxl_osevent_beforepoll(libxl_ctx *ctx, int *nfds_io,
@@ -195,12 +200,15 @@ LIBXL_EXPORT int libxl_osevent_beforepoll(libxl_ctx *ctx, int *nfds_io,
                                           struct timeval now)
 {
     const int needed = 1;
-    int rc = 0, ms;
+    int rc, ms;
 
     (void)now; /* deadlines are kept on CLOCK_MONOTONIC */
-    CHECK_CTX(ctx, ERROR_INVAL);
-    CHECK_ARG(ctx, nfds_io && timeout_upd);
-    CHECK_ARG(ctx, fds || *nfds_io == 0);
+    if (!nfds_io || !timeout_upd || (!fds && *nfds_io > 0)) {
+        LOG(ctx, ERROR, "beforepoll: invalid argument");
+        return ERROR_INVAL;
+    }
+    if ((rc = libxl__ctx_enter(ctx, __func__)))
+        return rc;
     CTX_LOCK(ctx);
     ctx->wake_used = true;
     libxl__ctx_settle_locked(ctx);
@@ -216,6 +224,7 @@ LIBXL_EXPORT int libxl_osevent_beforepoll(libxl_ctx *ctx, int *nfds_io,
     if (ms >= 0 && (*timeout_upd < 0 || ms < *timeout_upd))
         *timeout_upd = ms;
     CTX_UNLOCK(ctx);
+    libxl__ctx_leave(ctx);
     return rc;
 }
 
@@ -226,10 +235,11 @@ LIBXL_EXPORT void libxl_osevent_afterpoll(libxl_ctx *ctx, int nfds,
     (void)nfds;
     (void)fds;
     (void)now;
-    if (!ctx || libxl__ctx_stale(ctx))
+    if (libxl__ctx_enter(ctx, __func__))
         return;
     /* Stale or partial revents are harmless: process what is queued. */
     CTX_LOCK(ctx);
     libxl__ctx_process_locked(ctx, true);
     CTX_UNLOCK(ctx);
+    libxl__ctx_leave(ctx);
 }

@@ -414,12 +414,14 @@ out:
     return r;
 }
 
-void libxl__children_orphan(libxl_ctx *ctx)
+int libxl__children_orphan(libxl_ctx *ctx)
 {
     libxl__child *ch, *next;
+    int running;
 
     pthread_mutex_lock(&G.ctxs_lock);
     pthread_mutex_lock(&G.lock);
+    running = ctx->nchildren;
     for (ch = LIST_FIRST(&ctx->children); ch; ch = next) {
         next = LIST_NEXT(ch, ctx_entry);
         ch->ctx = NULL;
@@ -455,6 +457,7 @@ void libxl__children_orphan(libxl_ctx *ctx)
         pthread_cond_wait(&G.cond, &G.lock);
     pthread_mutex_unlock(&G.lock);
     pthread_mutex_unlock(&G.ctxs_lock);
+    return running;
 }
 
 void libxl__children_reap_own(libxl_ctx *ctx, struct libxl__child_q *batch)
