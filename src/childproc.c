@@ -51,6 +51,12 @@ void libxl__child_done_locked(libxl_ctx *ctx, libxl__child *ch)
 {
     libxl__ao *ao = ch->ao;
 
+    if (ao && ao->starting) {
+        /* Reaped before run_start has finished with the ao: it completes
+         * it when it has (another thread must not free it under it). */
+        ao->done_early = ch;
+        return;
+    }
     if (ao) {
         int rc = 0;
 
@@ -124,9 +130,15 @@ done:
     CTX_LOCK(ctx);
     ao->result.pid = pid;
     ao->result.exec_errno = exec_errno;
-    if (pid > 0) {
+    ao->starting = false;
+    if (pid > 0 && ao->done_early) {
+        ch = ao->done_early;
+        ao->done_early = NULL;
+        libxl__child_done_locked(ctx, ch);
+    } else if (pid > 0) {
         ao->child = ch;
-        if (ao->abort_requested)
+        /* Aborted, or timed out, while it was being spawned. */
+        if (ao->abort_requested || ao->timed_out)
             libxl__ao_run_kill_locked(ctx, ao);
     } else {
         libxl__child_free(ch);
@@ -157,6 +169,7 @@ static int run_entered(libxl_ctx *ctx, const libxl_childproc_args *args,
     if (!ao)
         return ERROR_NOMEM;
     ao->result_out = result_out;
+    ao->starting = true;
     ao->kill_grace_ms =
         args->kill_grace_ms > 0 ? args->kill_grace_ms : DEFAULT_KILL_GRACE_MS;
     libxl__timeout_init(&ao->timer, run_timer_fire);

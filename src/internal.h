@@ -60,7 +60,7 @@ void libxl__log(libxl_ctx *ctx, libxl_log_level level, int errnoval,
 #define CHECK_ARG(ctx, cond)                                             \
     do {                                                                 \
         if (!(cond)) {                                                   \
-            LOG((ctx), ERROR, "invalid argument: %s", #cond);            \
+            LOG((ctx), ERROR, "invalid argument (%s is false)", #cond);  \
             return ERROR_INVAL;                                          \
         }                                                                \
     } while (0)
@@ -168,6 +168,8 @@ struct libxl__ao {
     libxl__waiter *waiter;             /* sync: the thread waiting */
 
     /* libxl_childproc_run */
+    bool starting;                     /* run_start still filling it in */
+    libxl__child *done_early;          /* reaped while starting */
     libxl__child *child;               /* NULL until spawned */
     libxl_childproc_result *result_out;
     libxl_childproc_result result;
