@@ -1,0 +1,194 @@
+/*
+ * harness.h - isolation and assertion helpers for the xlchild CUnit tests.
+ *
+ * Every test body runs in its own forked process (its own process group),
+ * watched by the CUnit process: a hang is killed after the test's timeout,
+ * a failed XLT_ASSERT prints file:line and the condition to stderr and to a
+ * report pipe and _exit(1)s the whole test process (from any thread), and
+ * the CUnit process turns that into a CUnit failure carrying the message.
+ *
+ * Inside a test body only XLT_* assertions may be used (CUnit's registry
+ * lives in the parent).
+ */
+#ifndef XLT_HARNESS_H
+#define XLT_HARNESS_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include <xlchild.h>
+
+/* ---------------------------------------------------------------- cases */
+
+typedef struct {
+    const char *name;
+    void (*fn)(void);
+} xlt_case;
+
+/* Declares a CUnit test function `name` whose body runs isolated with a
+ * watchdog of timeout_s seconds; the body follows the macro. */
+#define XLT_TEST(name, timeout_s)                                           \
+    static void name##_body(void);                                          \
+    static void name(void) { xlt_run_isolated(#name, name##_body, timeout_s); } \
+    static void name##_body(void)
+
+#define XLT_CASE(name) { #name, name }
+
+/* Forks; the child (own process group, fds >= 3 closed, empty signal mask)
+ * runs fn and exits 0; the parent waits at most timeout_s seconds, then
+ * SIGKILLs the group, and records a CUnit failure unless the child
+ * exited 0. */
+void xlt_run_isolated(const char *name, void (*fn)(void), int timeout_s);
+
+/* Registers one suite with the cases and runs it; returns the exit status
+ * for main (0 only when every test passed). */
+int xlt_main(const char *suite, const xlt_case *cases, size_t ncases);
+
+/* ---------------------------------------------------------- assertions */
+
+void xlt_fail(const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4), noreturn));
+
+#define XLT_FAIL(...) xlt_fail(__FILE__, __LINE__, __VA_ARGS__)
+
+#define XLT_ASSERT(cond)                                                    \
+    do {                                                                    \
+        if (!(cond))                                                        \
+            xlt_fail(__FILE__, __LINE__, "assertion failed: %s", #cond);    \
+    } while (0)
+
+#define XLT_ASSERT_MSG(cond, ...)                                           \
+    do {                                                                    \
+        if (!(cond))                                                        \
+            xlt_fail(__FILE__, __LINE__, __VA_ARGS__);                      \
+    } while (0)
+
+#define XLT_ASSERT_EQ(a, b)                                                 \
+    do {                                                                    \
+        long long xlt_a_ = (long long)(a), xlt_b_ = (long long)(b);         \
+        if (xlt_a_ != xlt_b_)                                               \
+            xlt_fail(__FILE__, __LINE__, "%s == %s failed: %lld != %lld",   \
+                     #a, #b, xlt_a_, xlt_b_);                               \
+    } while (0)
+
+#define XLT_ASSERT_STREQ(a, b)                                              \
+    do {                                                                    \
+        const char *xlt_s_ = (a), *xlt_t_ = (b);                            \
+        if (!xlt_s_ || !xlt_t_ || strcmp(xlt_s_, xlt_t_) != 0)              \
+            xlt_fail(__FILE__, __LINE__, "%s == %s failed: \"%s\" != \"%s\"", \
+                     #a, #b, xlt_s_ ? xlt_s_ : "(null)",                    \
+                     xlt_t_ ? xlt_t_ : "(null)");                           \
+    } while (0)
+
+/* Asserts a libxl rc, naming both codes with libxl_strerror. */
+#define XLT_ASSERT_RC(rc, want)                                             \
+    do {                                                                    \
+        int xlt_r_ = (rc), xlt_w_ = (want);                                 \
+        if (xlt_r_ != xlt_w_)                                               \
+            xlt_fail(__FILE__, __LINE__, "%s gave %d (%s), wanted %s = %d", \
+                     #rc, xlt_r_, libxl_strerror(xlt_r_), #want, xlt_w_);   \
+    } while (0)
+
+/* Exit status of a wait status, failing unless it is a normal exit. */
+#define XLT_ASSERT_EXITED(status, code)                                     \
+    do {                                                                    \
+        int xlt_st_ = (status);                                             \
+        if (!WIFEXITED(xlt_st_) || WEXITSTATUS(xlt_st_) != (code))          \
+            xlt_fail(__FILE__, __LINE__,                                    \
+                     "%s: wanted exit %d, got wait status 0x%x", #status,   \
+                     (int)(code), xlt_st_);                                 \
+    } while (0)
+
+#define XLT_ASSERT_KILLED(status, sig)                                      \
+    do {                                                                    \
+        int xlt_st_ = (status);                                             \
+        if (!WIFSIGNALED(xlt_st_) || WTERMSIG(xlt_st_) != (sig))            \
+            xlt_fail(__FILE__, __LINE__,                                    \
+                     "%s: wanted death by signal %d, got wait status 0x%x", \
+                     #status, (int)(sig), xlt_st_);                         \
+    } while (0)
+
+/* ------------------------------------------------------------- helpers */
+
+int64_t xlt_now_ms(void); /* CLOCK_MONOTONIC */
+void xlt_sleep_ms(int ms);
+
+/* pipe2(O_CLOEXEC), asserted. */
+void xlt_pipe(int p[2]);
+/* Reads until EOF (or size-1 bytes); NUL-terminates; returns the length. */
+size_t xlt_read_all(int fd, char *buf, size_t size);
+/* Reads one line (without the '\n') from fd, byte by byte; asserted. */
+void xlt_read_line(int fd, char *buf, size_t size);
+
+/* Processes whose parent is this process: returns how many, and stores
+ * how many of them are zombies. */
+int xlt_count_children(int *zombies_out);
+/* Polls until this process has no children at all (zombie or not);
+ * fails the test after timeout_ms. */
+void xlt_wait_no_children(int timeout_ms);
+
+/* ctx with the given logger (NULL: default), asserted. */
+libxl_ctx *xlt_ctx_new(libxl_logger *lg);
+
+/* Thread-local depth of "this thread is inside a libxl call made by the
+ * test": every callback asserts it is non-zero, which proves it runs on an
+ * application thread inside a libxl call and never on the reaper. */
+extern __thread int xlt_in_libxl;
+
+int xlt_event_wait(libxl_ctx *ctx, libxl_event **ev_r, uint64_t mask,
+                   libxl_event_predicate *pred, void *user);
+int xlt_event_check(libxl_ctx *ctx, libxl_event **ev_r, uint64_t mask,
+                    libxl_event_predicate *pred, void *user);
+int xlt_childproc_run(libxl_ctx *ctx, const libxl_childproc_args *args,
+                      libxl_childproc_result *res,
+                      const libxl_asyncop_how *how);
+
+/* Zero-initialised args running argv[0] (R0). */
+libxl_childproc_args xlt_args(char **argv);
+/* Runs `/bin/sh -c script` synchronously; returns the rc. */
+int xlt_run_sh(libxl_ctx *ctx, const char *script, libxl_childproc_result *r);
+/* Starts argv asynchronously, its completion queued as event `id`. */
+void xlt_start_event_run(libxl_ctx *ctx, char **argv, uint64_t id,
+                         libxl_childproc_result *res);
+
+/* Waits for the OPERATION_COMPLETE event whose for_user is `id`; returns
+ * its rc. */
+int xlt_wait_for(libxl_ctx *ctx, uint64_t id);
+
+/* Calls libxl_event_check (with a predicate that matches nothing, so no
+ * event is taken, and asserting none matched) every 2 ms until
+ * *counter >= target; fails after timeout_ms.  This is how tests give the
+ * library a thread inside a libxl call for death callbacks, event_occurs
+ * and reaped_callback. */
+void xlt_pump_until(libxl_ctx *ctx, const int *counter, int target,
+                    int timeout_ms);
+
+/* The same for a fixed time: lets a library that would make a callback
+ * twice show it. */
+void xlt_pump_for(libxl_ctx *ctx, int ms);
+
+/* Runs argv[0] (a path) synchronously with stdout captured into out
+ * (NUL-terminated); returns the rc and fills *res. */
+int xlt_run_capture(libxl_ctx *ctx, char *const argv[], char *out,
+                    size_t outsz, libxl_childproc_result *res);
+
+/* A logger that records every message. */
+typedef struct {
+    libxl_logger lg; /* first, so &x->lg can be cast back */
+    pthread_mutex_t mu;
+    int count[LIBXL_LOG_CRITICAL + 1];
+    int destroyed;
+    size_t len;
+    char text[1 << 16]; /* "<level> <context>: <message>\n" lines */
+} xlt_logger;
+
+xlt_logger *xlt_logger_new(void);
+/* Number of recorded messages with exactly this level (0: any level)
+ * whose text contains substr (NULL: any). */
+int xlt_logger_count(xlt_logger *l, int level, const char *substr);
+
+#endif
