@@ -147,8 +147,7 @@ typedef struct libxl_event_hooks {
  * of the queue.  disaster == NULL: disasters are logged at CRITICAL (xlchild
  * does not exit the process, unlike libxl).  hooks is copied. */
 void libxl_event_register_callbacks(libxl_ctx *ctx,
-                                    const libxl_event_hooks *hooks,
-                                    void *user);
+                                    const libxl_event_hooks *hooks, void *user);
 
 /* ------------------------------------------------------------------ */
 /* 4. Asynchronous operations.                                         */
@@ -170,21 +169,21 @@ int libxl_ao_abort(libxl_ctx *ctx, const libxl_asyncop_how *how);
 /* 5. Running children.                                                */
 
 typedef struct libxl_childproc_args { /* extensible: zero-initialise */
-    const char *path;    /* program; searched in PATH when it has no '/' */
-    char *const *argv;   /* argv[0] included, NULL-terminated */
-    char *const *envp;   /* NULL: the caller's environ */
-    const char *cwd;     /* NULL: unchanged */
+    const char *path;  /* program; searched in PATH when it has no '/' */
+    char *const *argv; /* argv[0] included, NULL-terminated */
+    char *const *envp; /* NULL: the caller's environ */
+    const char *cwd;   /* NULL: unchanged */
     int stdin_fd, stdout_fd, stderr_fd; /* 0 or -1: inherit; else dup'd */
-    int timeout_ms;      /* <= 0: none */
-    int kill_grace_ms;   /* after timeout/abort: SIGTERM, then SIGKILL after
-                            this; <= 0: 2000 */
+    int timeout_ms;                     /* <= 0: none */
+    int kill_grace_ms;     /* after timeout/abort: SIGTERM, then SIGKILL after
+                              this; <= 0: 2000 */
     int new_process_group; /* non-zero: own group; kills go to the group */
 } libxl_childproc_args;
 
 typedef struct libxl_childproc_result { /* extensible */
     pid_t pid;
-    int status;        /* as from waitpid */
-    int exec_errno;    /* non-zero when the program could not be started */
+    int status;           /* as from waitpid */
+    int exec_errno;       /* non-zero when the program could not be started */
     struct rusage rusage; /* the child's own usage, as wait4 reports it */
 } libxl_childproc_result;
 
@@ -221,7 +220,7 @@ typedef enum {
 typedef struct {
     libxl_sigchld_owner chldowner;
     pid_t (*fork_replacement)(void *user); /* must not call into libxl */
-    union { /* both names of the same hook */
+    union {                                /* both names of the same hook */
         int (*reaped_callback)(pid_t, int status, void *user);
         int (*childproc_exited_callback)(pid_t, int status, void *user);
     };
@@ -244,8 +243,8 @@ struct pollfd;
 
 int libxl_osevent_beforepoll(libxl_ctx *ctx, int *nfds_io, struct pollfd *fds,
                              int *timeout_upd, struct timeval now);
-void libxl_osevent_afterpoll(libxl_ctx *ctx, int nfds,
-                             const struct pollfd *fds, struct timeval now);
+void libxl_osevent_afterpoll(libxl_ctx *ctx, int nfds, const struct pollfd *fds,
+                             struct timeval now);
 
 typedef struct libxl_osevent_hooks {
     int (*fd_register)(void *user, int fd, void **for_app_registration_out,
@@ -263,8 +262,7 @@ typedef struct libxl_osevent_hooks {
 /* Hooks may be called with library locks held: they must not call into
  * libxl (see xlchild(7) for the lock order).  hooks is copied. */
 void libxl_osevent_register_hooks(libxl_ctx *ctx,
-                                  const libxl_osevent_hooks *hooks,
-                                  void *user);
+                                  const libxl_osevent_hooks *hooks, void *user);
 void libxl_osevent_occurred_fd(libxl_ctx *ctx, void *for_libxl, int fd,
                                short events, short revents);
 void libxl_osevent_occurred_timeout(libxl_ctx *ctx, void *for_libxl);

@@ -24,8 +24,8 @@ static __thread int nentered;
 int libxl__ctx_enter(libxl_ctx *ctx, const char *func)
 {
     if (!ctx || libxl__ctx_stale(ctx)) {
-        libxl__log(NULL, LIBXL_LOG_ERROR, -1, func, "%s", ctx ?
-                   "stale ctx (inherited across fork)" : "NULL ctx");
+        libxl__log(NULL, LIBXL_LOG_ERROR, -1, func, "%s",
+                   ctx ? "stale ctx (inherited across fork)" : "NULL ctx");
         return ERROR_INVAL;
     }
     CTX_LOCK(ctx);
@@ -166,7 +166,8 @@ LIBXL_EXPORT int libxl_ctx_free(libxl_ctx *ctx)
     ctx->freeing = true;
     {
         libxl__waiter *w;
-        TAILQ_FOREACH(w, &ctx->waiters, entry) {
+        TAILQ_FOREACH(w, &ctx->waiters, entry)
+        {
             w->woken = true;
             pthread_cond_signal(&w->cond);
         }
@@ -179,8 +180,10 @@ LIBXL_EXPORT int libxl_ctx_free(libxl_ctx *ctx)
      * are reaped later and their statuses discarded. */
     running = libxl__children_orphan(ctx);
     if (running)
-        LOG(ctx, DEBUG, "%d children still running: they will be reaped and"
-            " their statuses discarded", running);
+        LOG(ctx, DEBUG,
+            "%d children still running: they will be reaped and"
+            " their statuses discarded",
+            running);
 
     CTX_LOCK(ctx);
     while ((ch = STAILQ_FIRST(&ctx->reaped))) {

@@ -46,7 +46,8 @@ void libxl__ctx_kick_locked(libxl_ctx *ctx)
     libxl__waiter *w;
 
     wake_fd_arm_locked(ctx);
-    TAILQ_FOREACH(w, &ctx->waiters, entry) {
+    TAILQ_FOREACH(w, &ctx->waiters, entry)
+    {
         if (!w->woken) {
             waiter_wake_locked(w);
             return;
@@ -116,8 +117,8 @@ void libxl__waiter_sleep_locked(libxl_ctx *ctx, libxl__waiter *w)
     TAILQ_INSERT_TAIL(&ctx->waiters, w, entry);
     if (!ctx->timekeeper)
         ctx->timekeeper = w;
-    deadline = ctx->timekeeper == w ? libxl__timeouts_earliest_locked(ctx)
-                                    : NULL;
+    deadline =
+        ctx->timekeeper == w ? libxl__timeouts_earliest_locked(ctx) : NULL;
     if (deadline)
         pthread_cond_timedwait(&w->cond, &ctx->lock, deadline);
     else
@@ -128,7 +129,8 @@ void libxl__waiter_sleep_locked(libxl_ctx *ctx, libxl__waiter *w)
         ctx->timekeeper = NULL;
         /* Someone else must now watch the clock. */
         if (libxl__timeouts_earliest_locked(ctx)) {
-            TAILQ_FOREACH(o, &ctx->waiters, entry) {
+            TAILQ_FOREACH(o, &ctx->waiters, entry)
+            {
                 if (!o->woken) {
                     ctx->timekeeper = o;
                     waiter_wake_locked(o);
@@ -152,8 +154,10 @@ static void wake_for_events_locked(libxl_ctx *ctx)
     libxl_event *ev;
     libxl__waiter *w;
 
-    TAILQ_FOREACH(ev, &ctx->events, link) {
-        TAILQ_FOREACH(w, &ctx->waiters, entry) {
+    TAILQ_FOREACH(ev, &ctx->events, link)
+    {
+        TAILQ_FOREACH(w, &ctx->waiters, entry)
+        {
             if (!w->woken && !w->sync_ao &&
                 event_matches(ev, w->typemask, w->pred, w->pred_user)) {
                 waiter_wake_locked(w);
@@ -249,7 +253,8 @@ static libxl_event *take_event_locked(libxl_ctx *ctx, uint64_t typemask,
 {
     libxl_event *ev;
 
-    TAILQ_FOREACH(ev, &ctx->events, link) {
+    TAILQ_FOREACH(ev, &ctx->events, link)
+    {
         if (event_matches(ev, typemask, pred, user)) {
             TAILQ_REMOVE(&ctx->events, ev, link);
             /* Another waiter may have been woken for the event we took

@@ -57,12 +57,12 @@ void libxl__log(libxl_ctx *ctx, libxl_log_level level, int errnoval,
     libxl__log((ctx), LIBXL_LOG_##lvl, (errnoval), __func__, __VA_ARGS__)
 
 /* Argument check at the API boundary: logs and returns ERROR_INVAL. */
-#define CHECK_ARG(ctx, cond)                                             \
-    do {                                                                 \
-        if (!(cond)) {                                                   \
-            LOG((ctx), ERROR, "invalid argument (%s is false)", #cond);  \
-            return ERROR_INVAL;                                          \
-        }                                                                \
+#define CHECK_ARG(ctx, cond)                                            \
+    do {                                                                \
+        if (!(cond)) {                                                  \
+            LOG((ctx), ERROR, "invalid argument (%s is false)", #cond); \
+            return ERROR_INVAL;                                         \
+        }                                                               \
     } while (0)
 
 /* ------------------------------------------------------------------ */
@@ -77,9 +77,9 @@ typedef struct libxl__osreg libxl__osreg;
 
 /* Which reaping rule a child falls under; fixed when it is registered. */
 typedef enum {
-    LIBXL__CLASS_DEFAULT,   /* ctx in owner_libxl: makes the reaper reap all */
-    LIBXL__CLASS_WATCHED,   /* owner_libxl_always[_selective_reap] */
-    LIBXL__CLASS_APP,       /* owner_mainloop: the application reaps */
+    LIBXL__CLASS_DEFAULT, /* ctx in owner_libxl: makes the reaper reap all */
+    LIBXL__CLASS_WATCHED, /* owner_libxl_always[_selective_reap] */
+    LIBXL__CLASS_APP,     /* owner_mainloop: the application reaps */
 } libxl__child_class;
 
 /*
@@ -92,35 +92,35 @@ typedef enum {
 struct libxl__child {
     /* constant after registration */
     pid_t pid;
-    uint32_t id;           /* tags its epoll registration (stale events) */
-    int pidfd;             /* -1 without pidfd; closed when freed */
+    uint32_t id; /* tags its epoll registration (stale events) */
+    int pidfd;   /* -1 without pidfd; closed when freed */
     libxl__child_class cls;
-    libxl__ao *ao;         /* libxl_childproc_run, or NULL */
+    libxl__ao *ao;                   /* libxl_childproc_run, or NULL */
     libxl_childproc_death_cb *death; /* libxl_childproc_fork */
     void *death_user;
-    bool group;            /* kill the process group */
+    bool group; /* kill the process group */
 
     /* G.lock */
-    libxl_ctx *ctx;        /* owner; NULL once orphaned */
+    libxl_ctx *ctx; /* owner; NULL once orphaned */
     libxl__child *hash_next;
-    LIST_ENTRY(libxl__child) ctx_entry;    /* ctx->children */
+    LIST_ENTRY(libxl__child) ctx_entry;     /* ctx->children */
     LIST_ENTRY(libxl__child) nopidfd_entry; /* G.nopidfd (watched only) */
-    bool reaped;           /* out of the table; no signal may be sent */
-    bool on_nopidfd;       /* in G.nopidfd: checked by pid every pass */
+    bool reaped;     /* out of the table; no signal may be sent */
+    bool on_nopidfd; /* in G.nopidfd: checked by pid every pass */
 
     /* set by whoever reaped it; then owned by ctx->lock */
     int status;
     struct rusage rusage;
-    bool lost;             /* reaped behind the library's back */
-    unsigned spawn_seq;    /* G.pass_seq just before it was created */
-    STAILQ_ENTRY(libxl__child) q_entry;    /* ctx->reaped or a batch */
+    bool lost;          /* reaped behind the library's back */
+    unsigned spawn_seq; /* G.pass_seq just before it was created */
+    STAILQ_ENTRY(libxl__child) q_entry; /* ctx->reaped or a batch */
 };
 
 /* A status of a child that is not the library's (modes M3/M5). */
 struct libxl__unknown {
     pid_t pid;
     int status;
-    libxl_ctx *ctx;        /* the ctx it is handed to (G.lock) */
+    libxl_ctx *ctx; /* the ctx it is handed to (G.lock) */
     STAILQ_ENTRY(libxl__unknown) entry;
 };
 
@@ -131,64 +131,64 @@ STAILQ_HEAD(libxl__unknown_q, libxl__unknown);
 struct libxl__timeout {
     TAILQ_ENTRY(libxl__timeout) entry; /* ctx->timeouts, sorted */
     bool active;
-    struct timespec deadline;          /* CLOCK_MONOTONIC */
+    struct timespec deadline; /* CLOCK_MONOTONIC */
     void (*fire)(libxl_ctx *ctx, libxl__timeout *t);
-    libxl__osreg *osreg;               /* registration with the app's hooks */
+    libxl__osreg *osreg; /* registration with the app's hooks */
 };
 
 /* A timeout or fd registered through libxl_osevent_hooks. */
 struct libxl__osreg {
-    LIST_ENTRY(libxl__osreg) entry;    /* ctx->osregs */
-    uintptr_t token;                   /* the for_libxl given to the app:
-                                          never reused, unlike addresses */
-    void *for_app;                     /* the application's token */
-    libxl__timeout *timeout;           /* NULL once cancelled */
+    LIST_ENTRY(libxl__osreg) entry; /* ctx->osregs */
+    uintptr_t token;                /* the for_libxl given to the app:
+                                       never reused, unlike addresses */
+    void *for_app;                  /* the application's token */
+    libxl__timeout *timeout;        /* NULL once cancelled */
     bool is_fd;
 };
 
 /* A thread blocked in libxl_event_wait or a synchronous operation. */
 struct libxl__waiter {
-    TAILQ_ENTRY(libxl__waiter) entry;  /* ctx->waiters */
+    TAILQ_ENTRY(libxl__waiter) entry; /* ctx->waiters */
     pthread_cond_t cond;
-    bool woken;                        /* signalled, not yet running */
+    bool woken; /* signalled, not yet running */
     uint64_t typemask;
     libxl_event_predicate *pred;
     void *pred_user;
-    libxl__ao *sync_ao;                /* non-NULL: waits for this only */
+    libxl__ao *sync_ao; /* non-NULL: waits for this only */
 };
 
 struct libxl__ao {
     libxl_ctx *ctx;
-    TAILQ_ENTRY(libxl__ao) entry;      /* ctx->aos */
+    TAILQ_ENTRY(libxl__ao) entry; /* ctx->aos */
     bool sync;
     libxl_asyncop_how how;
     bool abort_requested;
     bool complete;
     int rc;
-    libxl__waiter *waiter;             /* sync: the thread waiting */
+    libxl__waiter *waiter; /* sync: the thread waiting */
 
     /* libxl_childproc_run */
-    bool starting;                     /* run_start still filling it in */
-    libxl__child *done_early;          /* reaped while starting */
-    libxl__child *child;               /* NULL until spawned */
+    bool starting;            /* run_start still filling it in */
+    libxl__child *done_early; /* reaped while starting */
+    libxl__child *child;      /* NULL until spawned */
     libxl_childproc_result *result_out;
     libxl_childproc_result result;
     int kill_grace_ms;
     bool timed_out;
     bool term_sent, kill_sent;
-    libxl__timeout timer;              /* the timeout, then the grace */
+    libxl__timeout timer; /* the timeout, then the grace */
 };
 
 struct libxl__ctx {
-    pthread_mutex_t lock;              /* guards everything below */
-    unsigned generation;               /* G.generation at alloc (F1) */
-    int users;                         /* threads inside libxl calls on it */
-    bool freeing;                      /* libxl_ctx_free waits for users */
+    pthread_mutex_t lock; /* guards everything below */
+    unsigned generation;  /* G.generation at alloc (F1) */
+    int users;            /* threads inside libxl calls on it */
+    bool freeing;         /* libxl_ctx_free waits for users */
     pthread_cond_t users_gone;
     libxl_logger *lg;
     pthread_t alloc_thread;
-    bool sigchld_was_unblocked;        /* in alloc_thread, before alloc */
-    bool sigchld_was_ignored;          /* we replaced SIG_IGN at alloc */
+    bool sigchld_was_unblocked; /* in alloc_thread, before alloc */
+    bool sigchld_was_ignored;   /* we replaced SIG_IGN at alloc */
 
     /* mode: written under ctx->lock and G.lock, read under either */
     libxl_sigchld_owner mode;
@@ -204,29 +204,29 @@ struct libxl__ctx {
     struct libxl__child_q reaped;
     struct libxl__unknown_q unknowns;
 
-    TAILQ_HEAD(, libxl_event) events;  /* via the public link fields */
+    TAILQ_HEAD(, libxl_event) events; /* via the public link fields */
     TAILQ_HEAD(, libxl__waiter) waiters;
-    libxl__waiter *timekeeper;         /* the waiter sleeping until the
-                                          earliest timeout */
+    libxl__waiter *timekeeper; /* the waiter sleeping until the
+                                  earliest timeout */
     TAILQ_HEAD(libxl__timeout_q, libxl__timeout) timeouts;
     TAILQ_HEAD(, libxl__ao) aos;
 
     /* wakeup fd (O1): readable while there is queued work or events */
     int wake_fd;
-    bool wake_used;                    /* someone polls it */
+    bool wake_used; /* someone polls it */
     bool wake_armed;
 
     /* main-loop integration (src/osevent.c) */
     libxl_osevent_hooks os_hooks;
     bool have_os_hooks;
     void *os_hooks_user;
-    void *wake_fd_reg;                 /* app's token for wake_fd */
+    void *wake_fd_reg; /* app's token for wake_fd */
     bool wake_fd_registered;
     LIST_HEAD(, libxl__osreg) osregs;
     uintptr_t osreg_seq;
 
     /* G.lock */
-    LIST_ENTRY(libxl__ctx) g_entry;    /* G.ctxs */
+    LIST_ENTRY(libxl__ctx) g_entry; /* G.ctxs */
     LIST_HEAD(, libxl__child) children;
     int nchildren;
 };
@@ -240,44 +240,44 @@ struct libxl__ctx {
 typedef struct {
     pthread_mutex_t ctxs_lock;
     pthread_mutex_t lock;
-    pthread_cond_t cond;               /* delivering cleared */
+    pthread_cond_t cond; /* delivering cleared */
     pthread_rwlock_t spawn_lock;
 
-    unsigned generation;               /* bumped in every fork child */
-    pid_t self;                        /* getpid(), refreshed after fork */
+    unsigned generation; /* bumped in every fork child */
+    pid_t self;          /* getpid(), refreshed after fork */
 
     LIST_HEAD(, libxl__ctx) ctxs;
-    int n_always, n_selective;         /* ctxs in M5, M6 */
-    int n_default_children;            /* unreaped class DEFAULT children */
-    int n_watched;                     /* unreaped children the reaper owns */
-    bool reap_all;                     /* derived: see update_reap_all */
+    int n_always, n_selective; /* ctxs in M5, M6 */
+    int n_default_children;    /* unreaped class DEFAULT children */
+    int n_watched;             /* unreaped children the reaper owns */
+    bool reap_all;             /* derived: see update_reap_all */
 
-    libxl__child **table;              /* pid -> child, chained */
+    libxl__child **table; /* pid -> child, chained */
     unsigned table_size, table_count;
     uint32_t next_id;
     LIST_HEAD(, libxl__child) nopidfd;
 
     /* the reaper thread */
-    bool reaper_running;               /* also read unlocked (fast path) */
-    volatile pid_t reaper_tid;         /* read in the signal handler */
+    bool reaper_running;       /* also read unlocked (fast path) */
+    volatile pid_t reaper_tid; /* read in the signal handler */
     pthread_t reaper;
     int epfd;
-    bool reaper_untimed;               /* asleep with no sweep timeout */
+    bool reaper_untimed; /* asleep with no sweep timeout */
     bool delivering;
-    unsigned pass_seq;                 /* bumped by every reaping pass */
+    unsigned pass_seq; /* bumped by every reaping pass */
     /* collected outside the reaper (lost children found at registration),
      * handed over by the reaper's next pass */
     struct libxl__child_q pending;
 
-    bool have_pidfd;                   /* probed once: pidfd_open works */
-    bool have_waitid_pidfd;            /* waitid(P_PIDFD) works */
+    bool have_pidfd;        /* probed once: pidfd_open works */
+    bool have_waitid_pidfd; /* waitid(P_PIDFD) works */
 } libxl__global;
 
 extern libxl__global libxl__G;
 #define G libxl__G
 
-void libxl__global_init(void);                /* once; from ctx_alloc */
-void libxl__global_reset_in_child(void);      /* atfork child handler */
+void libxl__global_init(void);           /* once; from ctx_alloc */
+void libxl__global_reset_in_child(void); /* atfork child handler */
 
 /* Starts the reaper if it is not running.  Returns 0 or ERROR_FAIL. */
 int libxl__reaper_ensure(libxl_ctx *ctx);
@@ -323,7 +323,7 @@ void libxl__sigchld_handler_forget(void);
 
 /* threads/atfork.c */
 void libxl__atfork_init(void);
-void libxl__child_after_fork(void);          /* our own fork paths */
+void libxl__child_after_fork(void); /* our own fork paths */
 
 /* ------------------------------------------------------------------ */
 /* ctx side (src/)                                                     */
@@ -373,8 +373,8 @@ void libxl__ao_run_kill_locked(libxl_ctx *ctx, libxl__ao *ao);
  * for reading.  On success *pid_r > 0; on exec failure known at once,
  * *exec_errno_r is set and, for the fork path, the pid is still returned
  * (it must be reaped).  Returns 0 or ERROR_FAIL (no child). */
-int libxl__spawn(libxl_ctx *ctx, const libxl_childproc_args *args,
-                 pid_t *pid_r, int *exec_errno_r);
+int libxl__spawn(libxl_ctx *ctx, const libxl_childproc_args *args, pid_t *pid_r,
+                 int *exec_errno_r);
 
 /* Timeouts (src/timeout.c), ctx->lock held. */
 void libxl__timeout_init(libxl__timeout *t,

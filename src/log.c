@@ -45,12 +45,16 @@ static void stdio_vmessage(libxl_logger *lg, libxl_log_level level,
                  context ? context : "", context ? ": " : "");
     n = r < 0 ? 0 : (size_t)r < sizeof line ? (size_t)r : sizeof line - 1;
     r = vsnprintf(line + n, sizeof line - n, format, al);
-    n += r < 0 ? 0 : (size_t)r < sizeof line - n ? (size_t)r : sizeof line - n - 1;
+    n += r < 0                         ? 0
+         : (size_t)r < sizeof line - n ? (size_t)r
+                                       : sizeof line - n - 1;
     if (errnoval >= 0 && n < sizeof line - 1) {
         char eb[128];
         const char *es = strerror_r(errnoval, eb, sizeof eb);
         r = snprintf(line + n, sizeof line - n, ": %s", es);
-        n += r < 0 ? 0 : (size_t)r < sizeof line - n ? (size_t)r : sizeof line - n - 1;
+        n += r < 0                         ? 0
+             : (size_t)r < sizeof line - n ? (size_t)r
+                                           : sizeof line - n - 1;
     }
     if (n >= sizeof line - 1)
         n = sizeof line - 2;
@@ -91,7 +95,9 @@ LIBXL_EXPORT void libxl_logger_destroy(libxl_logger *lg)
 /* Used when the ctx has no logger, or for messages with no ctx: stderr,
  * WARN and above.  Static, so it cannot fail and needs no reset at fork. */
 static stdio_logger default_logger = {
-    { stdio_vmessage, NULL }, NULL, LIBXL_LOG_WARN,
+    {stdio_vmessage, NULL},
+    NULL,
+    LIBXL_LOG_WARN,
 };
 
 void libxl__log(libxl_ctx *ctx, libxl_log_level level, int errnoval,

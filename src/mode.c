@@ -31,8 +31,8 @@ static bool other_reaping_ctx_locked(libxl_ctx *ctx)
     libxl_ctx *c;
 
     LIST_FOREACH(c, &G.ctxs, g_entry)
-        if (c != ctx && c->mode != libxl_sigchld_owner_mainloop)
-            return true;
+    if (c != ctx && c->mode != libxl_sigchld_owner_mainloop)
+        return true;
     return false;
 }
 
@@ -40,8 +40,8 @@ static const char *refusal_locked(libxl_ctx *ctx, libxl_sigchld_owner want)
 {
     libxl_sigchld_owner had = ctx->mode;
     int always = G.n_always - (had == libxl_sigchld_owner_libxl_always);
-    int selective =
-        G.n_selective - (had == libxl_sigchld_owner_libxl_always_selective_reap);
+    int selective = G.n_selective -
+                    (had == libxl_sigchld_owner_libxl_always_selective_reap);
 
     if (ctx->nchildren > 0)
         return "the ctx has children";
@@ -65,14 +65,15 @@ static void count_mode_locked(libxl_sigchld_owner m, int delta)
 static void setmode_entered(libxl_ctx *ctx, const libxl_childproc_hooks *hooks,
                             void *user)
 {
-    libxl_childproc_hooks h = { 0 };
+    libxl_childproc_hooks h = {0};
     libxl_sigchld_owner had;
     const char *why;
     bool unblock = false;
 
     if (hooks)
         h = *hooks;
-    if ((unsigned)h.chldowner > libxl_sigchld_owner_libxl_always_selective_reap) {
+    if ((unsigned)h.chldowner >
+        libxl_sigchld_owner_libxl_always_selective_reap) {
         LOG(ctx, ERROR, "setmode: invalid chldowner %d; mode unchanged",
             (int)h.chldowner);
         return;
@@ -98,7 +99,8 @@ static void setmode_entered(libxl_ctx *ctx, const libxl_childproc_hooks *hooks,
     libxl__update_reap_all_locked();
     if (h.chldowner == libxl_sigchld_owner_libxl_always &&
         libxl__reaper_ensure_locked(ctx))
-        LOG(ctx, ERROR, "owner_libxl_always: no reaper; children will be"
+        LOG(ctx, ERROR,
+            "owner_libxl_always: no reaper; children will be"
             " reaped only when the library starts its own");
     /* M4: give the allocating thread its SIGCHLD mask back. */
     if (h.chldowner == libxl_sigchld_owner_mainloop &&
@@ -113,9 +115,8 @@ static void setmode_entered(libxl_ctx *ctx, const libxl_childproc_hooks *hooks,
         sigchld_mask(SIG_UNBLOCK);
         if (ctx->sigchld_was_ignored)
             libxl__sigchld_reignore();
-    }
-    else if (had == libxl_sigchld_owner_mainloop &&
-             h.chldowner != libxl_sigchld_owner_mainloop)
+    } else if (had == libxl_sigchld_owner_mainloop &&
+               h.chldowner != libxl_sigchld_owner_mainloop)
         sigchld_mask(SIG_BLOCK); /* M1 again */
 }
 

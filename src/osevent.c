@@ -88,7 +88,7 @@ int libxl__osevent_timeout_added_locked(libxl_ctx *ctx, libxl__timeout *t)
 void libxl__osevent_timeout_removed_locked(libxl_ctx *ctx, libxl__timeout *t)
 {
     libxl__osreg *reg = t->osreg;
-    struct timeval asap = { 0, 0 };
+    struct timeval asap = {0, 0};
 
     if (!reg)
         return;
@@ -97,7 +97,8 @@ void libxl__osevent_timeout_removed_locked(libxl_ctx *ctx, libxl__timeout *t)
     /* Stays registered until the application reports it (O3). */
     if (ctx->os_hooks.timeout_modify &&
         ctx->os_hooks.timeout_modify(ctx->os_hooks_user, &reg->for_app, asap))
-        LOG(ctx, WARN, "timeout_modify failed; the timeout will fire late"
+        LOG(ctx, WARN,
+            "timeout_modify failed; the timeout will fire late"
             " and be ignored");
 }
 
@@ -148,8 +149,7 @@ int libxl__osevent_ready_locked(libxl_ctx *ctx)
 }
 
 LIBXL_EXPORT void libxl_osevent_occurred_fd(libxl_ctx *ctx, void *for_libxl,
-                                            int fd, short events,
-                                            short revents)
+                                            int fd, short events, short revents)
 {
     (void)events;
     (void)revents;
@@ -174,8 +174,8 @@ LIBXL_EXPORT void libxl_osevent_occurred_timeout(libxl_ctx *ctx,
         return;
     CTX_LOCK(ctx);
     LIST_FOREACH(reg, &ctx->osregs, entry)
-        if (reg->token == (uintptr_t)for_libxl)
-            break;
+    if (reg->token == (uintptr_t)for_libxl)
+        break;
     if (!reg) {
         CTX_UNLOCK(ctx); /* not ours (any more): ignored */
         libxl__ctx_leave(ctx);

@@ -133,11 +133,11 @@ static int spawn_fork(libxl_ctx *ctx, const libxl_childproc_args *args,
     return n == sizeof e ? e : 0;
 }
 
-int libxl__spawn(libxl_ctx *ctx, const libxl_childproc_args *args,
-                 pid_t *pid_r, int *exec_errno_r)
+int libxl__spawn(libxl_ctx *ctx, const libxl_childproc_args *args, pid_t *pid_r,
+                 int *exec_errno_r)
 {
-    const int src[3] = { args->stdin_fd, args->stdout_fd, args->stderr_fd };
-    int tmpfd[3] = { -1, -1, -1 };
+    const int src[3] = {args->stdin_fd, args->stdout_fd, args->stderr_fd};
+    int tmpfd[3] = {-1, -1, -1};
     bool use_fork = ctx->have_hooks && ctx->hooks.fork_replacement;
     int i, e = 0;
 

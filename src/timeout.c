@@ -47,8 +47,8 @@ int libxl__timeout_set_locked(libxl_ctx *ctx, libxl__timeout *t, int ms)
     if (rc)
         return rc;
     TAILQ_FOREACH_REVERSE(after, &ctx->timeouts, libxl__timeout_q, entry)
-        if (!ts_before(&t->deadline, &after->deadline))
-            break;
+    if (!ts_before(&t->deadline, &after->deadline))
+        break;
     if (after)
         TAILQ_INSERT_AFTER(&ctx->timeouts, after, t, entry);
     else
@@ -77,7 +77,8 @@ bool libxl__timeouts_run_locked(libxl_ctx *ctx)
     if (TAILQ_EMPTY(&ctx->timeouts))
         return false;
     libxl__now(&now);
-    while ((t = TAILQ_FIRST(&ctx->timeouts)) && !ts_before(&now, &t->deadline)) {
+    while ((t = TAILQ_FIRST(&ctx->timeouts)) &&
+           !ts_before(&now, &t->deadline)) {
         libxl__timeout_cancel_locked(ctx, t);
         t->fire(ctx, t);
         fired = true;

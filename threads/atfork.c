@@ -7,9 +7,9 @@
  * and reaper, and bumps G.generation so that every ctx inherited from the
  * parent is stale.  G.lock is deliberately not held across fork(): the
  * reaper takes it for every status, and a fork of a big process takes
- * milliseconds; the child discards everything G.lock guards anyway.  The child handler allocates nothing and joins
- * nothing (it runs in a process with one thread, possibly mid-malloc in
- * another thread of the parent).
+ * milliseconds; the child discards everything G.lock guards anyway.  The child
+ * handler allocates nothing and joins nothing (it runs in a process with one
+ * thread, possibly mid-malloc in another thread of the parent).
  */
 #include "internal.h"
 
@@ -69,7 +69,8 @@ LIBXL_EXPORT void libxl_postfork_child_noexec(libxl_ctx *ctx)
      * As in libxl, memory is not reclaimed; nor are the pidfds of the
      * parent's children (close-on-exec, and only reachable through lists
      * another thread may have been changing at the fork). */
-    LIST_FOREACH(c, &stale_ctxs, g_entry) {
+    LIST_FOREACH(c, &stale_ctxs, g_entry)
+    {
         if (c->wake_fd >= 0)
             close(c->wake_fd);
         c->wake_fd = -1;

@@ -208,8 +208,8 @@ void libxl__child_unhash_locked(libxl__child *ch)
 
 void libxl__update_reap_all_locked(void)
 {
-    bool all = G.n_always > 0 ||
-               (G.n_selective == 0 && G.n_default_children > 0);
+    bool all =
+        G.n_always > 0 || (G.n_selective == 0 && G.n_default_children > 0);
 
     if (all && !G.reap_all) {
         __atomic_store_n(&G.reap_all, true, __ATOMIC_RELEASE);
@@ -243,7 +243,7 @@ void libxl__child_free(libxl__child *ch)
 static void watch_add_locked(libxl__child *ch)
 {
     if (ch->pidfd >= 0 && G.epfd >= 0) {
-        struct epoll_event ev = { .events = EPOLLIN | EPOLLONESHOT };
+        struct epoll_event ev = {.events = EPOLLIN | EPOLLONESHOT};
         ev.data.u64 = ((uint64_t)ch->id << 32) | (uint32_t)ch->pid;
         if (epoll_ctl(G.epfd, EPOLL_CTL_ADD, ch->pidfd, &ev) == 0)
             return;
@@ -273,8 +273,10 @@ static int collect_one_locked(libxl__child *ch, struct libxl__child_q *batch)
         return 0; /* next pass */
     if (r < 0) {
         int e = errno;
-        LOGEV(ch->ctx, ERROR, e, "child %d was reaped behind the library's"
-              " back (waitid); its status is lost", (int)ch->pid);
+        LOGEV(ch->ctx, ERROR, e,
+              "child %d was reaped behind the library's"
+              " back (waitid); its status is lost",
+              (int)ch->pid);
         if (libxl__child_collected_locked(ch, W_EXITCODE(255, 0), NULL, true))
             STAILQ_INSERT_TAIL(batch, ch, q_entry);
         return 1;
@@ -309,8 +311,10 @@ int libxl__child_register(libxl_ctx *ctx, libxl__child *ch)
          * library's back and the pid recycled: report it lost. */
         libxl__child *old = libxl__child_lookup_locked(ch->pid);
         if (old) {
-            LOG(old->ctx, ERROR, "child %d was reaped behind the library's"
-                " back; its status is lost", (int)old->pid);
+            LOG(old->ctx, ERROR,
+                "child %d was reaped behind the library's"
+                " back; its status is lost",
+                (int)old->pid);
             if (libxl__child_collected_locked(old, W_EXITCODE(255, 0), NULL,
                                               true))
                 STAILQ_INSERT_TAIL(&G.pending, old, q_entry);
@@ -534,7 +538,8 @@ static libxl_ctx *unknown_target_locked(void)
 {
     libxl_ctx *c, *best = NULL;
 
-    LIST_FOREACH(c, &G.ctxs, g_entry) {
+    LIST_FOREACH(c, &G.ctxs, g_entry)
+    {
         if (c->mode == libxl_sigchld_owner_libxl_always)
             return c;
         if (c->mode != libxl_sigchld_owner_libxl)
@@ -599,7 +604,7 @@ static void reap_ready_pidfds_locked(struct libxl__child_q *batch)
             if (!collect_one_locked(ch, batch)) {
                 /* Readable but not yet waitable (seen under ptrace): the
                  * readiness was a hint; re-arm the one-shot watch. */
-                struct epoll_event ev = { .events = EPOLLIN | EPOLLONESHOT };
+                struct epoll_event ev = {.events = EPOLLIN | EPOLLONESHOT};
                 ev.data.u64 = evs[i].data.u64;
                 epoll_ctl(G.epfd, EPOLL_CTL_MOD, ch->pidfd, &ev);
             }
@@ -628,7 +633,8 @@ again:
     if (all)
         pthread_rwlock_wrlock(&G.spawn_lock);
     pthread_mutex_lock(&G.lock);
-    __atomic_add_fetch(&G.pass_seq, 1, __ATOMIC_RELEASE); /* read unlocked by spawners */
+    __atomic_add_fetch(&G.pass_seq, 1,
+                       __ATOMIC_RELEASE); /* read unlocked by spawners */
     if (all)
         reap_all_locked(&batch, &ubatch);
     reap_ready_pidfds_locked(&batch);
@@ -733,9 +739,9 @@ static void warn_unblocked_threads(void)
         while (fgets(line, sizeof line, f)) {
             if (sscanf(line, "SigBlk: %llx", &blk) == 1) {
                 if (!(blk & (1ULL << (SIGCHLD - 1))) && used < sizeof tids - 16)
-                    used += (size_t)snprintf(tids + used, sizeof tids - used,
-                                             "%s%s", used ? " " : "",
-                                             de->d_name);
+                    used +=
+                        (size_t)snprintf(tids + used, sizeof tids - used,
+                                         "%s%s", used ? " " : "", de->d_name);
                 break;
             }
         }
@@ -747,9 +753,11 @@ static void warn_unblocked_threads(void)
     warned = true;
     pthread_mutex_lock(&G.lock);
     ctx = LIST_FIRST(&G.ctxs);
-    LOG(ctx, WARN, "SIGCHLD is unblocked in thread(s) %s: block it before"
+    LOG(ctx, WARN,
+        "SIGCHLD is unblocked in thread(s) %s: block it before"
         " creating threads (libxl_ctx_alloc does, in its caller), or child"
-        " statuses may be late", tids);
+        " statuses may be late",
+        tids);
     pthread_mutex_unlock(&G.lock);
 }
 
@@ -763,7 +771,8 @@ bool libxl__sigchld_unignore(libxl_ctx *ctx)
     ign = !(cur.sa_flags & SA_SIGINFO) && cur.sa_handler == SIG_IGN;
     if (!handler_installed && (ign || (cur.sa_flags & SA_NOCLDWAIT))) {
         /* M1: either makes the kernel discard child statuses. */
-        LOG(ctx, WARN, "SIGCHLD was %s, which makes the kernel discard child"
+        LOG(ctx, WARN,
+            "SIGCHLD was %s, which makes the kernel discard child"
             " statuses; setting it to SIG_DFL",
             ign ? "set to SIG_IGN" : "given SA_NOCLDWAIT");
         memset(&dfl, 0, sizeof dfl);
@@ -802,7 +811,8 @@ static void install_handler_locked(libxl_ctx *ctx)
          prev_action.sa_handler == SIG_IGN) ||
         (prev_action.sa_flags & SA_NOCLDWAIT)) {
         /* Set back to SIG_IGN behind our back since ctx_alloc (M1). */
-        LOG(ctx, WARN, "SIGCHLD was set to SIG_IGN or SA_NOCLDWAIT, which"
+        LOG(ctx, WARN,
+            "SIGCHLD was set to SIG_IGN or SA_NOCLDWAIT, which"
             " makes the kernel discard child statuses; replacing it");
         if (!(prev_action.sa_flags & SA_SIGINFO) &&
             prev_action.sa_handler == SIG_IGN)
@@ -812,9 +822,10 @@ static void install_handler_locked(libxl_ctx *ctx)
     memset(&sa, 0, sizeof sa);
     sa.sa_sigaction = sigchld_handler;
     sigfillset(&sa.sa_mask);
-    sa.sa_flags = SA_SIGINFO | SA_RESTART |
-                  (prev_action.sa_flags & SA_NOCLDSTOP);
-    if (prev_action.sa_handler == SIG_DFL && !(prev_action.sa_flags & SA_SIGINFO))
+    sa.sa_flags =
+        SA_SIGINFO | SA_RESTART | (prev_action.sa_flags & SA_NOCLDSTOP);
+    if (prev_action.sa_handler == SIG_DFL &&
+        !(prev_action.sa_flags & SA_SIGINFO))
         sa.sa_flags |= SA_NOCLDSTOP;
     if (sigaction(SIGCHLD, &sa, NULL) == 0)
         handler_installed = true;
@@ -849,7 +860,7 @@ static void *reaper_main(void *arg)
     warn_unblocked_threads();
     reap_pass(true); /* whatever exited before we were ready */
     for (;;) {
-        struct timespec ts = { SWEEP_INTERVAL_S, 0 };
+        struct timespec ts = {SWEEP_INTERVAL_S, 0};
         siginfo_t si;
         bool untimed;
         int r;
