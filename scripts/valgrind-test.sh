@@ -5,6 +5,9 @@
 case $1 in
 *.sh) exec sh "$@" ;;
 esac
+# A few cases cannot work under valgrind (see xlt_skip_under_valgrind).
+XLT_UNDER_VALGRIND=1
+export XLT_UNDER_VALGRIND
 exec ./libtool --mode=execute valgrind -q --error-exitcode=99 \
     --leak-check=full --errors-for-leak-kinds=definite \
     --child-silent-after-fork=no --trace-children=no "$@"

@@ -219,6 +219,14 @@ int xlt_main(const char *suite, const xlt_case *cases, size_t ncases)
 
 /* -------------------------------------------------------------- helpers */
 
+int xlt_skip_under_valgrind(const char *why)
+{
+    if (!getenv("XLT_UNDER_VALGRIND"))
+        return 0;
+    fprintf(stderr, "skipped under valgrind: %s\n", why);
+    return 1;
+}
+
 int64_t xlt_now_ms(void)
 {
     struct timespec ts;

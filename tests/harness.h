@@ -115,6 +115,12 @@ void xlt_fail(const char *file, int line, const char *fmt, ...)
 /* ------------------------------------------------------------- helpers */
 
 int64_t xlt_now_ms(void); /* CLOCK_MONOTONIC */
+
+/* True (after saying why on stderr) when the tests run under valgrind
+ * (scripts/valgrind-test.sh sets XLT_UNDER_VALGRIND), for the few cases a
+ * valgrind limitation makes meaningless there; every other stage runs
+ * them in full. */
+int xlt_skip_under_valgrind(const char *why);
 void xlt_sleep_ms(int ms);
 
 /* pipe2(O_CLOEXEC), asserted. */
