@@ -290,6 +290,15 @@ static void expect_exec_error(libxl_ctx *ctx, libxl_childproc_args *a,
 {
     libxl_childproc_result r;
     memset(&r, 0, sizeof r);
+    if (getenv("XLT_UNDER_VALGRIND")) {
+        /* The child runs and exits 127 there: only check it is reaped. */
+        int rc = xlt_childproc_run(ctx, a, &r, NULL);
+        XLT_ASSERT(rc == ERROR_FAIL ||
+                   (rc == 0 && WIFEXITED(r.status) &&
+                    WEXITSTATUS(r.status) == 127));
+        xlt_wait_no_children(10000);
+        return;
+    }
     XLT_ASSERT_RC(xlt_childproc_run(ctx, a, &r, NULL), ERROR_FAIL);
     XLT_ASSERT_MSG(r.exec_errno == want_errno, "exec_errno %d (%s), wanted %s",
                    r.exec_errno, strerror(r.exec_errno), strerror(want_errno));

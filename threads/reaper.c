@@ -120,9 +120,12 @@ void libxl__global_init(void)
     pthread_once(&once, global_init_once);
 }
 
+/* The parent's pid table, as inherited by a fork child: not ours to free
+ * (stale ctxs point into it), but kept reachable rather than lost. */
+static libxl__child **stale_table;
+
 /* Runs in the child of every fork, with only the forking thread alive.
- * Nothing of the parent's children is ours here: forget it all (the memory
- * is leaked on purpose, stale ctxs may still point into it). */
+ * Nothing of the parent's children is ours here: forget it all. */
 void libxl__global_reset_in_child(void)
 {
     pthread_mutex_init(&G.ctxs_lock, NULL);
@@ -137,6 +140,8 @@ void libxl__global_reset_in_child(void)
     G.n_always = G.n_selective = 0;
     G.n_default_children = G.n_watched = 0;
     G.reap_all = false;
+    if (G.table)
+        stale_table = G.table;
     G.table = NULL;
     G.table_size = G.table_count = 0;
     __atomic_store_n(&G.reaper_running, false, __ATOMIC_RELAXED);
