@@ -71,7 +71,10 @@ struct libxl_logger { /* an application may supply its own */
 };
 
 /* Lines go to f (one fputs per line, so threads never interleave) when
- * level >= min_level.  NULL on allocation failure. */
+ * level >= min_level.  NULL on allocation failure.  A logger (this one or
+ * the application's) may be called from any thread, the library's reaper
+ * included, with library locks held: it must not call into libxl, and
+ * should not block for long. */
 libxl_logger *libxl_logger_stdio_new(FILE *f, libxl_log_level min_level);
 void libxl_logger_destroy(libxl_logger *lg); /* NULL is fine */
 
@@ -123,8 +126,10 @@ typedef struct libxl_event {
  * must not call into libxl. */
 typedef int libxl_event_predicate(const libxl_event *, void *user);
 
-/* E1: ERROR_NOT_READY when no matching event is queued.  Processes pending
- * child statuses and expired timeouts first (so callbacks may run). */
+/* E1: ERROR_NOT_READY when no matching event is queued.  Processes child
+ * statuses already collected first (so callbacks may run); timeouts fire
+ * in libxl_event_wait, synchronous calls, afterpoll and occurred_timeout,
+ * as in libxl. */
 int libxl_event_check(libxl_ctx *ctx, libxl_event **event_r, uint64_t typemask,
                       libxl_event_predicate *predicate, void *predicate_user);
 

@@ -54,16 +54,9 @@ void libxl__ao_complete_locked(libxl_ctx *ctx, libxl__ao *ao, int rc)
         uint64_t for_user = ao->how.u.for_event;
         free(ao);
         if (!ev) {
-            LOG(ctx, CRITICAL, "out of memory: completion event lost");
-            if (ctx->have_ev_hooks && ctx->ev_hooks.disaster) {
-                void (*d)(void *, libxl_event_type, const char *, int) =
-                    ctx->ev_hooks.disaster;
-                void *user = ctx->ev_hooks_user;
-                CTX_UNLOCK(ctx);
-                d(user, LIBXL_EVENT_TYPE_OPERATION_COMPLETE,
-                  "out of memory: completion event lost", ENOMEM);
-                CTX_LOCK(ctx);
-            }
+            libxl__disaster_locked(ctx, LIBXL_EVENT_TYPE_OPERATION_COMPLETE,
+                                   "out of memory: completion event lost",
+                                   ENOMEM);
             return;
         }
         ev->type = LIBXL_EVENT_TYPE_OPERATION_COMPLETE;
@@ -89,11 +82,13 @@ int libxl__ao_wait_locked(libxl_ctx *ctx, libxl__ao *ao)
             /* libxl_ctx_free frees the ao with the others */
             LOG(ctx, ERROR, "ctx freed during a synchronous operation");
             ao->waiter = NULL;
+            libxl__waiter_leave_locked(ctx, &w);
             libxl__waiter_destroy(&w);
             return ERROR_FAIL;
         }
         libxl__waiter_sleep_locked(ctx, &w);
     }
+    libxl__waiter_leave_locked(ctx, &w);
     rc = ao->rc;
     free(ao);
     libxl__waiter_destroy(&w);

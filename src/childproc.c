@@ -89,13 +89,29 @@ void libxl__child_done_locked(libxl_ctx *ctx, libxl__child *ch)
     }
 }
 
+void libxl__start_begin_locked(libxl_ctx *ctx, libxl__start *st)
+{
+    st->mode = ctx->mode;
+    st->fork_replacement =
+        ctx->have_hooks ? ctx->hooks.fork_replacement : NULL;
+    st->hooks_user = ctx->hooks_user;
+    ctx->nstarting++;
+}
+
+void libxl__start_end(libxl_ctx *ctx)
+{
+    CTX_LOCK(ctx);
+    ctx->nstarting--;
+    CTX_UNLOCK(ctx);
+}
+
 static bool fd_arg_ok(int fd)
 {
     return fd == 0 || fd == -1 || (fd > 0 && fcntl(fd, F_GETFD) != -1);
 }
 
 /* Starts the child of ao; on return ao has a child, or has completed. */
-static void run_start(libxl_ctx *ctx, libxl__ao *ao,
+static void run_start(libxl_ctx *ctx, const libxl__start *st, libxl__ao *ao,
                       const libxl_childproc_args *args)
 {
     libxl__child *ch = libxl__child_new();
@@ -111,21 +127,21 @@ static void run_start(libxl_ctx *ctx, libxl__ao *ao,
 
     pthread_rwlock_rdlock(&G.spawn_lock);
     ch->spawn_seq = __atomic_load_n(&G.pass_seq, __ATOMIC_ACQUIRE);
-    libxl__spawn(ctx, args, &pid, &exec_errno);
+    libxl__spawn(ctx, st, args, &pid, &exec_errno);
     if (pid > 0) {
         ch->pid = pid;
-        rc = libxl__child_register(ctx, ch);
+        rc = libxl__child_register(ctx, st->mode, ch);
     }
-    pthread_rwlock_unlock(&G.spawn_lock);
-
     if (pid > 0 && rc) {
-        /* Not in the table, so no one else will reap it. */
+        /* Not in the table; still under spawn_lock, so no waitpid(-1)
+         * pass can have reaped it: the pid is still this child's. */
         LOG(ctx, ERROR, "cannot track child %d: killing it", (int)pid);
         kill(pid, SIGKILL);
         waitpid(pid, NULL, 0);
         exec_errno = ENOMEM;
         pid = 0;
     }
+    pthread_rwlock_unlock(&G.spawn_lock);
 done:
     CTX_LOCK(ctx);
     ao->result.pid = pid;
@@ -152,6 +168,7 @@ static int run_entered(libxl_ctx *ctx, const libxl_childproc_args *args,
                        const libxl_asyncop_how *ao_how)
 {
     libxl__ao *ao;
+    libxl__start st;
     bool sync = ao_how == NULL;
     int rc;
 
@@ -162,9 +179,6 @@ static int run_entered(libxl_ctx *ctx, const libxl_childproc_args *args,
     CHECK_ARG(ctx, fd_arg_ok(args->stdout_fd));
     CHECK_ARG(ctx, fd_arg_ok(args->stderr_fd));
 
-    if (ctx->mode != libxl_sigchld_owner_mainloop &&
-        (rc = libxl__reaper_ensure(ctx)))
-        return rc;
     ao = libxl__ao_new(ctx, ao_how);
     if (!ao)
         return ERROR_NOMEM;
@@ -182,13 +196,26 @@ static int run_entered(libxl_ctx *ctx, const libxl_childproc_args *args,
         free(ao);
         return rc;
     }
+    libxl__start_begin_locked(ctx, &st);
+    CTX_UNLOCK(ctx);
+    if (st.mode != libxl_sigchld_owner_mainloop &&
+        (rc = libxl__reaper_ensure(ctx))) {
+        CTX_LOCK(ctx);
+        libxl__timeout_cancel_locked(ctx, &ao->timer);
+        CTX_UNLOCK(ctx);
+        libxl__start_end(ctx);
+        free(ao);
+        return rc;
+    }
+    CTX_LOCK(ctx);
     TAILQ_INSERT_TAIL(&ctx->aos, ao, entry);
     CTX_UNLOCK(ctx);
 
     /* Spawning can take a while (a big parent with a fork_replacement):
      * other threads keep using the ctx meanwhile.  An asynchronous ao may
      * be complete and freed when this returns. */
-    run_start(ctx, ao, args);
+    run_start(ctx, &st, ao, args);
+    libxl__start_end(ctx);
 
     CTX_LOCK(ctx);
     if (sync) {
@@ -221,14 +248,21 @@ static pid_t fork_entered(libxl_ctx *ctx, libxl_childproc_death_cb *death,
                           void *user, bool *in_child)
 {
     libxl__child *ch;
+    libxl__start st;
     pid_t pid;
     int rc, e;
 
-    if (ctx->mode != libxl_sigchld_owner_mainloop &&
-        (rc = libxl__reaper_ensure(ctx)))
+    CTX_LOCK(ctx);
+    libxl__start_begin_locked(ctx, &st);
+    CTX_UNLOCK(ctx);
+    if (st.mode != libxl_sigchld_owner_mainloop &&
+        (rc = libxl__reaper_ensure(ctx))) {
+        libxl__start_end(ctx);
         return rc;
+    }
     ch = libxl__child_new();
     if (!ch) {
+        libxl__start_end(ctx);
         errno = ENOMEM;
         return ERROR_FAIL;
     }
@@ -237,8 +271,8 @@ static pid_t fork_entered(libxl_ctx *ctx, libxl_childproc_death_cb *death,
 
     pthread_rwlock_rdlock(&G.spawn_lock);
     ch->spawn_seq = __atomic_load_n(&G.pass_seq, __ATOMIC_ACQUIRE);
-    if (ctx->have_hooks && ctx->hooks.fork_replacement)
-        pid = ctx->hooks.fork_replacement(ctx->hooks_user);
+    if (st.fork_replacement)
+        pid = st.fork_replacement(st.hooks_user);
     else
         pid = fork();
     if (pid == 0) {
@@ -251,23 +285,27 @@ static pid_t fork_entered(libxl_ctx *ctx, libxl_childproc_death_cb *death,
     if (pid < 0) {
         e = errno;
         pthread_rwlock_unlock(&G.spawn_lock);
+        libxl__start_end(ctx);
         libxl__child_free(ch);
         LOGEV(ctx, ERROR, e, "fork");
         errno = e;
         return ERROR_FAIL;
     }
     ch->pid = pid;
-    rc = libxl__child_register(ctx, ch);
-    pthread_rwlock_unlock(&G.spawn_lock);
+    rc = libxl__child_register(ctx, st.mode, ch);
     if (rc) {
-        /* Untracked: we reap it ourselves rather than leak a zombie. */
+        /* Untracked: we reap it ourselves rather than leak a zombie, still
+         * under spawn_lock so that the pid cannot have been recycled. */
         LOG(ctx, ERROR, "cannot track child %d: killing it", (int)pid);
         kill(pid, SIGKILL);
         waitpid(pid, NULL, 0);
         libxl__child_free(ch);
-        errno = ENOMEM;
-        return ERROR_FAIL;
+        pid = ERROR_FAIL;
     }
+    pthread_rwlock_unlock(&G.spawn_lock);
+    libxl__start_end(ctx);
+    if (rc)
+        errno = ENOMEM;
     return pid;
 }
 

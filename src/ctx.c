@@ -177,8 +177,13 @@ LIBXL_EXPORT int libxl_ctx_free(libxl_ctx *ctx)
     CTX_UNLOCK(ctx);
 
     /* After this the reaper no longer knows ctx: children still running
-     * are reaped later and their statuses discarded. */
+     * are reaped later and their statuses discarded.  What it collected
+     * before may still be on its way here: wait for that. */
     running = libxl__children_orphan(ctx);
+    CTX_LOCK(ctx);
+    while (__atomic_load_n(&ctx->inflight, __ATOMIC_ACQUIRE) > 0)
+        pthread_cond_wait(&ctx->users_gone, &ctx->lock);
+    CTX_UNLOCK(ctx);
     if (running)
         LOG(ctx, DEBUG,
             "%d children still running: they will be reaped and"

@@ -124,19 +124,26 @@ void libxl__waiter_sleep_locked(libxl_ctx *ctx, libxl__waiter *w)
     else
         pthread_cond_wait(&w->cond, &ctx->lock);
     TAILQ_REMOVE(&ctx->waiters, w, entry);
-    if (ctx->timekeeper == w) {
-        libxl__waiter *o;
-        ctx->timekeeper = NULL;
-        /* Someone else must now watch the clock. */
-        if (libxl__timeouts_earliest_locked(ctx)) {
-            TAILQ_FOREACH(o, &ctx->waiters, entry)
-            {
-                if (!o->woken) {
-                    ctx->timekeeper = o;
-                    waiter_wake_locked(o);
-                    break;
-                }
-            }
+    /* The timekeeper keeps the role while it loops; it passes it on only
+     * when it leaves (libxl__waiter_leave_locked), so that two idle
+     * waiters do not hand it back and forth. */
+}
+
+void libxl__waiter_leave_locked(libxl_ctx *ctx, libxl__waiter *w)
+{
+    libxl__waiter *o;
+
+    if (ctx->timekeeper != w)
+        return;
+    ctx->timekeeper = NULL;
+    if (!libxl__timeouts_earliest_locked(ctx))
+        return; /* the next sleeper takes the role */
+    TAILQ_FOREACH(o, &ctx->waiters, entry) {
+        if (!o->woken) {
+            /* sleeping untimed: it must now watch the clock */
+            ctx->timekeeper = o;
+            waiter_wake_locked(o);
+            return;
         }
     }
 }
@@ -170,6 +177,21 @@ static void wake_for_events_locked(libxl_ctx *ctx)
 /* ------------------------------------------------------------------ */
 /* The work loop                                                       */
 
+void libxl__disaster_locked(libxl_ctx *ctx, libxl_event_type type,
+                            const char *msg, int errnoval)
+{
+    void (*d)(void *, libxl_event_type, const char *, int) =
+        ctx->have_ev_hooks ? ctx->ev_hooks.disaster : NULL;
+    void *user = ctx->ev_hooks_user;
+
+    LOGEV(ctx, CRITICAL, errnoval, "%s", msg);
+    if (d) {
+        CTX_UNLOCK(ctx);
+        d(user, type, msg, errnoval);
+        CTX_LOCK(ctx);
+    }
+}
+
 static void unknown_done_locked(libxl_ctx *ctx, libxl__unknown *u)
 {
     int (*cb)(pid_t, int, void *) = NULL;
@@ -190,8 +212,8 @@ static void unknown_done_locked(libxl_ctx *ctx, libxl__unknown *u)
         LOG(ctx, WARN, "reaped unknown child %d (wait status %#x)", (int)pid,
             status);
     else if (r)
-        LOG(ctx, ERROR, "reaped_callback for child %d failed: %s", (int)pid,
-            libxl_strerror(r));
+        /* As in libxl: any other error from the hook is a disaster. */
+        libxl__disaster_locked(ctx, 0, "reaped_callback failed", -1);
 }
 
 void libxl__ctx_process_locked(libxl_ctx *ctx, bool timeouts)
@@ -309,6 +331,7 @@ static int event_wait_entered(libxl_ctx *ctx, libxl_event **event_r,
         }
         libxl__waiter_sleep_locked(ctx, &w);
     }
+    libxl__waiter_leave_locked(ctx, &w);
     libxl__ctx_settle_locked(ctx);
     CTX_UNLOCK(ctx);
     libxl__waiter_destroy(&w);

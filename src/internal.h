@@ -19,9 +19,18 @@
  *                 this, rule R6).
  *
  * The reaper never takes a ctx lock while holding G.lock: it collects a
- * batch under G.lock, sets G.delivering, drops G.lock and then hands the
- * batch to each ctx under that ctx's lock.  libxl_ctx_free waits for
- * G.delivering to clear, so a batch never reaches a freed ctx.
+ * batch under G.lock, counts it in each target ctx's inflight, drops G.lock
+ * and then hands the batch to each ctx under that ctx's lock, uncounting
+ * it there.  libxl_ctx_free, once the ctx's children are orphaned, waits
+ * for its own inflight to reach 0, so a batch never reaches a freed ctx
+ * and one slow ctx never holds up another's teardown.
+ *
+ * fork() may be called with spawn_lock held (libxl_childproc_fork); the
+ * atfork handler then takes G.ctxs_lock.  Nothing takes spawn_lock with
+ * G.ctxs_lock held, so this is not a cycle.
+ *
+ * Loggers may be called with any of these locks held (also from the
+ * reaper thread); osevent hooks with ctx->lock held.
  *
  * Callbacks into the application are always made with no lock held.
  */
@@ -183,6 +192,10 @@ struct libxl__ctx {
     pthread_mutex_t lock; /* guards everything below */
     unsigned generation;  /* G.generation at alloc (F1) */
     int users;            /* threads inside libxl calls on it */
+    int nstarting;        /* runs/forks creating a child right now */
+    int inflight; /* statuses collected by the reaper, not yet queued here:
+                     incremented under G.lock, decremented under ctx->lock,
+                     so accessed atomically */
     bool freeing;         /* libxl_ctx_free waits for users */
     pthread_cond_t users_gone;
     libxl_logger *lg;
@@ -240,7 +253,6 @@ struct libxl__ctx {
 typedef struct {
     pthread_mutex_t ctxs_lock;
     pthread_mutex_t lock;
-    pthread_cond_t cond; /* delivering cleared */
     pthread_rwlock_t spawn_lock;
 
     unsigned generation; /* bumped in every fork child */
@@ -263,7 +275,6 @@ typedef struct {
     pthread_t reaper;
     int epfd;
     bool reaper_untimed; /* asleep with no sweep timeout */
-    bool delivering;
     unsigned pass_seq; /* bumped by every reaping pass */
     /* collected outside the reaper (lost children found at registration),
      * handed over by the reaper's next pass */
@@ -290,7 +301,8 @@ void libxl__child_unhash_locked(libxl__child *ch);
 
 /* Registers ch (pid, pidfd, owner set) with G.  Called with spawn_lock held
  * for reading.  Returns 0 or ERROR_*. */
-int libxl__child_register(libxl_ctx *ctx, libxl__child *ch);
+int libxl__child_register(libxl_ctx *ctx, libxl_sigchld_owner mode,
+                          libxl__child *ch);
 libxl__child *libxl__child_new(void);
 void libxl__child_free(libxl__child *ch);
 /* Sends sig to ch (its group if ch->group) unless already reaped. */
@@ -348,9 +360,16 @@ void libxl__ctx_process_locked(libxl_ctx *ctx, bool timeouts);
 /* Waits (ctx->lock held) until w is woken or the earliest timeout. */
 void libxl__waiter_sleep_locked(libxl_ctx *ctx, libxl__waiter *w);
 void libxl__waiter_init(libxl__waiter *w);
+/* w leaves its wait loop for good: hands the timekeeper role on. */
+void libxl__waiter_leave_locked(libxl_ctx *ctx, libxl__waiter *w);
 /* The earliest timeout changed: the timekeeper recomputes its deadline. */
 void libxl__timekeeper_poke_locked(libxl_ctx *ctx);
 void libxl__waiter_destroy(libxl__waiter *w);
+
+/* Logs at CRITICAL and calls the disaster hook, if any, unlocked (xlchild
+ * never exits the process).  ctx->lock held. */
+void libxl__disaster_locked(libxl_ctx *ctx, libxl_event_type type,
+                            const char *msg, int errnoval);
 
 /* Events (src/event.c): takes ownership of ev.  ctx->lock held; may drop
  * it to call event_occurs. */
@@ -369,11 +388,25 @@ void libxl__aos_free_locked(libxl_ctx *ctx);
 void libxl__child_done_locked(libxl_ctx *ctx, libxl__child *ch);
 void libxl__ao_run_kill_locked(libxl_ctx *ctx, libxl__ao *ao);
 
+/* What a start of a child (run or fork) needs of the ctx's mode, copied
+ * under ctx->lock when it begins: setmode is refused while starts are in
+ * flight (ctx->nstarting), so the copy stays true until registration. */
+typedef struct {
+    libxl_sigchld_owner mode;
+    pid_t (*fork_replacement)(void *user);
+    void *hooks_user;
+} libxl__start;
+
+/* Takes the snapshot and counts the start (ctx->lock held). */
+void libxl__start_begin_locked(libxl_ctx *ctx, libxl__start *st);
+void libxl__start_end(libxl_ctx *ctx);
+
 /* Spawning (src/spawn.c): creates the child of args, with spawn_lock held
  * for reading.  On success *pid_r > 0; on exec failure known at once,
  * *exec_errno_r is set and, for the fork path, the pid is still returned
  * (it must be reaped).  Returns 0 or ERROR_FAIL (no child). */
-int libxl__spawn(libxl_ctx *ctx, const libxl_childproc_args *args, pid_t *pid_r,
+int libxl__spawn(libxl_ctx *ctx, const libxl__start *st,
+                 const libxl_childproc_args *args, pid_t *pid_r,
                  int *exec_errno_r);
 
 /* Timeouts (src/timeout.c), ctx->lock held. */

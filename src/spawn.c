@@ -100,7 +100,7 @@ fail:
     _exit(127);
 }
 
-static int spawn_fork(libxl_ctx *ctx, const libxl_childproc_args *args,
+static int spawn_fork(const libxl__start *st, const libxl_childproc_args *args,
                       const int tmpfd[3], pid_t *pid_r)
 {
     int ep[2], e = 0;
@@ -109,8 +109,8 @@ static int spawn_fork(libxl_ctx *ctx, const libxl_childproc_args *args,
 
     if (pipe2(ep, O_CLOEXEC))
         return errno;
-    if (ctx->have_hooks && ctx->hooks.fork_replacement)
-        pid = ctx->hooks.fork_replacement(ctx->hooks_user);
+    if (st->fork_replacement)
+        pid = st->fork_replacement(st->hooks_user);
     else
         pid = fork();
     if (pid == 0) {
@@ -133,12 +133,13 @@ static int spawn_fork(libxl_ctx *ctx, const libxl_childproc_args *args,
     return n == sizeof e ? e : 0;
 }
 
-int libxl__spawn(libxl_ctx *ctx, const libxl_childproc_args *args, pid_t *pid_r,
+int libxl__spawn(libxl_ctx *ctx, const libxl__start *st,
+                 const libxl_childproc_args *args, pid_t *pid_r,
                  int *exec_errno_r)
 {
     const int src[3] = {args->stdin_fd, args->stdout_fd, args->stderr_fd};
     int tmpfd[3] = {-1, -1, -1};
-    bool use_fork = ctx->have_hooks && ctx->hooks.fork_replacement;
+    bool use_fork = st->fork_replacement != NULL;
     int i, e = 0;
 
 #ifndef HAVE_POSIX_SPAWN_FILE_ACTIONS_ADDCHDIR_NP
@@ -156,7 +157,7 @@ int libxl__spawn(libxl_ctx *ctx, const libxl_childproc_args *args, pid_t *pid_r,
         }
     }
     if (use_fork)
-        e = spawn_fork(ctx, args, tmpfd, pid_r);
+        e = spawn_fork(st, args, tmpfd, pid_r);
     else
         e = spawn_posix(args, tmpfd, pid_r);
     if (e)

@@ -38,7 +38,6 @@
 libxl__global libxl__G = {
     .ctxs_lock = PTHREAD_MUTEX_INITIALIZER,
     .lock = PTHREAD_MUTEX_INITIALIZER,
-    .cond = PTHREAD_COND_INITIALIZER,
     .spawn_lock = PTHREAD_RWLOCK_INITIALIZER,
     .epfd = -1,
 };
@@ -103,8 +102,24 @@ static void probe_pidfd(void)
     close(fd);
 }
 
+/* The reaper's waitpid(-1) pass takes spawn_lock for writing; with glibc's
+ * default (readers first), threads spawning back to back would starve it
+ * for ever.  No thread takes the read side twice, so preferring writers
+ * cannot deadlock. */
+static void spawn_lock_init(void)
+{
+    pthread_rwlockattr_t a;
+
+    pthread_rwlockattr_init(&a);
+    pthread_rwlockattr_setkind_np(&a,
+                                  PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&G.spawn_lock, &a);
+    pthread_rwlockattr_destroy(&a);
+}
+
 static void global_init_once(void)
 {
+    spawn_lock_init();
     G.self = getpid();
     G.next_id = 1;
     LIST_INIT(&G.ctxs);
@@ -130,8 +145,7 @@ void libxl__global_reset_in_child(void)
 {
     pthread_mutex_init(&G.ctxs_lock, NULL);
     pthread_mutex_init(&G.lock, NULL);
-    pthread_cond_init(&G.cond, NULL);
-    pthread_rwlock_init(&G.spawn_lock, NULL);
+    spawn_lock_init();
     G.generation++;
     G.self = getpid();
     LIST_INIT(&G.ctxs);
@@ -149,7 +163,6 @@ void libxl__global_reset_in_child(void)
     if (G.epfd >= 0)
         close(G.epfd); /* shared with the parent: never touch it here */
     G.epfd = -1;
-    G.delivering = false;
 }
 
 /* ------------------------------------------------------------------ */
@@ -293,10 +306,10 @@ static int collect_one_locked(libxl__child *ch, struct libxl__child_q *batch)
     return 1;
 }
 
-int libxl__child_register(libxl_ctx *ctx, libxl__child *ch)
+int libxl__child_register(libxl_ctx *ctx, libxl_sigchld_owner mode,
+                          libxl__child *ch)
 {
     struct libxl__child_q batch = STAILQ_HEAD_INITIALIZER(batch);
-    libxl_sigchld_owner mode;
     int rc = 0;
 
     /* Opened before anything can reap the pid: only the reaper reaps our
@@ -311,10 +324,28 @@ int libxl__child_register(libxl_ctx *ctx, libxl__child *ch)
     pthread_mutex_lock(&G.lock);
     if (G.table_count >= G.table_size && (rc = table_grow_locked()))
         goto out;
+    ch->cls = mode == libxl_sigchld_owner_libxl      ? LIBXL__CLASS_DEFAULT
+              : mode == libxl_sigchld_owner_mainloop ? LIBXL__CLASS_APP
+                                                     : LIBXL__CLASS_WATCHED;
+    ch->ctx = ctx;
+    ch->id = G.next_id++;
     {
         /* A stale entry for this pid means its status was taken behind the
-         * library's back and the pid recycled: report it lost. */
+         * library's back and the pid recycled: report it lost.  Except in
+         * owner_mainloop, where the application reaps and may not have told
+         * us yet: both entries stay, the older found first by
+         * libxl_childproc_reaped. */
         libxl__child *old = libxl__child_lookup_locked(ch->pid);
+        if (old && old->cls == LIBXL__CLASS_APP &&
+            ch->cls == LIBXL__CLASS_APP) {
+            libxl__child **pp = &G.table[hash_pid(ch->pid, G.table_size)];
+            while (*pp)
+                pp = &(*pp)->hash_next;
+            ch->hash_next = NULL;
+            *pp = ch;
+            G.table_count++;
+            goto hashed;
+        }
         if (old) {
             LOG(old->ctx, ERROR,
                 "child %d was reaped behind the library's"
@@ -326,18 +357,13 @@ int libxl__child_register(libxl_ctx *ctx, libxl__child *ch)
             libxl__reaper_poke();
         }
     }
-    mode = ctx->mode;
-    ch->cls = mode == libxl_sigchld_owner_libxl      ? LIBXL__CLASS_DEFAULT
-              : mode == libxl_sigchld_owner_mainloop ? LIBXL__CLASS_APP
-                                                     : LIBXL__CLASS_WATCHED;
-    ch->ctx = ctx;
-    ch->id = G.next_id++;
     {
         unsigned h = hash_pid(ch->pid, G.table_size);
         ch->hash_next = G.table[h];
         G.table[h] = ch;
         G.table_count++;
     }
+hashed:
     LIST_INSERT_HEAD(&ctx->children, ch, ctx_entry);
     ctx->nchildren++;
     if (ch->cls == LIBXL__CLASS_APP)
@@ -404,22 +430,32 @@ bool libxl__child_collected_locked(libxl__child *ch, int status,
  */
 int libxl__child_kill(libxl__child *ch, int sig)
 {
-    int r = 0;
+    libxl_ctx *ctx;
+    int r = 0, e = 0;
 
     pthread_mutex_lock(&G.lock);
+    ctx = ch->ctx;
     if (ch->reaped)
         goto out;
-    if (ch->pidfd >= 0 && sys_pidfd_send_signal(ch->pidfd, ch->group ? 0 : sig))
-        goto out; /* ESRCH: already gone */
+    if (ch->pidfd >= 0) {
+        r = sys_pidfd_send_signal(ch->pidfd, ch->group ? 0 : sig);
+        if (r || !ch->group)
+            goto out;
+    }
     if (ch->group) {
         r = kill(-ch->pid, sig);
         if (r && errno == ESRCH)
             r = kill(ch->pid, sig); /* not yet a group leader */
-    } else if (ch->pidfd < 0) {
+    } else {
         r = kill(ch->pid, sig);
     }
 out:
+    e = r ? errno : 0;
     pthread_mutex_unlock(&G.lock);
+    if (r && e != ESRCH) /* ESRCH: it has just exited; EPERM: setuid... */
+        LOGEV(ctx, WARN, e, "cannot send signal %d to child %d", sig,
+              (int)ch->pid);
+    errno = e;
     return r;
 }
 
@@ -436,6 +472,13 @@ int libxl__children_orphan(libxl_ctx *ctx)
         ch->ctx = NULL;
         ch->ao = NULL;
         ch->death = NULL;
+        if (ch->cls == LIBXL__CLASS_DEFAULT) {
+            /* An orphan no longer makes the library reap every child of
+             * the process (M3 is about the ctx's own children): it is
+             * collected through its pidfd, or checked by pid. */
+            ch->cls = LIBXL__CLASS_WATCHED;
+            G.n_default_children--;
+        }
         if (ch->cls == LIBXL__CLASS_APP) {
             /* The application reaps these; nothing is left to tell. */
             ch->reaped = true;
@@ -461,9 +504,7 @@ int libxl__children_orphan(libxl_ctx *ctx)
     }
     LIST_REMOVE(ctx, g_entry);
     libxl__mode_ctx_freed_locked(ctx);
-    /* A batch collected before we orphaned may still be on its way. */
-    while (G.delivering)
-        pthread_cond_wait(&G.cond, &G.lock);
+    libxl__update_reap_all_locked();
     pthread_mutex_unlock(&G.lock);
     pthread_mutex_unlock(&G.ctxs_lock);
     return running;
@@ -488,8 +529,10 @@ int libxl__child_reaped_by_app(libxl_ctx *ctx, pid_t pid, int status,
     int rc = ERROR_UNKNOWN_CHILD;
 
     pthread_mutex_lock(&G.lock);
-    ch = libxl__child_lookup_locked(pid);
-    if (ch && ch->ctx == ctx && !ch->reaped) {
+    for (ch = libxl__child_lookup_locked(pid); ch; ch = ch->hash_next)
+        if (ch->pid == pid && ch->ctx == ctx && !ch->reaped)
+            break; /* the oldest: same-pid entries are kept in order */
+    if (ch) {
         if (libxl__child_collected_locked(ch, status, NULL, false))
             STAILQ_INSERT_TAIL(batch, ch, q_entry);
         rc = 0;
@@ -498,22 +541,44 @@ int libxl__child_reaped_by_app(libxl_ctx *ctx, pid_t pid, int status,
     return rc;
 }
 
-void libxl__children_deliver(struct libxl__child_q *batch)
+/* One fewer status on its way to ctx (ctx->lock held): libxl_ctx_free may
+ * be waiting for the last. */
+static void inflight_done_locked(libxl_ctx *ctx, int n)
+{
+    if (__atomic_sub_fetch(&ctx->inflight, n, __ATOMIC_ACQ_REL) == 0 &&
+        ctx->freeing)
+        pthread_cond_broadcast(&ctx->users_gone);
+}
+
+/* Hands a batch to its ctxs: one lock and one wakeup per run of entries
+ * for the same ctx (a pass usually collects for one ctx).  counted: the
+ * entries were counted in ctx->inflight by the reaper. */
+static void deliver(struct libxl__child_q *batch, bool counted)
 {
     libxl__child *ch = STAILQ_FIRST(batch);
 
     while (ch) {
         libxl_ctx *ctx = ch->ctx;
+        int n = 0;
+
         CTX_LOCK(ctx);
         while (ch && ch->ctx == ctx) {
             libxl__child *next = STAILQ_NEXT(ch, q_entry);
             STAILQ_INSERT_TAIL(&ctx->reaped, ch, q_entry);
             ch = next;
+            n++;
         }
         libxl__ctx_kick_locked(ctx);
+        if (counted)
+            inflight_done_locked(ctx, n);
         CTX_UNLOCK(ctx);
     }
     STAILQ_INIT(batch);
+}
+
+void libxl__children_deliver(struct libxl__child_q *batch)
+{
+    deliver(batch, false);
 }
 
 static void unknowns_deliver(struct libxl__unknown_q *batch)
@@ -522,13 +587,17 @@ static void unknowns_deliver(struct libxl__unknown_q *batch)
 
     while (u) {
         libxl_ctx *ctx = u->ctx;
+        int n = 0;
+
         CTX_LOCK(ctx);
         while (u && u->ctx == ctx) {
             libxl__unknown *next = STAILQ_NEXT(u, entry);
             STAILQ_INSERT_TAIL(&ctx->unknowns, u, entry);
             u = next;
+            n++;
         }
         libxl__ctx_kick_locked(ctx);
+        inflight_done_locked(ctx, n);
         CTX_UNLOCK(ctx);
     }
     STAILQ_INIT(batch);
@@ -604,7 +673,9 @@ static void reap_ready_pidfds_locked(struct libxl__child_q *batch)
             uint32_t id = (uint32_t)(evs[i].data.u64 >> 32);
             libxl__child *ch = libxl__child_lookup_locked(pid);
 
-            if (!ch || ch->id != id || ch->reaped)
+            while (ch && !(ch->pid == pid && ch->id == id))
+                ch = ch->hash_next;
+            if (!ch || ch->reaped)
                 continue; /* stale: collected by another path */
             if (!collect_one_locked(ch, batch)) {
                 /* Readable but not yet waitable (seen under ptrace): the
@@ -643,8 +714,9 @@ again:
     if (all)
         reap_all_locked(&batch, &ubatch);
     reap_ready_pidfds_locked(&batch);
-    /* Without pidfds nothing says which child exited: check each one. */
-    if (sweep || !LIST_EMPTY(&G.nopidfd))
+    /* Without pidfds nothing says which child exited: check each one,
+     * unless waitpid(-1) just collected whatever had exited. */
+    if (sweep || (!all && !LIST_EMPTY(&G.nopidfd)))
         reap_nopidfd_locked(&batch);
     STAILQ_CONCAT(&batch, &G.pending);
     if (STAILQ_EMPTY(&batch) && STAILQ_EMPTY(&ubatch)) {
@@ -656,18 +728,21 @@ again:
             goto again;
         return;
     }
-    G.delivering = true;
+    {
+        /* Counted while G.lock still says these ctxs are alive. */
+        libxl__child *ch;
+        libxl__unknown *u;
+        STAILQ_FOREACH(ch, &batch, q_entry)
+            __atomic_add_fetch(&ch->ctx->inflight, 1, __ATOMIC_RELAXED);
+        STAILQ_FOREACH(u, &ubatch, entry)
+            __atomic_add_fetch(&u->ctx->inflight, 1, __ATOMIC_RELAXED);
+    }
     pthread_mutex_unlock(&G.lock);
     if (all)
         pthread_rwlock_unlock(&G.spawn_lock);
 
-    libxl__children_deliver(&batch);
+    deliver(&batch, true);
     unknowns_deliver(&ubatch);
-
-    pthread_mutex_lock(&G.lock);
-    G.delivering = false;
-    pthread_cond_broadcast(&G.cond);
-    pthread_mutex_unlock(&G.lock);
 }
 
 /* ------------------------------------------------------------------ */
