@@ -4,6 +4,9 @@
 #   2. make check under AddressSanitizer + UndefinedBehaviorSanitizer
 #   3. make check under ThreadSanitizer
 #   4. make check with every test binary under valgrind (memcheck)
+#   5. the ABI against the committed baseline (abidiff)
+#   6. the Debian packages: build, lintian, install, build an example
+#      against the installed -dev package
 # Usage: scripts/test.sh [stage...]   (default: all stages)
 # Build trees go under build/ (ignored by git).
 set -euo pipefail
@@ -11,7 +14,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 jobs=$(nproc 2>/dev/null || echo 2)
 stages=("$@")
-[ ${#stages[@]} -gt 0 ] || stages=(plain asan tsan valgrind)
+[ ${#stages[@]} -gt 0 ] || stages=(plain asan tsan valgrind abi deb)
 
 [ -x configure ] && [ configure -nt configure.ac ] && [ configure -nt Makefile.am ] ||
     autoreconf -fi
@@ -54,6 +57,14 @@ for s in "${stages[@]}"; do
         section "valgrind memcheck"
         check_in valgrind "-O1 -g" \
             LOG_COMPILER="$top/scripts/valgrind-test.sh"
+        ;;
+    abi)
+        section "ABI against abi/libxlchild.abi"
+        bash scripts/check-abi.sh
+        ;;
+    deb)
+        section "Debian packages"
+        bash scripts/build-deb.sh
         ;;
     *) echo "unknown stage $s" >&2; exit 2 ;;
     esac

@@ -211,7 +211,7 @@ XLT_TEST(test_M2_swallowed_sigchld_statuses_still_arrive, 120)
         libxl_event_free(ctx, ev);
     }
     for (i = 0; i < 5; i++) {
-        char script[16];
+        char script[32];
         snprintf(script, sizeof script, "exit %d", 60 + i);
         XLT_ASSERT_RC(xlt_run_sh(ctx, script, &r), 0);
         XLT_ASSERT_EXITED(r.status, 60 + i);
