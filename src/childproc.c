@@ -101,7 +101,16 @@ void libxl__start_begin_locked(libxl_ctx *ctx, libxl__start *st)
 void libxl__start_end(libxl_ctx *ctx)
 {
     CTX_LOCK(ctx);
-    ctx->nstarting--;
+    if (--ctx->nstarting == 0)
+        pthread_cond_broadcast(&ctx->started);
+    CTX_UNLOCK(ctx);
+}
+
+void libxl__starts_wait(libxl_ctx *ctx)
+{
+    CTX_LOCK(ctx);
+    while (ctx->nstarting > 0)
+        pthread_cond_wait(&ctx->started, &ctx->lock);
     CTX_UNLOCK(ctx);
 }
 

@@ -101,6 +101,10 @@ LIBXL_EXPORT int libxl_ctx_alloc(libxl_ctx **pctx, int version, unsigned flags,
         rc = ERROR_FAIL;
         goto out_mutex;
     }
+    if (pthread_cond_init(&ctx->started, NULL)) {
+        rc = ERROR_FAIL;
+        goto out_cond;
+    }
     STAILQ_INIT(&ctx->reaped);
     STAILQ_INIT(&ctx->unknowns);
     TAILQ_INIT(&ctx->events);
@@ -129,6 +133,8 @@ LIBXL_EXPORT int libxl_ctx_alloc(libxl_ctx **pctx, int version, unsigned flags,
     *pctx = ctx;
     return 0;
 
+out_cond:
+    pthread_cond_destroy(&ctx->users_gone);
 out_mutex:
     pthread_mutex_destroy(&ctx->lock);
 out_close:
@@ -208,6 +214,7 @@ LIBXL_EXPORT int libxl_ctx_free(libxl_ctx *ctx)
     CTX_UNLOCK(ctx);
 
     close(ctx->wake_fd);
+    pthread_cond_destroy(&ctx->started);
     pthread_cond_destroy(&ctx->users_gone);
     pthread_mutex_destroy(&ctx->lock);
     free(ctx);

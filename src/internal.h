@@ -193,6 +193,7 @@ struct libxl__ctx {
     unsigned generation;  /* G.generation at alloc (F1) */
     int users;            /* threads inside libxl calls on it */
     int nstarting;        /* runs/forks creating a child right now */
+    pthread_cond_t started; /* nstarting fell to 0 */
     int inflight; /* statuses collected by the reaper, not yet queued here:
                      incremented under G.lock, decremented under ctx->lock,
                      so accessed atomically */
@@ -400,6 +401,10 @@ typedef struct {
 /* Takes the snapshot and counts the start (ctx->lock held). */
 void libxl__start_begin_locked(libxl_ctx *ctx, libxl__start *st);
 void libxl__start_end(libxl_ctx *ctx);
+/* M4: the application may reap a child before the call that starts it has
+ * registered it (as libxl, which holds the ctx lock across fork and
+ * registration): its reports wait for starts in flight first. */
+void libxl__starts_wait(libxl_ctx *ctx);
 
 /* Spawning (src/spawn.c): creates the child of args, with spawn_lock held
  * for reading.  On success *pid_r > 0; on exec failure known at once,

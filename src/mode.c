@@ -158,10 +158,12 @@ static int app_reaped(libxl_ctx *ctx, pid_t pid, int status, int notours,
     if (ctx->mode != libxl_sigchld_owner_mainloop) {
         LOG(ctx, ERROR, "%s is only for owner_mainloop", fn);
         rc = ERROR_INVAL;
-    } else if (libxl__child_reaped_by_app(ctx, pid, status, &batch)) {
-        rc = notours; /* silently, as in libxl */
     } else {
-        deliver_and_process(ctx, &batch);
+        libxl__starts_wait(ctx);
+        if (libxl__child_reaped_by_app(ctx, pid, status, &batch))
+            rc = notours; /* silently, as in libxl */
+        else
+            deliver_and_process(ctx, &batch);
     }
     libxl__ctx_leave(ctx);
     return rc;
@@ -186,6 +188,7 @@ LIBXL_EXPORT void libxl_childproc_sigchld_occurred(libxl_ctx *ctx)
     if (ctx->mode != libxl_sigchld_owner_mainloop) {
         LOG(ctx, ERROR, "sigchld_occurred is only for owner_mainloop");
     } else {
+        libxl__starts_wait(ctx);
         libxl__children_reap_own(ctx, &batch);
         deliver_and_process(ctx, &batch);
     }
