@@ -219,6 +219,21 @@ int xlt_main(const char *suite, const xlt_case *cases, size_t ncases)
 
 /* -------------------------------------------------------------- helpers */
 
+void xlt_child_exit(int code)
+{
+    char script[16] = "exit ", digits[4], *p = script + 5;
+    int v = code & 0xff, n = 0;
+
+    do
+        digits[n++] = (char)('0' + v % 10);
+    while ((v /= 10) > 0);
+    while (n > 0)
+        *p++ = digits[--n];
+    *p = 0;
+    execl("/bin/sh", "sh", "-c", script, (char *)NULL);
+    _exit(code);
+}
+
 int xlt_skip_under_valgrind(const char *why)
 {
     if (!getenv("XLT_UNDER_VALGRIND"))
@@ -514,10 +529,17 @@ static void rec_destroy(libxl_logger *lg)
     __atomic_add_fetch(&l->destroyed, 1, __ATOMIC_SEQ_CST);
 }
 
+/* Recording loggers live as long as the test process (a test may check
+ * what arrives even after libxl_ctx_free); kept reachable for valgrind. */
+static xlt_logger *loggers[64];
+static int nloggers;
+
 xlt_logger *xlt_logger_new(void)
 {
     xlt_logger *l = calloc(1, sizeof *l);
     XLT_ASSERT(l != NULL);
+    if (nloggers < (int)(sizeof loggers / sizeof loggers[0]))
+        loggers[nloggers++] = l;
     l->lg.vmessage = rec_vmessage;
     l->lg.destroy = rec_destroy;
     pthread_mutex_init(&l->mu, NULL);

@@ -130,6 +130,13 @@ size_t xlt_read_all(int fd, char *buf, size_t size);
 /* Reads one line (without the '\n') from fd, byte by byte; asserted. */
 void xlt_read_line(int fd, char *buf, size_t size);
 
+/* Ends a fork child with exit status code by exec'ing `sh -c 'exit code'`
+ * rather than by _exit(): under valgrind a forked copy that exits runs a
+ * leak check of its own, which finds lost whatever the parent's other
+ * threads held and turns the status into 99; an exec leaves no copy to
+ * check.  Async-signal-safe: no stdio, no malloc. */
+void xlt_child_exit(int code) __attribute__((noreturn));
+
 /* Processes whose parent is this process: returns how many, and stores
  * how many of them are zombies. */
 int xlt_count_children(int *zombies_out);

@@ -8,7 +8,7 @@
  *
  * A fork child checks itself with XLT_ASSERTs (a failure reports through
  * the harness pipe and _exit(1)s only that child) and exits 0 (through
- * child_exit); the parent asserts that exit status.
+ * xlt_child_exit); the parent asserts that exit status.
  */
 #define _GNU_SOURCE
 #include "harness.h"
@@ -64,27 +64,6 @@ static int skip_under_sanitizer(void)
 
 /* --------------------------------------------------------------- helpers */
 
-/*
- * Ends a fork child with exit status code by exec'ing `sh -c 'exit code'`
- * rather than by _exit(): under valgrind (scripts/valgrind-test.sh) a
- * forked copy that exits runs a leak check of its own, which finds lost
- * whatever the parent's other threads held and turns the status into 99;
- * an exec leaves no copy to check.  Async-signal-safe: no stdio, no malloc.
- */
-static void __attribute__((noreturn)) child_exit(int code)
-{
-    char script[16] = "exit ", digits[4], *p = script + 5;
-    int v = code & 0xff, n = 0;
-
-    do
-        digits[n++] = (char)('0' + v % 10);
-    while ((v /= 10) > 0);
-    while (n > 0)
-        *p++ = digits[--n];
-    *p = 0;
-    execl("/bin/sh", "sh", "-c", script, (char *)NULL);
-    _exit(code);
-}
 
 static libxl_childproc_args args_for(char **argv)
 {
@@ -431,7 +410,7 @@ static void check_new_ctx_works(libxl_sigchld_owner mode)
     }
     pid = lib_fork(ctx, rec_death_cb, &deaths);
     if (pid == 0)
-        child_exit(31);
+        xlt_child_exit(31);
     XLT_ASSERT(pid > 0);
     xlt_pump_until(ctx, &deaths.n, 1, 30000);
     XLT_ASSERT(rec_take(&deaths, pid, &st));
@@ -471,7 +450,7 @@ static void fork_while_busy(void (*child_fn)(libxl_ctx *mine, libxl_ctx *busy_ct
         close(gate);
         child_fn(mine, bctx);
         fflush(NULL);
-        child_exit(0);
+        xlt_child_exit(0);
     }
     st = await_app_child(pid, &unknowns, mine);
     XLT_ASSERT_EXITED(st, 0);
@@ -596,7 +575,7 @@ static void *r2_fork(void *arg)
     if (pid == 0) {
         r2_check_child(&want);
         fflush(NULL);
-        child_exit(0);
+        xlt_child_exit(0);
     }
     XLT_ASSERT(pid > 0);
     if (p->mode == libxl_sigchld_owner_mainloop) {
@@ -693,7 +672,7 @@ static void f3_child(void)
     libxl_childproc_args a = args_for(argv);
 
     if (UNDER_SANITIZER)
-        child_exit(0); /* see skip_under_sanitizer: the parent side only */
+        xlt_child_exit(0); /* see skip_under_sanitizer: the parent side only */
     if (libxl_ctx_alloc(&ctx, LIBXL_VERSION, 0, NULL) != 0)
         _exit(1);
     if (libxl_childproc_run(ctx, &a, &r, NULL) != 0)
@@ -702,7 +681,7 @@ static void f3_child(void)
         _exit(1);
     if (libxl_ctx_free(ctx) != 0)
         _exit(1);
-    child_exit(0);
+    xlt_child_exit(0);
 }
 
 static void *f3_forker(void *arg)

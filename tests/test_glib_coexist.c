@@ -41,27 +41,6 @@
 
 /* --------------------------------------------------- GLib's side */
 
-/*
- * Ends a fork child with exit status code by exec'ing `sh -c 'exit code'`
- * rather than by _exit(): under valgrind (scripts/valgrind-test.sh) a
- * forked copy that exits runs a leak check of its own, which finds lost
- * whatever the parent's other threads held and turns the status into 99;
- * an exec leaves no copy to check.  Async-signal-safe: no stdio, no malloc.
- */
-static void __attribute__((noreturn)) child_exit(int code)
-{
-    char script[16] = "exit ", digits[4], *p = script + 5;
-    int v = code & 0xff, n = 0;
-
-    do
-        digits[n++] = (char)('0' + v % 10);
-    while ((v /= 10) > 0);
-    while (n > 0)
-        *p++ = digits[--n];
-    *p = 0;
-    execl("/bin/sh", "sh", "-c", script, (char *)NULL);
-    _exit(code);
-}
 
 #define G_KIDS 60 /* half g_spawn_async, half plain fork */
 
@@ -131,7 +110,7 @@ static void gl_start_children(void)
             if (pid == 0) {
                 struct timespec ts = { 0, (long)(i % 10) * 10000000L };
                 nanosleep(&ts, NULL);
-                child_exit(gs.code[i]);
+                xlt_child_exit(gs.code[i]);
             }
             gs.pid[i] = pid;
         }

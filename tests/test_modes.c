@@ -23,27 +23,6 @@
 
 /* --------------------------------------------------------------- helpers */
 
-/*
- * Ends a fork child with exit status code by exec'ing `sh -c 'exit code'`
- * rather than by _exit(): under valgrind (scripts/valgrind-test.sh) a
- * forked copy that exits runs a leak check of its own, which finds lost
- * whatever the parent's other threads held and turns the status into 99;
- * an exec leaves no copy to check.  Async-signal-safe: no stdio, no malloc.
- */
-static void __attribute__((noreturn)) child_exit(int code)
-{
-    char script[16] = "exit ", digits[4], *p = script + 5;
-    int v = code & 0xff, n = 0;
-
-    do
-        digits[n++] = (char)('0' + v % 10);
-    while ((v /= 10) > 0);
-    while (n > 0)
-        *p++ = digits[--n];
-    *p = 0;
-    execl("/bin/sh", "sh", "-c", script, (char *)NULL);
-    _exit(code);
-}
 
 static libxl_childproc_args args_for(char **argv)
 {
@@ -106,7 +85,7 @@ static pid_t app_fork_exit_after(int code, int delay_ms)
             struct timespec ts = { 0, (long)delay_ms * 1000000L };
             nanosleep(&ts, NULL);
         }
-        child_exit(code);
+        xlt_child_exit(code);
     }
     return pid;
 }
@@ -525,7 +504,7 @@ static void r3_round(libxl_ctx *ctx, libxl_sigchld_owner mode)
     for (i = 0; i < 3; i++) {
         fpid[i] = lib_fork(ctx, rec_death_cb, &deaths);
         if (fpid[i] == 0)
-            child_exit(60 + i);
+            xlt_child_exit(60 + i);
         XLT_ASSERT(fpid[i] > 0);
         XLT_ASSERT_MSG(fr_made(fpid[i]), "libxl_childproc_fork child %d not"
                        " made by the fork_replacement", (int)fpid[i]);
@@ -599,7 +578,7 @@ static void m4_never_reaps(int reaper_busy)
 
     pid = lib_fork(ctx, rec_death_cb, &deaths);
     if (pid == 0)
-        child_exit(8);
+        xlt_child_exit(8);
     XLT_ASSERT(pid > 0);
     await_zombie(pid, 10000);
     xlt_pump_for(ctx, 1200);
@@ -743,7 +722,7 @@ XLT_TEST(test_M4_child_reaped_before_its_call_returned_is_still_ours, 60)
     XLT_ASSERT(pthread_create(&th, NULL, early_app_loop, NULL) == 0);
     pid = lib_fork(early_ctx, rec_death_cb, &deaths);
     if (pid == 0)
-        child_exit(13);
+        xlt_child_exit(13);
     XLT_ASSERT(pid > 0);
     pthread_join(th, NULL);
     XLT_ASSERT_EQ(early_pid, pid);
@@ -964,7 +943,7 @@ XLT_TEST(test_M4_setmode_restores_sigchld_mask_of_alloc_thread, 60)
     XLT_ASSERT_EXITED(r.status, 6);
     pid = lib_fork(ctx, rec_death_cb, &deaths);
     if (pid == 0)
-        child_exit(0);
+        xlt_child_exit(0);
     XLT_ASSERT(pid > 0);
     XLT_ASSERT(!sigchld_blocked());
     XLT_ASSERT_RC(app_reaped(ctx, pid, app_waitpid(pid)), 0);
@@ -1418,7 +1397,7 @@ static void *mx_thread(void *arg)
             if (pid == 0) {
                 struct timespec ts = { 0, (long)(nf % 5) * 1000000L };
                 nanosleep(&ts, NULL);
-                child_exit(mx_code(m->t, 1000 + nf));
+                xlt_child_exit(mx_code(m->t, 1000 + nf));
             }
             XLT_ASSERT(pid > 0);
             m->fpid[nf++] = pid;
@@ -1679,7 +1658,7 @@ XLT_TEST(test_M7_setmode_while_ctx_has_children_refused, 60)
         close(g[1]);
         while (read(g[0], &c, 1) < 0 && errno == EINTR)
             ;
-        child_exit(4);
+        xlt_child_exit(4);
     }
     XLT_ASSERT(fk > 0);
     close(g[0]);

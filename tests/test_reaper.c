@@ -264,7 +264,7 @@ static pid_t app_fork_exit(int code)
     pid_t pid = fork();
     XLT_ASSERT(pid >= 0);
     if (pid == 0)
-        _exit(code);
+        xlt_child_exit(code);
     return pid;
 }
 
@@ -478,7 +478,7 @@ static void *mc_thread(void *arg)
             close_range((unsigned)gate[0] + 1, ~0U, 0);
             while (read(gate[0], &c, 1) < 0 && errno == EINTR)
                 ;
-            _exit(m->t * 10 + i);
+            xlt_child_exit(m->t * 10 + i);
         }
         XLT_ASSERT(pid > 0);
         m->fpid[i] = pid;

@@ -136,8 +136,9 @@ void libxl__global_init(void)
 }
 
 /* The parent's pid table, as inherited by a fork child: not ours to free
- * (stale ctxs point into it), but kept reachable rather than lost. */
-static libxl__child **stale_table;
+ * (stale ctxs point into it), but kept reachable rather than lost.  Only
+ * ever written: volatile keeps the optimiser from dropping the store. */
+static libxl__child **volatile stale_table;
 
 /* Runs in the child of every fork, with only the forking thread alive.
  * Nothing of the parent's children is ours here: forget it all. */
