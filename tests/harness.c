@@ -531,7 +531,7 @@ static void rec_destroy(libxl_logger *lg)
 
 /* Recording loggers live as long as the test process (a test may check
  * what arrives even after libxl_ctx_free); kept reachable for valgrind. */
-static xlt_logger *loggers[64];
+static xlt_logger *volatile loggers[64]; /* write-only: volatile keeps it */
 static int nloggers;
 
 xlt_logger *xlt_logger_new(void)
