@@ -87,7 +87,7 @@ XLT_TEST(test_M1_sigchld_ignored_is_reset_and_warned, 60)
     XLT_ASSERT(sigaction(SIGCHLD, &sa, NULL) == 0);
     ctx = xlt_ctx_new(&l->lg);
     for (i = 0; i < 20; i++) {
-        char script[16];
+        char script[32];
         snprintf(script, sizeof script, "exit %d", i + 1);
         XLT_ASSERT_RC(xlt_run_sh(ctx, script, &r), 0);
         XLT_ASSERT_EXITED(r.status, i + 1);
@@ -162,12 +162,12 @@ XLT_TEST(test_M1_handler_installed_before_is_chained, 60)
     xlt_sleep_ms(50);
     ctx = xlt_ctx_new(NULL);
     for (i = 0; i < 50; i++) {
-        char script[16];
+        char script[32];
         snprintf(script, sizeof script, "exit %d", i);
         XLT_ASSERT_RC(xlt_run_sh(ctx, script, &r), 0);
         XLT_ASSERT_EXITED(r.status, i);
     }
-    XLT_ASSERT_MSG(app_handler_calls > 0,
+    XLT_ASSERT_MSG(__atomic_load_n(&app_handler_calls, __ATOMIC_SEQ_CST) > 0,
                    "the application's earlier SIGCHLD handler never ran");
     libxl_ctx_free(ctx);
 }
