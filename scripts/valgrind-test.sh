@@ -3,7 +3,7 @@
 # libtool so that valgrind sees the real binary, not the libtool wrapper.
 # Shell-script tests are run as they are.
 case $1 in
-*.sh) exec sh "$@" ;;
+*.sh) exec "$@" ;; # by its own #! line
 esac
 # A few cases cannot work under valgrind (see xlt_skip_under_valgrind).
 XLT_UNDER_VALGRIND=1
