@@ -723,7 +723,7 @@ static void fork_child_checks(void)
     XLT_ASSERT(sigaction(SIGCHLD, NULL, &sa) == 0);
     XLT_ASSERT_MSG(sa.sa_handler == SIG_DFL && !(sa.sa_flags & SA_SIGINFO),
                    "SIGCHLD not SIG_DFL in child");
-    _exit(FORK_OK);
+    xlt_child_exit(FORK_OK);
 }
 
 XLT_TEST(test_R2_fork_parent_child_and_death_once, 60)
@@ -770,7 +770,7 @@ XLT_TEST(test_R2_fork_without_death_cb_is_reaped, 60)
 
     pid = libxl_childproc_fork(ctx, NULL, NULL);
     if (pid == 0)
-        _exit(3);
+        xlt_child_exit(3);
     XLT_ASSERT(pid > 0);
     deadline = xlt_now_ms() + 10000;
     while (xlt_count_children(NULL) != 0) {
