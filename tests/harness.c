@@ -567,3 +567,34 @@ int xlt_logger_count(xlt_logger *l, int level, const char *substr)
     free(copy);
     return n;
 }
+
+void xlt_start_exit(libxl_ctx *ctx, int code, uint64_t id,
+                    libxl_childproc_result *r)
+{
+    char script[32];
+    char *argv[] = { "/bin/sh", "-c", script, NULL };
+    libxl_childproc_args a = xlt_args(argv);
+    libxl_asyncop_how how;
+
+    snprintf(script, sizeof script, "exit %d", code);
+    memset(&how, 0, sizeof how);
+    how.u.for_event = id;
+    XLT_ASSERT_RC(xlt_childproc_run(ctx, &a, r, &how), 0);
+}
+
+void xlt_start_gated(libxl_ctx *ctx, uint64_t id, int *gate_w,
+                     libxl_childproc_result *r)
+{
+    char *argv[] = { "/bin/sh", "-c", "read x; exit 0", NULL };
+    libxl_childproc_args a = xlt_args(argv);
+    libxl_asyncop_how how;
+    int g[2];
+
+    xlt_pipe(g);
+    a.stdin_fd = g[0];
+    memset(&how, 0, sizeof how);
+    how.u.for_event = id;
+    XLT_ASSERT_RC(xlt_childproc_run(ctx, &a, r, &how), 0);
+    close(g[0]);
+    *gate_w = g[1];
+}

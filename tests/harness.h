@@ -164,6 +164,13 @@ int xlt_childproc_run(libxl_ctx *ctx, const libxl_childproc_args *args,
 libxl_childproc_args xlt_args(char **argv);
 /* Runs `/bin/sh -c script` synchronously; returns the rc. */
 int xlt_run_sh(libxl_ctx *ctx, const char *script, libxl_childproc_result *r);
+/* Starts `sh -c 'exit code'` asynchronously; completion as event id. */
+void xlt_start_exit(libxl_ctx *ctx, int code, uint64_t id,
+                    libxl_childproc_result *r);
+/* Starts a library child that runs until *gate_w is closed (while it
+ * lives, the ctx "has children"); completion as event id. */
+void xlt_start_gated(libxl_ctx *ctx, uint64_t id, int *gate_w,
+                     libxl_childproc_result *r);
 /* Starts argv asynchronously, its completion queued as event `id`. */
 void xlt_start_event_run(libxl_ctx *ctx, char **argv, uint64_t id,
                          libxl_childproc_result *res);

@@ -65,53 +65,6 @@ static int skip_under_sanitizer(void)
 /* --------------------------------------------------------------- helpers */
 
 
-static libxl_childproc_args args_for(char **argv)
-{
-    libxl_childproc_args a;
-    memset(&a, 0, sizeof a);
-    a.path = argv[0];
-    a.argv = argv;
-    return a;
-}
-
-static int run_sh(libxl_ctx *ctx, const char *script, libxl_childproc_result *r)
-{
-    char *argv[] = { "/bin/sh", "-c", (char *)script, NULL };
-    libxl_childproc_args a = args_for(argv);
-    return xlt_childproc_run(ctx, &a, r, NULL);
-}
-
-static void start_exit(libxl_ctx *ctx, int code, uint64_t id,
-                       libxl_childproc_result *r)
-{
-    char script[32];
-    char *argv[] = { "/bin/sh", "-c", script, NULL };
-    libxl_childproc_args a = args_for(argv);
-    libxl_asyncop_how how;
-
-    snprintf(script, sizeof script, "exit %d", code);
-    memset(&how, 0, sizeof how);
-    how.u.for_event = id;
-    XLT_ASSERT_RC(xlt_childproc_run(ctx, &a, r, &how), 0);
-}
-
-static void start_gated(libxl_ctx *ctx, uint64_t id, int *gate_w,
-                        libxl_childproc_result *r)
-{
-    char *argv[] = { "/bin/sh", "-c", "read x; exit 0", NULL };
-    libxl_childproc_args a = args_for(argv);
-    libxl_asyncop_how how;
-    int g[2];
-
-    xlt_pipe(g);
-    a.stdin_fd = g[0];
-    memset(&how, 0, sizeof how);
-    how.u.for_event = id;
-    XLT_ASSERT_RC(xlt_childproc_run(ctx, &a, r, &how), 0);
-    close(g[0]);
-    *gate_w = g[1];
-}
-
 static void finish_gated(libxl_ctx *ctx, uint64_t id, int gate,
                          const libxl_childproc_result *r)
 {
@@ -282,7 +235,7 @@ static void *busy_thread(void *arg)
 {
     busy *b = arg;
     char *argv[] = { "/bin/true", NULL };
-    libxl_childproc_args a = args_for(argv);
+    libxl_childproc_args a = xlt_args(argv);
     libxl_childproc_result r;
     int i;
 
@@ -347,7 +300,7 @@ static void busy_stop(busy *b, pthread_t th)
 static void check_stale_refused(libxl_ctx *stale)
 {
     char *argv[] = { "/bin/true", NULL };
-    libxl_childproc_args a = args_for(argv);
+    libxl_childproc_args a = xlt_args(argv);
     libxl_childproc_result r;
     libxl_asyncop_how how;
     libxl_event *ev = NULL;
@@ -400,10 +353,10 @@ static void check_new_ctx_works(libxl_sigchld_owner mode)
 
     rec_init(&deaths);
     set_mode(ctx, mode, NULL, NULL, NULL);
-    XLT_ASSERT_RC(run_sh(ctx, "exit 3", &r), 0);
+    XLT_ASSERT_RC(xlt_run_sh(ctx, "exit 3", &r), 0);
     XLT_ASSERT_EXITED(r.status, 3);
     for (i = 0; i < 10; i++)
-        start_exit(ctx, 10 + i, (uint64_t)i, &res[i]);
+        xlt_start_exit(ctx, 10 + i, (uint64_t)i, &res[i]);
     for (i = 0; i < 10; i++) {
         XLT_ASSERT_RC(xlt_wait_for(ctx, (uint64_t)i), 0);
         XLT_ASSERT_EXITED(res[i].status, 10 + i);
@@ -441,7 +394,7 @@ static void fork_while_busy(void (*child_fn)(libxl_ctx *mine, libxl_ctx *busy_ct
     rec_init(&unknowns);
     set_mode(mine, libxl_sigchld_owner_libxl, rec_reaped_cb, &unknowns, NULL);
     set_mode(bctx, libxl_sigchld_owner_libxl, rec_reaped_cb, &unknowns, NULL);
-    start_gated(mine, 1, &gate, &gr);
+    xlt_start_gated(mine, 1, &gate, &gr);
     busy_start(&b, &th, bctx);
 
     pid = fork();
@@ -608,7 +561,7 @@ static void r2_case(libxl_sigchld_owner mode, pid_t (*fr)(void *),
     if (mode != libxl_sigchld_owner_mainloop) {
         /* the library set up: reaper running, its handler installed */
         libxl_childproc_result r;
-        XLT_ASSERT_RC(run_sh(p.ctx, "exit 0", &r), 0);
+        XLT_ASSERT_RC(xlt_run_sh(p.ctx, "exit 0", &r), 0);
         XLT_ASSERT_EXITED(r.status, 0);
     }
     sigemptyset(&p.block);
@@ -669,7 +622,7 @@ static void f3_child(void)
     libxl_ctx *ctx = NULL;
     libxl_childproc_result r;
     char *argv[] = { "/bin/sh", "-c", "exit 3", NULL };
-    libxl_childproc_args a = args_for(argv);
+    libxl_childproc_args a = xlt_args(argv);
 
     if (UNDER_SANITIZER)
         xlt_child_exit(0); /* see skip_under_sanitizer: the parent side only */
@@ -727,7 +680,7 @@ static void f3_case(libxl_sigchld_owner mode)
     pthread_join(ft, NULL);
     XLT_ASSERT_EQ(f3_forked, F3_FORKS);
     busy_stop(&b, bt);
-    start_exit(f3_ctx, 0, 999, &r); /* the event the waiter waited for */
+    xlt_start_exit(f3_ctx, 0, 999, &r); /* the event the waiter waited for */
     pthread_join(wt, NULL);
     XLT_ASSERT_EXITED(r.status, 0);
     libxl_ctx_free(f3_ctx);
@@ -864,7 +817,7 @@ static void r4_case(libxl_sigchld_owner mode, pid_t (*fr)(void *))
         set_mode(busy_ctx[i], others[i], NULL, NULL, NULL);
     }
     for (i = 0; i < 3; i++)
-        start_gated(busy_ctx[i], 1, &gate[i], &gr[i]);
+        xlt_start_gated(busy_ctx[i], 1, &gate[i], &gr[i]);
     ctx = xlt_ctx_new(NULL);
     set_mode(ctx, mode, NULL, NULL, fr);
 
@@ -965,7 +918,7 @@ XLT_TEST(test_R4_fork_child_exec_holds_no_library_fd, 60)
     XLT_ASSERT(pthread_sigmask(SIG_BLOCK, &set, NULL) == 0);
     set_mode(other, libxl_sigchld_owner_libxl_always_selective_reap, NULL,
              NULL, NULL);
-    start_gated(other, 1, &gate, &gr);
+    xlt_start_gated(other, 1, &gate, &gr);
     xlt_pipe(p);
     pid = lib_fork(ctx, rec_death_cb, &deaths);
     if (pid == 0) {

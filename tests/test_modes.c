@@ -24,56 +24,6 @@
 /* --------------------------------------------------------------- helpers */
 
 
-static libxl_childproc_args args_for(char **argv)
-{
-    libxl_childproc_args a;
-    memset(&a, 0, sizeof a);
-    a.path = argv[0];
-    a.argv = argv;
-    return a;
-}
-
-static int run_sh(libxl_ctx *ctx, const char *script, libxl_childproc_result *r)
-{
-    char *argv[] = { "/bin/sh", "-c", (char *)script, NULL };
-    libxl_childproc_args a = args_for(argv);
-    return xlt_childproc_run(ctx, &a, r, NULL);
-}
-
-/* Starts `sh -c 'exit code'` asynchronously; completion as event id. */
-static void start_exit(libxl_ctx *ctx, int code, uint64_t id,
-                       libxl_childproc_result *r)
-{
-    char script[32];
-    char *argv[] = { "/bin/sh", "-c", script, NULL };
-    libxl_childproc_args a = args_for(argv);
-    libxl_asyncop_how how;
-
-    snprintf(script, sizeof script, "exit %d", code);
-    memset(&how, 0, sizeof how);
-    how.u.for_event = id;
-    XLT_ASSERT_RC(xlt_childproc_run(ctx, &a, r, &how), 0);
-}
-
-/* A library child that runs until *gate_w is closed: while it lives, the
- * ctx "has children". */
-static void start_gated(libxl_ctx *ctx, uint64_t id, int *gate_w,
-                        libxl_childproc_result *r)
-{
-    char *argv[] = { "/bin/sh", "-c", "read x; exit 0", NULL };
-    libxl_childproc_args a = args_for(argv);
-    libxl_asyncop_how how;
-    int g[2];
-
-    xlt_pipe(g);
-    a.stdin_fd = g[0];
-    memset(&how, 0, sizeof how);
-    how.u.for_event = id;
-    XLT_ASSERT_RC(xlt_childproc_run(ctx, &a, r, &how), 0);
-    close(g[0]);
-    *gate_w = g[1];
-}
-
 /* An application child made with plain fork(), exiting with code after
  * delay_ms. */
 static pid_t app_fork_exit_after(int code, int delay_ms)
@@ -423,7 +373,7 @@ XLT_TEST(test_M3_hook_under_seed_name_childproc_exited_callback_is_called, 60)
     libxl_childproc_setmode(ctx, &h, &r);
     XLT_ASSERT(h.reaped_callback == rec_reaped_cb); /* one hook, two names */
 
-    start_gated(ctx, 1, &gate, &lr);
+    xlt_start_gated(ctx, 1, &gate, &lr);
     expect_app_child_to_callback(ctx, &r, 9);
     expect_app_child_to_callback(ctx, &r, 10);
     finish_gated(ctx, 1, gate, &lr);
@@ -471,7 +421,7 @@ static void r3_round(libxl_ctx *ctx, libxl_sigchld_owner mode)
     libxl_childproc_hooks h;
     libxl_childproc_result r, ar[2];
     char *noexec[] = { "/nonexistent/xlchild-test", NULL };
-    libxl_childproc_args bad = args_for(noexec);
+    libxl_childproc_args bad = xlt_args(noexec);
     pid_t fpid[3];
     int calls0, i, st;
 
@@ -485,13 +435,13 @@ static void r3_round(libxl_ctx *ctx, libxl_sigchld_owner mode)
     for (i = 0; i < 3; i++) { /* synchronous runs */
         char script[32];
         snprintf(script, sizeof script, "exit %d", 40 + i);
-        XLT_ASSERT_RC(run_sh(ctx, script, &r), 0);
+        XLT_ASSERT_RC(xlt_run_sh(ctx, script, &r), 0);
         XLT_ASSERT_EXITED(r.status, 40 + i);
         XLT_ASSERT_MSG(fr_made(r.pid), "run child %d not made by the"
                        " fork_replacement", (int)r.pid);
     }
     for (i = 0; i < 2; i++) /* asynchronous runs */
-        start_exit(ctx, 50 + i, (uint64_t)(100 + i), &ar[i]);
+        xlt_start_exit(ctx, 50 + i, (uint64_t)(100 + i), &ar[i]);
     for (i = 0; i < 2; i++) {
         XLT_ASSERT_RC(xlt_wait_for(ctx, (uint64_t)(100 + i)), 0);
         XLT_ASSERT_EXITED(ar[i].status, 50 + i);
@@ -554,14 +504,14 @@ static void m4_never_reaps(int reaper_busy)
          * selective, so that it reaps nothing but its own either. */
         sel = xlt_ctx_new(NULL);
         set_mode(sel, libxl_sigchld_owner_libxl_always_selective_reap, NULL);
-        XLT_ASSERT_RC(run_sh(sel, "exit 0", &r), 0);
-        start_gated(sel, 1, &gate, &gr);
+        XLT_ASSERT_RC(xlt_run_sh(sel, "exit 0", &r), 0);
+        xlt_start_gated(sel, 1, &gate, &gr);
         known[nknown++] = new_child(NULL, 0);
     }
     ctx = xlt_ctx_new(NULL);
     set_mode(ctx, libxl_sigchld_owner_mainloop, NULL);
 
-    start_exit(ctx, 7, 1, &r);
+    xlt_start_exit(ctx, 7, 1, &r);
     pid = new_child(known, nknown);
     await_zombie(pid, 10000);
     xlt_sleep_ms(1500); /* over the 1 s sweep interval of M2 */
@@ -621,7 +571,7 @@ static int m4_sync_rc = 1, m4_sync_done;
 static void *m4_sync_runner(void *arg)
 {
     (void)arg;
-    m4_sync_rc = run_sh(m4_sync_ctx, "exit 23", &m4_sync_res);
+    m4_sync_rc = xlt_run_sh(m4_sync_ctx, "exit 23", &m4_sync_res);
     __atomic_store_n(&m4_sync_done, 1, __ATOMIC_SEQ_CST);
     return NULL;
 }
@@ -708,7 +658,7 @@ XLT_TEST(test_M4_child_reaped_before_its_call_returned_is_still_ours, 60)
     libxl_childproc_setmode(early_ctx, &h, NULL);
 
     XLT_ASSERT(pthread_create(&th, NULL, early_app_loop, NULL) == 0);
-    start_exit(early_ctx, 12, 1, &r);
+    xlt_start_exit(early_ctx, 12, 1, &r);
     pthread_join(th, NULL);
     XLT_ASSERT_EXITED(early_status, 12);
     XLT_ASSERT_MSG(early_rc == 0, "libxl_childproc_reaped(its own run child"
@@ -770,7 +720,7 @@ XLT_TEST(test_M4_sigchld_occurred_before_its_call_returned_reaps_it, 60)
     libxl_childproc_setmode(early_ctx, &h, NULL);
 
     XLT_ASSERT(pthread_create(&th, NULL, early_sigchld_loop, NULL) == 0);
-    start_exit(early_ctx, 14, 1, &r);
+    xlt_start_exit(early_ctx, 14, 1, &r);
     pthread_join(th, NULL);
     deadline = xlt_now_ms() + 5000; /* a hang bound only */
     while ((rc = xlt_event_check(early_ctx, &ev, LIBXL_EVENTMASK_ALL, NULL,
@@ -808,7 +758,7 @@ XLT_TEST(test_M4_pid_not_ours_unknown_child_and_not_ready, 60)
     XLT_ASSERT_RC(app_reaped(a, app, st), ERROR_UNKNOWN_CHILD);
     XLT_ASSERT_RC(app_exited(a, app, st), ERROR_NOT_READY);
 
-    start_exit(a, 4, 1, &ra);
+    xlt_start_exit(a, 4, 1, &ra);
     pa = new_child(NULL, 0);
     st = app_waitpid(pa);
     /* a's child reported to b: not b's */
@@ -844,10 +794,10 @@ XLT_TEST(test_M4_sigchld_occurred_reaps_only_this_ctxs_children, 60)
     set_mode(a, libxl_sigchld_owner_mainloop, NULL);
     set_mode(b, libxl_sigchld_owner_mainloop, NULL);
 
-    start_exit(a, 7, 1, &ra);
+    xlt_start_exit(a, 7, 1, &ra);
     pa = new_child(NULL, 0);
     known[0] = pa;
-    start_exit(b, 8, 2, &rb);
+    xlt_start_exit(b, 8, 2, &rb);
     pb = new_child(known, 1);
     known[1] = pb;
     app = app_fork_exit(5);
@@ -892,7 +842,7 @@ static void m4_calls_refused_in(libxl_sigchld_owner mode)
     int gate, e0;
 
     set_mode(ctx, mode, NULL);
-    start_gated(ctx, 1, &gate, &r);
+    xlt_start_gated(ctx, 1, &gate, &r);
     pid = new_child(NULL, 0);
     e0 = errors(l);
     XLT_ASSERT_RC(app_reaped(ctx, pid, W_EXITCODE(99, 0)), ERROR_INVAL);
@@ -935,7 +885,7 @@ XLT_TEST(test_M4_setmode_restores_sigchld_mask_of_alloc_thread, 60)
     XLT_ASSERT_MSG(!sigchld_blocked(), "SIGCHLD still blocked after setmode"
                    " to owner_mainloop");
 
-    start_exit(ctx, 6, 1, &r);
+    xlt_start_exit(ctx, 6, 1, &r);
     XLT_ASSERT(!sigchld_blocked());
     pid = new_child(NULL, 0);
     XLT_ASSERT_RC(app_reaped(ctx, pid, app_waitpid(pid)), 0);
@@ -1028,7 +978,7 @@ XLT_TEST(test_M5_app_children_reaped_at_all_times_to_reaped_callback, 60)
         expect_app_child_to_callback(ctx, &r, 20 + i);
 
     for (i = 0; i < 10; i++)
-        start_exit(ctx, 30 + i, (uint64_t)i, &res[i]);
+        xlt_start_exit(ctx, 30 + i, (uint64_t)i, &res[i]);
     for (i = 0; i < 5; i++)
         app[i] = app_fork_exit_after(70 + i, i * 3);
     for (i = 0; i < 10; i++) {
@@ -1076,7 +1026,7 @@ XLT_TEST(test_M5_second_ctx_always_refused_stays_default, 60)
 
     expect_app_child_left_alone(c2, &r2new, 12);
     XLT_ASSERT_EQ(rec_count(&r2old), 0);
-    start_gated(c2, 1, &gate, &lr);
+    xlt_start_gated(c2, 1, &gate, &lr);
     expect_app_child_to_callback(c2, &r2old, 13);
     XLT_ASSERT_EQ(rec_count(&r2new), 0);
     finish_gated(c2, 1, gate, &lr);
@@ -1102,7 +1052,7 @@ static void *sel_lib_thread(void *arg)
 
     (void)arg;
     for (i = 0; i < SEL_LIB; i++) {
-        start_exit(sel_ctx, i % 256, (uint64_t)i, &sel_res[i]);
+        xlt_start_exit(sel_ctx, i % 256, (uint64_t)i, &sel_res[i]);
         if (i % 20 == 19) { /* let some finish while more start */
             libxl_event *ev = NULL;
             XLT_ASSERT_RC(xlt_event_wait(sel_ctx, &ev, LIBXL_EVENTMASK_ALL,
@@ -1188,11 +1138,11 @@ static void *sh_thread(void *arg)
     pthread_barrier_wait(&sh_bar);
     s->ctx = xlt_ctx_new(NULL);
     set_mode(s->ctx, libxl_sigchld_owner_libxl_always_selective_reap, NULL);
-    start_gated(s->ctx, 1000, &s->gate, &s->gres);
+    xlt_start_gated(s->ctx, 1000, &s->gate, &s->gres);
     pthread_barrier_wait(&sh_bar); /* all have a child: threads counted */
     pthread_barrier_wait(&sh_bar);
     for (i = 0; i < SH_RUNS; i++)
-        start_exit(s->ctx, s->t * SH_RUNS + i, (uint64_t)i, &s->res[i]);
+        xlt_start_exit(s->ctx, s->t * SH_RUNS + i, (uint64_t)i, &s->res[i]);
     close(s->gate);
     for (i = 0; i <= SH_RUNS; i++) {
         libxl_event *ev = NULL;
@@ -1266,7 +1216,7 @@ XLT_TEST(test_M6_setmode_refused_while_another_ctx_in_M5, 60)
     expect_app_child_to_callback(c1, &r1, 31); /* M5 still in force */
     libxl_ctx_free(c1);
 
-    start_gated(c2, 1, &gate, &lr);
+    xlt_start_gated(c2, 1, &gate, &lr);
     /* selective would leave it to us; default with a child reaps it (and
      * its hooks were not taken either: no callback, a WARN) */
     {
@@ -1301,7 +1251,7 @@ XLT_TEST(test_M5_setmode_refused_while_another_ctx_in_M6, 60)
     set_mode(c2, libxl_sigchld_owner_libxl_always, &r2);
     XLT_ASSERT_MSG(errors(l) == e0 + 1, "refused setmode: %d ERROR lines:\n%s",
                    errors(l) - e0, l->text);
-    XLT_ASSERT_RC(run_sh(c1, "exit 5", &r), 0); /* c1 works, reaper up */
+    XLT_ASSERT_RC(xlt_run_sh(c1, "exit 5", &r), 0); /* c1 works, reaper up */
     XLT_ASSERT_EXITED(r.status, 5);
     expect_app_child_left_alone(c2, &r2, 33);
     libxl_ctx_free(c1);
@@ -1330,10 +1280,10 @@ XLT_TEST(test_M6_default_ctx_alongside_selective_reaps_only_its_own, 120)
     rec_init(&rb);
     set_mode(a, libxl_sigchld_owner_libxl_always_selective_reap, NULL);
     set_mode(b, libxl_sigchld_owner_libxl, &rb);
-    start_gated(a, 1, &gate_a, &ga);
-    start_gated(b, 1, &gate_b, &gb);
+    xlt_start_gated(a, 1, &gate_a, &ga);
+    xlt_start_gated(b, 1, &gate_b, &gb);
     for (i = 0; i < 30; i++)
-        start_exit(b, 100 + i, (uint64_t)(10 + i), &res[i]);
+        xlt_start_exit(b, 100 + i, (uint64_t)(10 + i), &res[i]);
     for (i = 0; i < 20; i++) {
         pid_t app = app_fork_exit_after(i, i % 4);
         XLT_ASSERT_EXITED(app_waitpid(app), i);
@@ -1390,7 +1340,7 @@ static void *mx_thread(void *arg)
     set_mode(m->ctx, m->mode, &m->unknowns);
     pthread_barrier_wait(&mx_bar); /* every mode set before any child */
     for (i = 0; i < MX_RUNS; i++) {
-        start_exit(m->ctx, mx_code(m->t, i), ((uint64_t)m->t << 16) | (uint64_t)i,
+        xlt_start_exit(m->ctx, mx_code(m->t, i), ((uint64_t)m->t << 16) | (uint64_t)i,
                    &m->res[i]);
         if (i % 4 == 3) {
             pid_t pid = lib_fork(m->ctx, rec_death_cb, &m->deaths);
@@ -1500,7 +1450,7 @@ static void *ch_runner(void *arg)
     set_mode(ctx, mode, NULL);
     for (i = 0; i < CH_RUNS; i += 8) {
         for (j = 0; j < 8; j++)
-            start_exit(ctx, (i + j) % 256, (uint64_t)j, &res[j]);
+            xlt_start_exit(ctx, (i + j) % 256, (uint64_t)j, &res[j]);
         for (j = 0; j < 8; j++) {
             XLT_ASSERT_RC(xlt_wait_for(ctx, (uint64_t)j), 0);
             XLT_ASSERT_EXITED(res[j].status, (i + j) % 256);
@@ -1518,13 +1468,13 @@ static void *ch_churn(void *arg)
         libxl_ctx *ctx = xlt_ctx_new(NULL);
         libxl_childproc_result r;
         char *argv[] = { "/bin/sleep", "0.2", NULL };
-        libxl_childproc_args a = args_for(argv);
+        libxl_childproc_args a = xlt_args(argv);
         libxl_asyncop_how how;
 
         set_mode(ctx, (k++ % 2) ? libxl_sigchld_owner_libxl_always_selective_reap
                                 : libxl_sigchld_owner_libxl,
                  NULL);
-        XLT_ASSERT_RC(run_sh(ctx, "exit 9", &r), 0);
+        XLT_ASSERT_RC(xlt_run_sh(ctx, "exit 9", &r), 0);
         XLT_ASSERT_EXITED(r.status, 9);
         memset(&how, 0, sizeof how);
         how.u.for_event = 1;
@@ -1603,7 +1553,7 @@ XLT_TEST(test_M7_invalid_chldowner_logged_mode_unchanged, 60)
     {
         libxl_childproc_result r;
         pid_t pid;
-        start_exit(m4, 2, 1, &r);
+        xlt_start_exit(m4, 2, 1, &r);
         pid = new_child(NULL, 0);
         await_zombie(pid, 10000);
         xlt_sleep_ms(300);
@@ -1613,7 +1563,7 @@ XLT_TEST(test_M7_invalid_chldowner_logged_mode_unchanged, 60)
         XLT_ASSERT_EXITED(r.status, 2);
     }
     /* def still default, with its old hook */
-    start_gated(def, 1, &gate, &lr);
+    xlt_start_gated(def, 1, &gate, &lr);
     expect_app_child_to_callback(def, &rold, 3);
     XLT_ASSERT_EQ(rec_count(&rnew), 0);
     finish_gated(def, 1, gate, &lr);
@@ -1641,7 +1591,7 @@ XLT_TEST(test_M7_setmode_while_ctx_has_children_refused, 60)
     rec_init(&deaths);
     set_mode(ctx, libxl_sigchld_owner_libxl, &r);
 
-    start_gated(ctx, 1, &gate, &lr);
+    xlt_start_gated(ctx, 1, &gate, &lr);
     pid = new_child(NULL, 0);
     e0 = errors(l);
     set_mode(ctx, libxl_sigchld_owner_mainloop, NULL);
@@ -1675,7 +1625,7 @@ XLT_TEST(test_M7_setmode_while_ctx_has_children_refused, 60)
     e0 = errors(l);
     set_mode(ctx, libxl_sigchld_owner_libxl_always_selective_reap, &r);
     XLT_ASSERT_EQ(errors(l), e0); /* no child now: accepted */
-    start_gated(ctx, 1, &gate, &lr);
+    xlt_start_gated(ctx, 1, &gate, &lr);
     expect_app_child_left_alone(ctx, &r, 6);
     finish_gated(ctx, 1, gate, &lr);
     libxl_ctx_free(ctx);

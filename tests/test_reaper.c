@@ -14,40 +14,6 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Starts `sh -c 'exit code'` asynchronously, completion as event id. */
-static void start_exit(libxl_ctx *ctx, int code, uint64_t id,
-                       libxl_childproc_result *r)
-{
-    char script[32];
-    char *argv[] = { "/bin/sh", "-c", script, NULL };
-    libxl_childproc_args a = xlt_args(argv);
-    libxl_asyncop_how how;
-
-    snprintf(script, sizeof script, "exit %d", code);
-    memset(&how, 0, sizeof how);
-    how.u.for_event = id;
-    XLT_ASSERT_RC(xlt_childproc_run(ctx, &a, r, &how), 0);
-}
-
-/* A library child that runs until *gate_w is closed: while it lives, the
- * library "has children" (M3). */
-static void start_gated(libxl_ctx *ctx, uint64_t id, int *gate_w,
-                        libxl_childproc_result *r)
-{
-    char *argv[] = { "/bin/sh", "-c", "read x; exit 0", NULL };
-    libxl_childproc_args a = xlt_args(argv);
-    libxl_asyncop_how how;
-    int g[2];
-
-    xlt_pipe(g);
-    a.stdin_fd = g[0];
-    memset(&how, 0, sizeof how);
-    how.u.for_event = id;
-    XLT_ASSERT_RC(xlt_childproc_run(ctx, &a, r, &how), 0);
-    close(g[0]);
-    *gate_w = g[1];
-}
-
 /* A thread that leaves SIGCHLD unblocked and sleeps in pause(). */
 static void *unblocked_sleeper(void *arg)
 {
@@ -198,7 +164,7 @@ XLT_TEST(test_M2_swallowed_sigchld_statuses_still_arrive, 120)
     xlt_sleep_ms(50);
 
     for (i = 0; i < 50; i++)
-        start_exit(ctx, i, (uint64_t)i, &res[i]);
+        xlt_start_exit(ctx, i, (uint64_t)i, &res[i]);
     for (i = 0; i < 50; i++) {
         libxl_event *ev = NULL;
         XLT_ASSERT_RC(xlt_event_wait(ctx, &ev, LIBXL_EVENTMASK_ALL, NULL, NULL),
@@ -281,7 +247,7 @@ XLT_TEST(test_M3_app_child_goes_to_reaped_callback, 60)
     int gate, st;
     pid_t app;
 
-    start_gated(ctx, 1, &gate, &lr);
+    xlt_start_gated(ctx, 1, &gate, &lr);
     rc_state.start_on = ctx;
     app = app_fork_exit(9);
     XLT_ASSERT_RC(xlt_wait_for(ctx, 777), 0);
@@ -325,7 +291,7 @@ XLT_TEST(test_M3_unclaimed_app_child_logged_at_warn, 60)
     libxl_childproc_result lr;
     int gate, warns;
 
-    start_gated(ctx, 1, &gate, &lr);
+    xlt_start_gated(ctx, 1, &gate, &lr);
     warns = xlt_logger_count(l, LIBXL_LOG_WARN, NULL);
 
     rc_state.ret = 0;
@@ -370,7 +336,7 @@ XLT_TEST(test_M3_no_reaped_callback_logs_warn, 60)
     pid_t app;
 
     libxl_childproc_setmode(ctx, NULL, NULL);
-    start_gated(ctx, 1, &gate, &lr);
+    xlt_start_gated(ctx, 1, &gate, &lr);
     warns = xlt_logger_count(l, LIBXL_LOG_WARN, NULL);
     app = app_fork_exit(14);
     deadline = xlt_now_ms() + 30000;
@@ -461,7 +427,7 @@ static void *mc_thread(void *arg)
 
     m->ctx = xlt_ctx_new(NULL);
     for (i = 0; i < MC_RUNS; i++)
-        start_exit(m->ctx, (m->t * MC_RUNS + i) % 256,
+        xlt_start_exit(m->ctx, (m->t * MC_RUNS + i) % 256,
                    ((uint64_t)m->t << 16) | (uint64_t)i, &m->res[i]);
     /* The forked children wait for EOF on a gate, so that none can die
      * before its pid is recorded here. */
