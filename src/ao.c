@@ -24,11 +24,23 @@ libxl__ao *libxl__ao_new(libxl_ctx *ctx, const libxl_asyncop_how *how)
     return ao;
 }
 
+void libxl__ao_fail_later_locked(libxl_ctx *ctx, libxl__ao *ao, int rc)
+{
+    if (ao->sync) {
+        libxl__ao_complete_locked(ctx, ao, rc); /* only wakes its thread */
+        return;
+    }
+    ao->rc = rc;
+    TAILQ_REMOVE(&ctx->aos, ao, entry);
+    TAILQ_INSERT_TAIL(&ctx->failed, ao, entry);
+    libxl__ctx_kick_locked(ctx);
+}
+
 void libxl__ao_complete_locked(libxl_ctx *ctx, libxl__ao *ao, int rc)
 {
     ao->rc = rc;
     ao->complete = true;
-    TAILQ_REMOVE(&ctx->aos, ao, entry);
+    TAILQ_REMOVE(&ctx->aos, ao, entry); /* or ctx->failed */
     libxl__timeout_cancel_locked(ctx, &ao->timer);
     if (ao->result_out)
         *ao->result_out = ao->result;
@@ -100,6 +112,7 @@ void libxl__aos_free_locked(libxl_ctx *ctx)
 {
     libxl__ao *ao;
 
+    TAILQ_CONCAT(&ctx->aos, &ctx->failed, entry);
     while ((ao = TAILQ_FIRST(&ctx->aos))) {
         TAILQ_REMOVE(&ctx->aos, ao, entry);
         libxl__timeout_cancel_locked(ctx, &ao->timer);

@@ -167,7 +167,7 @@ done:
             libxl__ao_run_kill_locked(ctx, ao);
     } else {
         libxl__child_free(ch);
-        libxl__ao_complete_locked(ctx, ao, ERROR_FAIL);
+        libxl__ao_fail_later_locked(ctx, ao, ERROR_FAIL);
     }
     CTX_UNLOCK(ctx);
 }
@@ -230,7 +230,12 @@ static int run_entered(libxl_ctx *ctx, const libxl_childproc_args *args,
     if (sync) {
         rc = libxl__ao_wait_locked(ctx, ao);
     } else {
-        libxl__ctx_process_locked(ctx, false);
+        /* Pending completions are run here, unless this call was made from
+         * a callback on this ctx: then the outermost call runs them, and a
+         * chain of callbacks starting runs stays flat instead of nesting
+         * one stack frame deeper per child. */
+        if (!libxl__ctx_nested(ctx))
+            libxl__ctx_process_locked(ctx, false);
         rc = 0;
     }
     CTX_UNLOCK(ctx);

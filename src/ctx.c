@@ -51,6 +51,15 @@ void libxl__ctx_leave(libxl_ctx *ctx)
     CTX_UNLOCK(ctx);
 }
 
+bool libxl__ctx_nested(libxl_ctx *ctx)
+{
+    int i, n = 0;
+
+    for (i = 0; i < nentered && i < MAX_NESTED; i++)
+        n += entered[i] == ctx;
+    return n > 1 || nentered > MAX_NESTED;
+}
+
 void libxl__ctx_leave_in_child(void)
 {
     nentered--;
@@ -106,6 +115,7 @@ LIBXL_EXPORT int libxl_ctx_alloc(libxl_ctx **pctx, int version, unsigned flags,
         goto out_cond;
     }
     STAILQ_INIT(&ctx->reaped);
+    TAILQ_INIT(&ctx->failed);
     STAILQ_INIT(&ctx->unknowns);
     TAILQ_INIT(&ctx->events);
     TAILQ_INIT(&ctx->waiters);

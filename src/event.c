@@ -58,7 +58,7 @@ void libxl__ctx_kick_locked(libxl_ctx *ctx)
 static bool has_work_locked(libxl_ctx *ctx)
 {
     return !STAILQ_EMPTY(&ctx->reaped) || !STAILQ_EMPTY(&ctx->unknowns) ||
-           !TAILQ_EMPTY(&ctx->events);
+           !TAILQ_EMPTY(&ctx->failed) || !TAILQ_EMPTY(&ctx->events);
 }
 
 void libxl__ctx_settle_locked(libxl_ctx *ctx)
@@ -231,6 +231,14 @@ void libxl__ctx_process_locked(libxl_ctx *ctx, bool timeouts)
         if (u) {
             STAILQ_REMOVE_HEAD(&ctx->unknowns, entry);
             unknown_done_locked(ctx, u);
+            continue;
+        }
+        if (!TAILQ_EMPTY(&ctx->failed)) {
+            libxl__ao *ao = TAILQ_FIRST(&ctx->failed);
+            /* complete_locked takes it off ctx->failed */
+            TAILQ_REMOVE(&ctx->failed, ao, entry);
+            TAILQ_INSERT_HEAD(&ctx->aos, ao, entry);
+            libxl__ao_complete_locked(ctx, ao, ao->rc);
             continue;
         }
         if (timeouts && libxl__timeouts_run_locked(ctx))

@@ -216,6 +216,8 @@ struct libxl__ctx {
 
     /* work queued by the reaper (or by childproc_reaped) */
     struct libxl__child_q reaped;
+    TAILQ_HEAD(, libxl__ao) failed;    /* aos that failed to start: their
+                                          completion waits for the loop */
     struct libxl__unknown_q unknowns;
 
     TAILQ_HEAD(, libxl_event) events; /* via the public link fields */
@@ -346,6 +348,9 @@ bool libxl__ctx_stale(libxl_ctx *ctx);
  * can wait for callbacks still running on other threads.  enter refuses a
  * NULL, stale (F1) or dying ctx with ERROR_INVAL and a log line. */
 int libxl__ctx_enter(libxl_ctx *ctx, const char *func);
+/* Is this thread inside a libxl call on ctx more than once (that is, in a
+ * callback made from a call on ctx)? */
+bool libxl__ctx_nested(libxl_ctx *ctx);
 void libxl__ctx_leave(libxl_ctx *ctx);
 /* In the child of libxl_childproc_fork: the call is over, ctx untouched. */
 void libxl__ctx_leave_in_child(void);
@@ -379,6 +384,11 @@ void libxl__events_free_locked(libxl_ctx *ctx);
 
 /* Async operations (src/ao.c) */
 libxl__ao *libxl__ao_new(libxl_ctx *ctx, const libxl_asyncop_how *how);
+/* An ao that failed before it had a child: its completion is queued for
+ * the work loop rather than made inside the call that started it, so
+ * that callbacks starting operations never nest without bound (as libxl
+ * defers callbacks to the outermost call).  ctx->lock held. */
+void libxl__ao_fail_later_locked(libxl_ctx *ctx, libxl__ao *ao, int rc);
 /* rc known: deliver the completion.  ctx->lock held; may drop it. */
 void libxl__ao_complete_locked(libxl_ctx *ctx, libxl__ao *ao, int rc);
 /* Sync aos: wait until complete, return rc and free.  ctx->lock held. */

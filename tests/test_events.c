@@ -511,6 +511,82 @@ XLT_TEST(test_S4_callbacks_chain_100_runs_on_same_ctx, 120)
     xlt_wait_no_children(10000);
 }
 
+/* S4: a completion callback that starts the next run (GLib/libuv style)
+ * does not nest: the chain runs flat inside the outermost libxl call, on a
+ * thread with a small stack, for real children and for runs that fail at
+ * once (exec error, completed through the loop, never inside the call that
+ * started them). */
+#define FLAT_STACK (256 * 1024)
+struct flat_chain {
+    libxl_ctx *ctx;
+    const char *prog;
+    int left, done, want_rc;
+};
+
+static void flat_start(struct flat_chain *fc);
+
+static void flat_cb(libxl_ctx *ctx, int rc, void *user)
+{
+    struct flat_chain *fc = user;
+
+    XLT_ASSERT_MSG(xlt_in_libxl > 0, "callback outside a libxl call");
+    XLT_ASSERT_RC(rc, fc->want_rc);
+    fc->done++;
+    if (--fc->left > 0) {
+        flat_start(fc);
+    } else {
+        xlt_start_exit(ctx, 0, 77, NULL); /* wakes the event_wait */
+    }
+}
+
+static void flat_start(struct flat_chain *fc)
+{
+    char *argv[] = { (char *)fc->prog, NULL };
+    libxl_childproc_args a = xlt_args(argv);
+    libxl_asyncop_how how;
+
+    memset(&how, 0, sizeof how);
+    how.callback = flat_cb;
+    how.u.for_callback = fc;
+    XLT_ASSERT_RC(xlt_childproc_run(fc->ctx, &a, NULL, &how), 0);
+}
+
+static void *flat_drive(void *arg)
+{
+    struct flat_chain *fc = arg;
+
+    flat_start(fc);
+    XLT_ASSERT_RC(xlt_wait_for(fc->ctx, 77), 0);
+    return NULL;
+}
+
+static void flat_chain_run(const char *prog, int n, int want_rc)
+{
+    struct flat_chain fc = { xlt_ctx_new(NULL), prog, n, 0, want_rc };
+    pthread_attr_t at;
+    pthread_t t;
+
+    pthread_attr_init(&at);
+    pthread_attr_setstacksize(&at, FLAT_STACK);
+    XLT_ASSERT(pthread_create(&t, &at, flat_drive, &fc) == 0);
+    pthread_join(t, NULL);
+    pthread_attr_destroy(&at);
+    XLT_ASSERT_EQ(fc.done, n);
+    libxl_ctx_free(fc.ctx);
+}
+
+XLT_TEST(test_S4_callback_chain_of_runs_does_not_nest, 300)
+{
+    flat_chain_run("/bin/true", 2000, 0);
+}
+
+XLT_TEST(test_S4_callback_chain_of_failing_runs_does_not_nest, 300)
+{
+    if (xlt_skip_under_valgrind("posix_spawn cannot report exec errors"))
+        return;
+    flat_chain_run("/nonexistent/xlt-no-such-prog", 20000, ERROR_FAIL);
+}
+
 /* E4: with event_occurs_mask holding the type's bit, events go to
  * event_occurs (which owns them), called inside an application libxl call;
  * with the bit clear, events are queued as usual and the hook is never
@@ -738,6 +814,8 @@ int main(void)
         XLT_CASE(test_E2_waiter_fires_timeouts_of_other_ops),
         XLT_CASE(test_S4_callbacks_on_app_thread_inside_libxl_call),
         XLT_CASE(test_S4_callbacks_chain_100_runs_on_same_ctx),
+        XLT_CASE(test_S4_callback_chain_of_runs_does_not_nest),
+        XLT_CASE(test_S4_callback_chain_of_failing_runs_does_not_nest),
         XLT_CASE(test_E4_event_occurs_gets_events_in_mask),
         XLT_CASE(test_E4_events_outside_mask_are_queued),
         XLT_CASE(test_S4_ao_abort_running_op_completes_aborted),
