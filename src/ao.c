@@ -42,8 +42,6 @@ void libxl__ao_complete_locked(libxl_ctx *ctx, libxl__ao *ao, int rc)
     ao->complete = true;
     TAILQ_REMOVE(&ctx->aos, ao, entry); /* or ctx->failed */
     libxl__timeout_cancel_locked(ctx, &ao->timer);
-    if (ao->result_out)
-        *ao->result_out = ao->result;
 
     if (ao->sync) {
         if (ao->waiter && !ao->waiter->woken) {

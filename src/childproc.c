@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <stddef.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -24,12 +25,12 @@ static void run_timer_fire(libxl_ctx *ctx, libxl__timeout *t)
 
     if (!ao->term_sent) {
         ao->timed_out = true;
-        LOG(ctx, DEBUG, "child %d timed out", (int)ao->result.pid);
+        LOG(ctx, DEBUG, "child %d timed out", (int)ao->pid);
         libxl__ao_run_kill_locked(ctx, ao);
     } else if (!ao->kill_sent && ao->child) {
         ao->kill_sent = true;
         LOG(ctx, DEBUG, "child %d still running after its grace: SIGKILL",
-            (int)ao->result.pid);
+            (int)ao->pid);
         libxl__child_kill(ao->child, SIGKILL);
     }
 }
@@ -61,10 +62,16 @@ void libxl__child_done_locked(libxl_ctx *ctx, libxl__child *ch)
         int rc = 0;
 
         ao->child = NULL;
-        ao->result.pid = ch->pid;
-        ao->result.status = ch->status;
-        ao->result.rusage = ch->rusage;
-        if (ao->result.exec_errno || ch->lost)
+        /* R1: the result is in place before the completion is delivered.
+         * It goes straight to the caller's struct (the ao keeps no copy:
+         * memory per child in flight, W5). */
+        if (ao->result_out) {
+            ao->result_out->pid = ch->pid;
+            ao->result_out->status = ch->status;
+            ao->result_out->exec_errno = ao->exec_errno;
+            ao->result_out->rusage = ch->rusage;
+        }
+        if (ao->exec_errno || ch->lost)
             rc = ERROR_FAIL;
         else if (ao->abort_requested)
             rc = ERROR_ABORTED;
@@ -153,8 +160,8 @@ static void run_start(libxl_ctx *ctx, const libxl__start *st, libxl__ao *ao,
     pthread_rwlock_unlock(&G.spawn_lock);
 done:
     CTX_LOCK(ctx);
-    ao->result.pid = pid;
-    ao->result.exec_errno = exec_errno;
+    ao->pid = pid;
+    ao->exec_errno = exec_errno;
     ao->starting = false;
     if (pid > 0 && ao->done_early) {
         ch = ao->done_early;
@@ -167,6 +174,10 @@ done:
             libxl__ao_run_kill_locked(ctx, ao);
     } else {
         libxl__child_free(ch);
+        if (ao->result_out) {
+            memset(ao->result_out, 0, sizeof *ao->result_out);
+            ao->result_out->exec_errno = exec_errno;
+        }
         libxl__ao_fail_later_locked(ctx, ao, ERROR_FAIL);
     }
     CTX_UNLOCK(ctx);

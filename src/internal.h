@@ -181,7 +181,8 @@ struct libxl__ao {
     libxl__child *done_early; /* reaped while starting */
     libxl__child *child;      /* NULL until spawned */
     libxl_childproc_result *result_out;
-    libxl_childproc_result result;
+    pid_t pid;             /* 0 until spawned */
+    int exec_errno;
     int kill_grace_ms;
     bool timed_out;
     bool term_sent, kill_sent;
