@@ -1,1 +1,15 @@
-# xlchild-run (issue 6).
+# xlchild-run (issue 6): the command-line tool, built only on the public
+# API, its man page, its test (which runs the real binary), the example
+# job list of the README and the side-by-side benchmark against xargs -P.
+bin_PROGRAMS += tools/xlchild-run
+tools_xlchild_run_SOURCES = \
+	tools/xlchild-run.c \
+	tools/xlchild-run.h \
+	tools/xr-input.c \
+	tools/xr-opts.c \
+	tools/xr-output.c \
+	tools/xr-report.c
+tools_xlchild_run_LDADD = libxlchild.la
+dist_man_MANS += man/xlchild-run.1
+TESTS += tests/test_xlchild_run.sh
+EXTRA_DIST += tests/test_xlchild_run.sh examples/jobs.txt bench/bench-runner.sh
