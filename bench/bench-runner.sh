@@ -16,8 +16,9 @@
 # have stdout and stderr on /dev/null (xlchild-run still captures each
 # job's output through its pipes and writes its result lines there).
 #
-# It builds nothing.  XLCHILD_RUN defaults to the first of build*/
-# tools/xlchild-run, /tmp/b*/tools/xlchild-run found, then to PATH.
+# It builds nothing.  XLCHILD_RUN defaults to the first xlchild-run found
+# in build*/tools/, build/*/tools/ or /tmp/b*/tools/ (sanitizer builds
+# skipped), then in PATH.
 set -eu
 export LC_ALL=C # the decimal point of time's output
 
@@ -28,7 +29,9 @@ jobs=${JOBS:-"1 8 64"}
 
 if [ -z "$bin" ]; then
     here=$(cd "$(dirname "$0")/.." && pwd)
-    for c in "$here"/build*/tools/xlchild-run /tmp/b*/tools/xlchild-run; do
+    for c in "$here"/build*/tools/xlchild-run "$here"/build/*/tools/xlchild-run \
+        /tmp/b*/tools/xlchild-run; do
+        case $c in *san*) continue ;; esac # a sanitizer build is no measure
         if [ -x "$c" ]; then bin=$c; break; fi
     done
     [ -n "$bin" ] || bin=$(command -v xlchild-run || true)

@@ -225,6 +225,10 @@ rm -f "$T/in"
 input 'true' 'false'
 run --json
 check "--json on stdout: two objects" is "$(grep -c '^{"seq":' "$T/out")" 2
+input 'i=0; while [ $i -lt 100000 ]; do i=$((i+1)); done'
+run --json
+check "--json: CPU time of the command" \
+    awk -F'"user_s":' '{ split($2, a, ","); exit !(a[1] > 0) }' "$T/out"
 
 # ---------------------------------------------------------------------
 echo "# --halt"
@@ -341,6 +345,19 @@ printf 'true\n\necho never\n' | $WD "$X" -j 1 > "$T/out" 2> "$T/err"
 rc=$?
 check "bad line in a pipe: exit 2" is "$rc" 2
 check "bad line in a pipe: nothing after it runs" hasnt never
+rm -f "$T/in"
+
+# A parent that ignores SIGCHLD (the kernel would then discard the
+# statuses): the tool takes SIGCHLD back, quietly.
+input 'true' 'exit 4'
+(
+    trap '' CHLD # inherited as SIG_IGN; no $WD: timeout(1) would reset it
+    exec "$X" < "$T/in" > "$T/out" 2> "$T/err"
+)
+rc=$?
+check "SIGCHLD ignored by the parent: statuses still there" has '^\[2\] exit 4  '
+check "SIGCHLD ignored by the parent: exit 1" is "$rc" 1
+check "SIGCHLD ignored by the parent: no warning" is "$(grep -vc '^xlchild-run: 2 jobs' "$T/err")" 0
 rm -f "$T/in"
 
 # ---------------------------------------------------------------------
