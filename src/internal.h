@@ -116,6 +116,10 @@ struct libxl__child {
     LIST_ENTRY(libxl__child) nopidfd_entry; /* G.nopidfd (watched only) */
     bool reaped;     /* out of the table; no signal may be sent */
     bool on_nopidfd; /* in G.nopidfd: checked by pid every pass */
+    bool kill_group_on_exit; /* SIGTERM went to its group: when the
+                                leader exits, SIGKILL what is left of the
+                                group before reaping it (the zombie leader
+                                keeps the group id from being reused) */
 
     /* set by whoever reaped it; then owned by ctx->lock */
     int status;
@@ -266,6 +270,7 @@ typedef struct {
     int n_always, n_selective; /* ctxs in M5, M6 */
     int n_default_children;    /* unreaped class DEFAULT children */
     int n_watched;             /* unreaped children the reaper owns */
+    int n_group_kills;   /* children with kill_group_on_exit */
     bool reap_all;             /* derived: see update_reap_all */
 
     libxl__child **table; /* pid -> child, chained */

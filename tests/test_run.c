@@ -683,6 +683,60 @@ XLT_TEST(test_R1_new_process_group_kill_reaches_grandchild, 60)
     libxl_ctx_free(ctx);
 }
 
+/* R1: with new_process_group, a member of the group that ignores SIGTERM
+ * does not survive when the leader dies of it: what is left of the group
+ * gets SIGKILL before the leader is reaped (so the group id cannot have
+ * been reused), in the default and the selective modes. */
+static void group_survivor_case(libxl_sigchld_owner mode)
+{
+    char *argv[] = { "/bin/sh", "-c",
+                     "(trap '' TERM; exec sleep 30) & echo $!; wait", NULL };
+    libxl_childproc_args a = xlt_args(argv);
+    libxl_childproc_hooks h;
+    libxl_childproc_result r;
+    libxl_ctx *ctx = xlt_ctx_new(NULL);
+    int p[2], gpid = 0;
+    int64_t deadline;
+    char line[64];
+
+    memset(&h, 0, sizeof h);
+    h.chldowner = mode;
+    libxl_childproc_setmode(ctx, &h, NULL);
+    xlt_pipe(p);
+    a.stdout_fd = p[1];
+    a.timeout_ms = 300;
+    a.kill_grace_ms = 30000; /* a SIGKILL from the grace would come too late */
+    a.new_process_group = 1;
+    {
+        libxl_asyncop_how how;
+        memset(&how, 0, sizeof how);
+        how.u.for_event = 51;
+        XLT_ASSERT_RC(xlt_childproc_run(ctx, &a, &r, &how), 0);
+    }
+    close(p[1]);
+    xlt_read_line(p[0], line, sizeof line);
+    close(p[0]);
+    XLT_ASSERT(sscanf(line, "%d", &gpid) == 1 && gpid > 0);
+    XLT_ASSERT_RC(xlt_wait_for(ctx, 51), ERROR_TIMEDOUT);
+    XLT_ASSERT_KILLED(r.status, SIGTERM);
+    deadline = xlt_now_ms() + 10000;
+    while (!pid_gone(gpid)) {
+        if (xlt_now_ms() >= deadline) {
+            kill(gpid, SIGKILL);
+            XLT_FAIL("group member %d survived its leader's timeout",
+                     (int)gpid);
+        }
+        xlt_sleep_ms(10);
+    }
+    libxl_ctx_free(ctx);
+}
+
+XLT_TEST(test_R1_group_member_ignoring_term_dies_with_leader, 60)
+{
+    group_survivor_case(libxl_sigchld_owner_libxl);
+    group_survivor_case(libxl_sigchld_owner_libxl_always_selective_reap);
+}
+
 /* ------------------------------------------------------------------ R2 */
 
 /* R2: libxl_childproc_fork returns the pid in the parent and 0 in the
@@ -1113,6 +1167,7 @@ int main(void)
         XLT_CASE(test_R1_timeout_sigkill_after_grace),
         XLT_CASE(test_R1_default_kill_grace_2000ms),
         XLT_CASE(test_R1_new_process_group_kill_reaches_grandchild),
+        XLT_CASE(test_R1_group_member_ignoring_term_dies_with_leader),
         XLT_CASE(test_R2_fork_parent_child_and_death_once),
         XLT_CASE(test_R2_fork_without_death_cb_is_reaped),
         XLT_CASE(test_R4_exec_child_empty_mask_default_dispositions),

@@ -276,12 +276,40 @@ static void watch_add_locked(libxl__child *ch)
 
 /* Collects one child of ours without blocking.  1: collected (or lost),
  * 0: still running.  G.lock held. */
+/* The group of a leader that has exited but is not reaped yet: SIGKILL
+ * whatever is left of it (a member that ignored the SIGTERM). */
+static void group_kill_locked(libxl__child *ch)
+{
+    if (!ch->kill_group_on_exit)
+        return;
+    ch->kill_group_on_exit = false;
+    G.n_group_kills--;
+    kill(-ch->pid, SIGKILL);
+}
+
+/* Has ch exited (not yet reaped)?  For group kills only. */
+static bool exited_unreaped_locked(libxl__child *ch)
+{
+    siginfo_t si;
+
+    memset(&si, 0, sizeof si);
+    if (ch->pidfd >= 0 && G.have_waitid_pidfd)
+        sys_waitid(P_PIDFD, (id_t)ch->pidfd, &si, WEXITED | WNOHANG | WNOWAIT,
+                   NULL);
+    else
+        sys_waitid(P_PID, (id_t)ch->pid, &si, WEXITED | WNOHANG | WNOWAIT,
+                   NULL);
+    return si.si_pid != 0;
+}
+
 static int collect_one_locked(libxl__child *ch, struct libxl__child_q *batch)
 {
     siginfo_t si;
     struct rusage ru;
     int r;
 
+    if (ch->kill_group_on_exit && exited_unreaped_locked(ch))
+        group_kill_locked(ch);
     memset(&si, 0, sizeof si);
     memset(&ru, 0, sizeof ru);
     if (ch->pidfd >= 0 && G.have_waitid_pidfd)
@@ -395,6 +423,12 @@ out:
 bool libxl__child_collected_locked(libxl__child *ch, int status,
                                    const struct rusage *ru, bool lost)
 {
+    if (ch->kill_group_on_exit) {
+        /* reaped before we could see it exit (waitpid(-1) pass: see
+         * reap_all_locked), or lost */
+        ch->kill_group_on_exit = false;
+        G.n_group_kills--;
+    }
     ch->status = status;
     if (ru)
         ch->rusage = *ru;
@@ -447,6 +481,10 @@ int libxl__child_kill(libxl__child *ch, int sig)
         r = kill(-ch->pid, sig);
         if (r && errno == ESRCH)
             r = kill(ch->pid, sig); /* not yet a group leader */
+        if (!r && !ch->kill_group_on_exit) {
+            ch->kill_group_on_exit = true;
+            G.n_group_kills++;
+        }
     } else {
         r = kill(ch->pid, sig);
     }
@@ -534,6 +572,10 @@ int libxl__child_reaped_by_app(libxl_ctx *ctx, pid_t pid, int status,
         if (ch->pid == pid && ch->ctx == ctx && !ch->reaped)
             break; /* the oldest: same-pid entries are kept in order */
     if (ch) {
+        /* Already reaped by the application: the group id is still in use
+         * if a member is left, which is when this kill matters (owner
+         * mainloop only has the weaker R6, see libxl__child_kill). */
+        group_kill_locked(ch);
         if (libxl__child_collected_locked(ch, status, NULL, false))
             STAILQ_INSERT_TAIL(batch, ch, q_entry);
         rc = 0;
@@ -631,8 +673,19 @@ static void reap_all_locked(struct libxl__child_q *batch,
     while (G.reap_all) {
         struct rusage ru;
         int status;
-        pid_t pid = wait4(-1, &status, WNOHANG, &ru);
+        pid_t pid;
         libxl__child *ch;
+
+        if (G.n_group_kills > 0) {
+            /* Peek first: a leader whose group we are killing is reaped
+             * only after the rest of its group got its SIGKILL. */
+            siginfo_t si;
+            memset(&si, 0, sizeof si);
+            if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+                si.si_pid > 0 && (ch = libxl__child_lookup_locked(si.si_pid)))
+                group_kill_locked(ch);
+        }
+        pid = wait4(-1, &status, WNOHANG, &ru);
 
         if (pid < 0 && errno == EINTR)
             continue;
