@@ -189,7 +189,10 @@ typedef struct libxl_childproc_result { /* extensible */
     pid_t pid;
     int status;           /* as from waitpid */
     int exec_errno;       /* non-zero when the program could not be started */
-    struct rusage rusage; /* the child's own usage, as wait4 reports it */
+    struct rusage rusage; /* the child's own usage, as wait4 reports it
+                             (zero in owner_mainloop: the application
+                             reaps, and libxl_childproc_reaped takes no
+                             rusage) */
 } libxl_childproc_result;
 
 /*
