@@ -271,6 +271,7 @@ typedef struct {
     int n_default_children;    /* unreaped class DEFAULT children */
     int n_watched;             /* unreaped children the reaper owns */
     int n_group_kills;   /* children with kill_group_on_exit */
+    long npidfds;        /* pidfds held (atomic): see pidfd_affordable */
     bool reap_all;             /* derived: see update_reap_all */
 
     libxl__child **table; /* pid -> child, chained */

@@ -737,6 +737,43 @@ XLT_TEST(test_R1_group_member_ignoring_term_dies_with_leader, 60)
     group_survivor_case(libxl_sigchld_owner_libxl_always_selective_reap);
 }
 
+/* R1 under fd pressure: the library's pidfds (one per child) never use up
+ * the process's fds.  With a soft limit of 128 and 200 children in flight,
+ * each start still dups the caller's stdin_fd and every run completes. */
+XLT_TEST(test_R1_children_in_flight_leave_fds_to_the_application, 120)
+{
+    enum { N = 200 };
+    static libxl_childproc_result res[N];
+    char *argv[] = { "/bin/sh", "-c", "read x; exit 5", NULL };
+    libxl_childproc_args a = xlt_args(argv);
+    struct rlimit rl;
+    libxl_ctx *ctx = xlt_ctx_new(NULL);
+    int gate[2], i;
+
+    xlt_pipe(gate);
+    XLT_ASSERT(getrlimit(RLIMIT_NOFILE, &rl) == 0);
+    rl.rlim_cur = 128;
+    XLT_ASSERT(setrlimit(RLIMIT_NOFILE, &rl) == 0);
+    a.stdin_fd = gate[0];
+    for (i = 0; i < N; i++) {
+        libxl_asyncop_how how;
+        memset(&how, 0, sizeof how);
+        how.u.for_event = (uint64_t)i;
+        XLT_ASSERT_RC(xlt_childproc_run(ctx, &a, &res[i], &how), 0);
+    }
+    close(gate[1]); /* every child reads EOF and exits 5 */
+    for (i = 0; i < N; i++) {
+        libxl_event *ev = NULL;
+        XLT_ASSERT_RC(xlt_event_wait(ctx, &ev, LIBXL_EVENTMASK_ALL, NULL,
+                                     NULL), 0);
+        XLT_ASSERT_RC(ev->u.operation_complete.rc, 0);
+        XLT_ASSERT_EXITED(res[ev->for_user].status, 5);
+        libxl_event_free(ctx, ev);
+    }
+    close(gate[0]);
+    libxl_ctx_free(ctx);
+}
+
 /* ------------------------------------------------------------------ R2 */
 
 /* R2: libxl_childproc_fork returns the pid in the parent and 0 in the
@@ -1168,6 +1205,7 @@ int main(void)
         XLT_CASE(test_R1_default_kill_grace_2000ms),
         XLT_CASE(test_R1_new_process_group_kill_reaches_grandchild),
         XLT_CASE(test_R1_group_member_ignoring_term_dies_with_leader),
+        XLT_CASE(test_R1_children_in_flight_leave_fds_to_the_application),
         XLT_CASE(test_R2_fork_parent_child_and_death_once),
         XLT_CASE(test_R2_fork_without_death_cb_is_reaped),
         XLT_CASE(test_R4_exec_child_empty_mask_default_dispositions),

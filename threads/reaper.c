@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -254,9 +255,38 @@ void libxl__child_free(libxl__child *ch)
 {
     if (!ch)
         return;
-    if (ch->pidfd >= 0)
+    if (ch->pidfd >= 0) {
         close(ch->pidfd);
+        __atomic_sub_fetch(&G.npidfds, 1, __ATOMIC_RELAXED);
+    }
     free(ch);
+}
+
+/*
+ * Whether the next child may have a pidfd.  Each pidfd is an fd of the
+ * application's process: with the usual soft limit of 1024 and a thousand
+ * children in flight, they would leave none for the application (nor for
+ * the dup of a child's stdin).  Past half the soft limit, children are
+ * checked by pid instead (threads/reaper.c's nopidfd list), which costs
+ * one waitid per such child and pass.  The limit is re-read now and then,
+ * since the application may raise it.
+ */
+static bool pidfd_affordable(void)
+{
+    static long limit; /* a cache: a stale value is harmless */
+    static unsigned calls;
+    long n = __atomic_load_n(&G.npidfds, __ATOMIC_RELAXED);
+
+    if (__atomic_load_n(&limit, __ATOMIC_RELAXED) == 0 ||
+        (__atomic_add_fetch(&calls, 1, __ATOMIC_RELAXED) & 1023) == 0) {
+        struct rlimit rl;
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+            __atomic_store_n(&limit,
+                             rl.rlim_cur == RLIM_INFINITY ? (long)1 << 30
+                                                          : (long)rl.rlim_cur,
+                             __ATOMIC_RELAXED);
+    }
+    return n < __atomic_load_n(&limit, __ATOMIC_RELAXED) / 2;
 }
 
 static void watch_add_locked(libxl__child *ch)
@@ -344,9 +374,11 @@ int libxl__child_register(libxl_ctx *ctx, libxl_sigchld_owner mode,
     /* Opened before anything can reap the pid: only the reaper reaps our
      * children, and it cannot collect this one until it is in the table
      * (or, reaping everything, until we drop spawn_lock). */
-    if (G.have_pidfd) {
+    if (G.have_pidfd && pidfd_affordable()) {
         ch->pidfd = sys_pidfd_open(ch->pid);
-        if (ch->pidfd < 0)
+        if (ch->pidfd >= 0)
+            __atomic_add_fetch(&G.npidfds, 1, __ATOMIC_RELAXED);
+        else
             LOGE(ctx, DEBUG, "pidfd_open(%d)", (int)ch->pid);
     }
 
