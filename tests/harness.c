@@ -299,7 +299,7 @@ void xlt_read_line(int fd, char *buf, size_t size)
     buf[len] = 0;
 }
 
-int xlt_count_children(int *zombies_out)
+int xlt_list_children(pid_t *out, int max, int *zombies_out)
 {
     pid_t me = getpid();
     int n = 0, z = 0;
@@ -328,6 +328,8 @@ int xlt_count_children(int *zombies_out)
             continue;
         if (ppid != me)
             continue;
+        if (n < max)
+            out[n] = (pid_t)atoi(e->d_name);
         n++;
         if (state == 'Z')
             z++;
@@ -335,6 +337,25 @@ int xlt_count_children(int *zombies_out)
     closedir(d);
     if (zombies_out)
         *zombies_out = z;
+    return n;
+}
+
+int xlt_count_children(int *zombies_out)
+{
+    return xlt_list_children(NULL, 0, zombies_out);
+}
+
+int xlt_count_tasks(void)
+{
+    DIR *d = opendir("/proc/self/task");
+    struct dirent *e;
+    int n = 0;
+
+    XLT_ASSERT(d != NULL);
+    while ((e = readdir(d)) != NULL)
+        if (e->d_name[0] >= '0' && e->d_name[0] <= '9')
+            n++;
+    closedir(d);
     return n;
 }
 

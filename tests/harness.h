@@ -140,6 +140,10 @@ void xlt_child_exit(int code) __attribute__((noreturn));
 /* Processes whose parent is this process: returns how many, and stores
  * how many of them are zombies. */
 int xlt_count_children(int *zombies_out);
+/* The same, storing the first max of their pids in out. */
+int xlt_list_children(pid_t *out, int max, int *zombies_out);
+/* Threads of this process. */
+int xlt_count_tasks(void);
 /* Polls until this process has no children at all (zombie or not);
  * fails the test after timeout_ms. */
 void xlt_wait_no_children(int timeout_ms);

@@ -83,20 +83,6 @@ static pid_t lib_fork(libxl_ctx *ctx, libxl_childproc_death_cb *death,
     return pid;
 }
 
-static int count_tasks(void)
-{
-    DIR *d = opendir("/proc/self/task");
-    struct dirent *e;
-    int n = 0;
-
-    XLT_ASSERT(d != NULL);
-    while ((e = readdir(d)) != NULL)
-        if (e->d_name[0] >= '0' && e->d_name[0] <= '9')
-            n++;
-    closedir(d);
-    return n;
-}
-
 static void set_mode(libxl_ctx *ctx, libxl_sigchld_owner mode,
                      int (*cb)(pid_t, int, void *), void *user,
                      pid_t (*fork_replacement)(void *))
@@ -369,8 +355,8 @@ static void check_new_ctx_works(libxl_sigchld_owner mode)
     XLT_ASSERT(rec_take(&deaths, pid, &st));
     XLT_ASSERT_EXITED(st, 31);
     /* this process had one thread at the fork; now it has its reaper */
-    XLT_ASSERT_MSG(count_tasks() == 2, "%d threads in the fork child",
-                   count_tasks());
+    XLT_ASSERT_MSG(xlt_count_tasks() == 2, "%d threads in the fork child",
+                   xlt_count_tasks());
     XLT_ASSERT_RC(libxl_ctx_free(ctx), 0);
     XLT_ASSERT_EQ(xlt_count_children(NULL), 0);
 }

@@ -82,47 +82,12 @@ static void await_zombie(pid_t pid, int timeout_ms)
 }
 
 /* Pids whose parent is this process (any state). */
-static int list_children(pid_t *out, int max)
-{
-    pid_t me = getpid();
-    int n = 0;
-    DIR *d = opendir("/proc");
-    struct dirent *e;
-
-    XLT_ASSERT(d != NULL);
-    while ((e = readdir(d)) != NULL) {
-        char path[300], buf[1024], *p, st;
-        int ppid, fd;
-        ssize_t r;
-
-        if (e->d_name[0] < '0' || e->d_name[0] > '9')
-            continue;
-        snprintf(path, sizeof path, "/proc/%s/stat", e->d_name);
-        fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-            continue;
-        r = read(fd, buf, sizeof buf - 1);
-        close(fd);
-        if (r <= 0)
-            continue;
-        buf[r] = 0;
-        p = strrchr(buf, ')');
-        if (!p || sscanf(p + 1, " %c %d", &st, &ppid) != 2 || ppid != me)
-            continue;
-        if (n < max)
-            out[n] = (pid_t)atoi(e->d_name);
-        n++;
-    }
-    closedir(d);
-    return n;
-}
-
 /* The one child of this process not in known[0..nknown). */
 static pid_t new_child(const pid_t *known, int nknown)
 {
     pid_t kids[64];
     pid_t found = 0;
-    int n = list_children(kids, 64), i, j;
+    int n = xlt_list_children(kids, 64, NULL), i, j;
 
     XLT_ASSERT(n <= 64);
     for (i = 0; i < n; i++) {
@@ -138,20 +103,6 @@ static pid_t new_child(const pid_t *known, int nknown)
     }
     XLT_ASSERT_MSG(found != 0, "no new child among %d", n);
     return found;
-}
-
-static int count_tasks(void)
-{
-    DIR *d = opendir("/proc/self/task");
-    struct dirent *e;
-    int n = 0;
-
-    XLT_ASSERT(d != NULL);
-    while ((e = readdir(d)) != NULL)
-        if (e->d_name[0] >= '0' && e->d_name[0] <= '9')
-            n++;
-    closedir(d);
-    return n;
 }
 
 /* M1, as an application that makes threads before its first ctx does:
@@ -1178,11 +1129,11 @@ XLT_TEST(test_M6_several_selective_ctxs_share_one_reaper, 120)
     /* Counted relative to the threads before any ctx, so that a
      * sanitizer's own threads do not count. */
     pthread_barrier_wait(&sh_bar);
-    base = count_tasks();
+    base = xlt_count_tasks();
     pthread_barrier_wait(&sh_bar);
     XLT_ASSERT(base >= 1 + SH_CTXS);
     pthread_barrier_wait(&sh_bar);
-    tasks = count_tasks();
+    tasks = xlt_count_tasks();
     pthread_barrier_wait(&sh_bar);
     XLT_ASSERT_MSG(tasks == base + 1, "%d threads with %d ctxs with children,"
                    " %d before: wanted one reaper more", tasks, SH_CTXS,
