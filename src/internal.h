@@ -306,8 +306,6 @@ int libxl__reaper_ensure(libxl_ctx *ctx);
 int libxl__reaper_ensure_locked(libxl_ctx *ctx);
 void libxl__reaper_poke(void);
 void libxl__update_reap_all_locked(void);
-libxl__child *libxl__child_lookup_locked(pid_t pid);
-void libxl__child_unhash_locked(libxl__child *ch);
 
 /* Registers ch (pid, pidfd, owner set) with G.  Called with spawn_lock held
  * for reading.  Returns 0 or ERROR_*. */

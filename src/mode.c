@@ -16,6 +16,17 @@
  */
 #include "internal.h"
 
+/* The mode as set by setmode, read under the ctx lock. */
+static libxl_sigchld_owner ctx_mode(libxl_ctx *ctx)
+{
+    libxl_sigchld_owner m;
+
+    CTX_LOCK(ctx);
+    m = ctx->mode;
+    CTX_UNLOCK(ctx);
+    return m;
+}
+
 static void sigchld_mask(int how)
 {
     sigset_t s;
@@ -155,7 +166,7 @@ static int app_reaped(libxl_ctx *ctx, pid_t pid, int status, int notours,
 
     if (rc)
         return rc;
-    if (ctx->mode != libxl_sigchld_owner_mainloop) {
+    if (ctx_mode(ctx) != libxl_sigchld_owner_mainloop) {
         LOG(ctx, ERROR, "%s is only for owner_mainloop", fn);
         rc = ERROR_INVAL;
     } else {
@@ -185,7 +196,7 @@ LIBXL_EXPORT void libxl_childproc_sigchld_occurred(libxl_ctx *ctx)
 
     if (libxl__ctx_enter(ctx, __func__))
         return;
-    if (ctx->mode != libxl_sigchld_owner_mainloop) {
+    if (ctx_mode(ctx) != libxl_sigchld_owner_mainloop) {
         LOG(ctx, ERROR, "sigchld_occurred is only for owner_mainloop");
     } else {
         libxl__starts_wait(ctx);

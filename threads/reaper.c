@@ -155,6 +155,8 @@ void libxl__global_reset_in_child(void)
     STAILQ_INIT(&G.pending);
     G.n_always = G.n_selective = 0;
     G.n_default_children = G.n_watched = 0;
+    G.n_group_kills = 0; /* npidfds stays: the inherited pidfds are still
+                            open in this process */
     G.reap_all = false;
     if (G.table)
         stale_table = G.table;
@@ -198,7 +200,7 @@ static int table_grow_locked(void)
     return 0;
 }
 
-libxl__child *libxl__child_lookup_locked(pid_t pid)
+static libxl__child *child_lookup_locked(pid_t pid)
 {
     libxl__child *ch;
 
@@ -210,7 +212,7 @@ libxl__child *libxl__child_lookup_locked(pid_t pid)
     return NULL;
 }
 
-void libxl__child_unhash_locked(libxl__child *ch)
+static void child_unhash_locked(libxl__child *ch)
 {
     libxl__child **pp = &G.table[hash_pid(ch->pid, G.table_size)];
 
@@ -396,7 +398,7 @@ int libxl__child_register(libxl_ctx *ctx, libxl_sigchld_owner mode,
          * owner_mainloop, where the application reaps and may not have told
          * us yet: both entries stay, the older found first by
          * libxl_childproc_reaped. */
-        libxl__child *old = libxl__child_lookup_locked(ch->pid);
+        libxl__child *old = child_lookup_locked(ch->pid);
         if (old && old->cls == LIBXL__CLASS_APP &&
             ch->cls == LIBXL__CLASS_APP) {
             libxl__child **pp = &G.table[hash_pid(ch->pid, G.table_size)];
@@ -466,7 +468,7 @@ bool libxl__child_collected_locked(libxl__child *ch, int status,
         ch->rusage = *ru;
     ch->lost = lost;
     ch->reaped = true;
-    libxl__child_unhash_locked(ch);
+    child_unhash_locked(ch);
     if (ch->cls != LIBXL__CLASS_APP) {
         G.n_watched--;
         if (ch->on_nopidfd)
@@ -553,7 +555,7 @@ int libxl__children_orphan(libxl_ctx *ctx)
         if (ch->cls == LIBXL__CLASS_APP) {
             /* The application reaps these; nothing is left to tell. */
             ch->reaped = true;
-            libxl__child_unhash_locked(ch);
+            child_unhash_locked(ch);
             libxl__child_free(ch);
         }
     }
@@ -574,8 +576,7 @@ int libxl__children_orphan(libxl_ctx *ctx)
         STAILQ_CONCAT(&G.pending, &keep);
     }
     LIST_REMOVE(ctx, g_entry);
-    libxl__mode_ctx_freed_locked(ctx);
-    libxl__update_reap_all_locked();
+    libxl__mode_ctx_freed_locked(ctx); /* updates reap_all too */
     pthread_mutex_unlock(&G.lock);
     pthread_mutex_unlock(&G.ctxs_lock);
     return running;
@@ -600,7 +601,7 @@ int libxl__child_reaped_by_app(libxl_ctx *ctx, pid_t pid, int status,
     int rc = ERROR_UNKNOWN_CHILD;
 
     pthread_mutex_lock(&G.lock);
-    for (ch = libxl__child_lookup_locked(pid); ch; ch = ch->hash_next)
+    for (ch = child_lookup_locked(pid); ch; ch = ch->hash_next)
         if (ch->pid == pid && ch->ctx == ctx && !ch->reaped)
             break; /* the oldest: same-pid entries are kept in order */
     if (ch) {
@@ -714,7 +715,7 @@ static void reap_all_locked(struct libxl__child_q *batch,
             siginfo_t si;
             memset(&si, 0, sizeof si);
             if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
-                si.si_pid > 0 && (ch = libxl__child_lookup_locked(si.si_pid)))
+                si.si_pid > 0 && (ch = child_lookup_locked(si.si_pid)))
                 group_kill_locked(ch);
         }
         pid = wait4(-1, &status, WNOHANG, &ru);
@@ -723,7 +724,7 @@ static void reap_all_locked(struct libxl__child_q *batch,
             continue;
         if (pid <= 0)
             break; /* 0: none exited; ECHILD: no children at all */
-        ch = libxl__child_lookup_locked(pid);
+        ch = child_lookup_locked(pid);
         if (ch) {
             if (libxl__child_collected_locked(ch, status, &ru, false))
                 STAILQ_INSERT_TAIL(batch, ch, q_entry);
@@ -757,7 +758,7 @@ static void reap_ready_pidfds_locked(struct libxl__child_q *batch)
         for (i = 0; i < n; i++) {
             pid_t pid = (pid_t)(uint32_t)evs[i].data.u64;
             uint32_t id = (uint32_t)(evs[i].data.u64 >> 32);
-            libxl__child *ch = libxl__child_lookup_locked(pid);
+            libxl__child *ch = child_lookup_locked(pid);
 
             while (ch && !(ch->pid == pid && ch->id == id))
                 ch = ch->hash_next;
