@@ -1,0 +1,1 @@
+# tests/fuzz/fuzz.mk: filled in by its area.

@@ -1,0 +1,1 @@
+# tests/stress/faults.mk: filled in by its area.

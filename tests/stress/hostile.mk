@@ -1,0 +1,1 @@
+# tests/stress/hostile.mk: filled in by its area.

@@ -1,0 +1,3 @@
+/* soak.c - placeholder, written next. */
+#include "stress.h"
+int main(void) { return 77; }

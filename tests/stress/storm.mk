@@ -1,0 +1,1 @@
+# tests/stress/storm.mk: filled in by its area.
