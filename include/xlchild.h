@@ -187,7 +187,8 @@ typedef struct libxl_childproc_args { /* extensible: zero-initialise */
 
 typedef struct libxl_childproc_result { /* extensible */
     pid_t pid;
-    int status;           /* as from waitpid */
+    int status;           /* as from waitpid; -1 (no wait status) when the
+                             status was reaped behind the library's back */
     int exec_errno;       /* non-zero when the program could not be started */
     struct rusage rusage; /* the child's own usage, as wait4 reports it
                              (zero in owner_mainloop: the application
@@ -199,7 +200,8 @@ typedef struct libxl_childproc_result { /* extensible */
  * Completes with 0 once the child has been reaped, whatever its status;
  * ERROR_TIMEDOUT when killed for its timeout; ERROR_ABORTED when killed by
  * libxl_ao_abort; ERROR_FAIL with exec_errno set when the program could not
- * be started.  *result_out (may be NULL) is filled in before the completion
+ * be started, or with status -1 when its status was reaped behind the
+ * library's back (logged with its pid).  *result_out (may be NULL) is filled in before the completion
  * is delivered, so with an ao_how it must stay valid until then.  Bad
  * arguments return ERROR_INVAL at once and start nothing.
  */
@@ -211,7 +213,8 @@ typedef void libxl_childproc_death_cb(libxl_ctx *ctx, pid_t pid, int status,
                                       void *user);
 
 /* Returns the pid in the parent, 0 in the child, or ERROR_FAIL (errno kept).
- * death (may be NULL) is called exactly once with the wait status. */
+ * death (may be NULL) is called exactly once with the wait status, or with
+ * -1 if the status was reaped behind the library's back (logged). */
 pid_t libxl_childproc_fork(libxl_ctx *ctx, libxl_childproc_death_cb *death,
                            void *user);
 

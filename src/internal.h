@@ -124,7 +124,8 @@ struct libxl__child {
     /* set by whoever reaped it; then owned by ctx->lock */
     int status;
     struct rusage rusage;
-    bool lost;          /* reaped behind the library's back */
+    bool lost;          /* reaped behind the library's back: status is
+                           LIBXL__STATUS_LOST */
     unsigned spawn_seq; /* G.pass_seq just before it was created */
     STAILQ_ENTRY(libxl__child) q_entry; /* ctx->reaped or a batch */
 };
@@ -326,6 +327,11 @@ int libxl__child_reaped_by_app(libxl_ctx *ctx, pid_t pid, int status,
                                struct libxl__child_q *batch);
 /* Hands collected children to their ctx and wakes it.  No lock held. */
 void libxl__children_deliver(struct libxl__child_q *batch);
+
+/* The status reported for a child whose status was reaped behind the
+ * library's back: no wait status is -1 (WIFEXITED, WIFSIGNALED and
+ * WIFSTOPPED are all false for it). */
+#define LIBXL__STATUS_LOST (-1)
 
 /* Records the status of a child just collected (or lost), takes it out of
  * the pid table, and returns true if it must now be handed to its ctx

@@ -334,6 +334,25 @@ static bool exited_unreaped_locked(libxl__child *ch)
     return si.si_pid != 0;
 }
 
+/*
+ * A child whose status was taken behind the library's back.  It is reported
+ * once, as lost: status LIBXL__STATUS_LOST (-1, which no wait status is),
+ * so that nobody mistakes it for an exit code (inventing "exit 255", as
+ * some peers do, would be a lie the caller cannot tell from the truth), and
+ * runs complete with ERROR_FAIL (src/childproc.c).
+ */
+static void child_lost_locked(libxl__child *ch, int errnoval,
+                              struct libxl__child_q *batch)
+{
+    LOGEV(ch->ctx, ERROR, errnoval,
+          "child %d: its status was reaped behind the library's back"
+          " (a waitpid(-1) or wait() elsewhere, or SIGCHLD set to SIG_IGN);"
+          " reporting it as lost",
+          (int)ch->pid);
+    if (libxl__child_collected_locked(ch, LIBXL__STATUS_LOST, NULL, true))
+        STAILQ_INSERT_TAIL(batch, ch, q_entry);
+}
+
 static int collect_one_locked(libxl__child *ch, struct libxl__child_q *batch)
 {
     siginfo_t si;
@@ -351,13 +370,9 @@ static int collect_one_locked(libxl__child *ch, struct libxl__child_q *batch)
     if (r < 0 && errno == EINTR)
         return 0; /* next pass */
     if (r < 0) {
-        int e = errno;
-        LOGEV(ch->ctx, ERROR, e,
-              "child %d was reaped behind the library's"
-              " back (waitid); its status is lost",
-              (int)ch->pid);
-        if (libxl__child_collected_locked(ch, W_EXITCODE(255, 0), NULL, true))
-            STAILQ_INSERT_TAIL(batch, ch, q_entry);
+        /* ECHILD: somebody else took the status (a waitpid(-1) or wait()
+         * elsewhere, or the kernel itself while SIGCHLD was SIG_IGN). */
+        child_lost_locked(ch, errno, batch);
         return 1;
     }
     if (si.si_pid == 0)
@@ -410,13 +425,7 @@ int libxl__child_register(libxl_ctx *ctx, libxl_sigchld_owner mode,
             goto hashed;
         }
         if (old) {
-            LOG(old->ctx, ERROR,
-                "child %d was reaped behind the library's"
-                " back; its status is lost",
-                (int)old->pid);
-            if (libxl__child_collected_locked(old, W_EXITCODE(255, 0), NULL,
-                                              true))
-                STAILQ_INSERT_TAIL(&G.pending, old, q_entry);
+            child_lost_locked(old, -1, &G.pending);
             libxl__reaper_poke();
         }
     }
@@ -785,10 +794,12 @@ static void reap_nopidfd_locked(struct libxl__child_q *batch)
     }
 }
 
-static void reap_pass(bool sweep)
+/* Returns how many children (ours or not) it collected. */
+static unsigned reap_pass(bool sweep)
 {
     struct libxl__child_q batch = STAILQ_HEAD_INITIALIZER(batch);
     struct libxl__unknown_q ubatch = STAILQ_HEAD_INITIALIZER(ubatch);
+    unsigned n = 0;
     bool all;
 
 again:
@@ -813,16 +824,22 @@ again:
             pthread_rwlock_unlock(&G.spawn_lock);
         if (redo)
             goto again;
-        return;
+        return 0;
     }
     {
         /* Counted while G.lock still says these ctxs are alive. */
         libxl__child *ch;
         libxl__unknown *u;
         STAILQ_FOREACH(ch, &batch, q_entry)
+        {
             __atomic_add_fetch(&ch->ctx->inflight, 1, __ATOMIC_RELAXED);
+            n++;
+        }
         STAILQ_FOREACH(u, &ubatch, entry)
+        {
             __atomic_add_fetch(&u->ctx->inflight, 1, __ATOMIC_RELAXED);
+            n++;
+        }
     }
     pthread_mutex_unlock(&G.lock);
     if (all)
@@ -830,6 +847,7 @@ again:
 
     deliver(&batch, true);
     unknowns_deliver(&ubatch);
+    return n;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1029,6 +1047,58 @@ void libxl__reaper_poke(void)
         syscall(__NR_tgkill, G.self, tid, SIGCHLD);
 }
 
+/*
+ * After a timed sweep (M1, M2): has SIGCHLD's disposition been changed
+ * behind the library's back while it reaps?  SIG_IGN (or SA_NOCLDWAIT)
+ * makes the kernel discard statuses: the children that exited meanwhile are
+ * reported lost, and the library's handler is put back, as ctx_alloc would
+ * have done, so that the next ones are not.  Another handler is the
+ * application's choice: it costs latency (statuses wait for this sweep),
+ * which is said once.  collected: statuses this sweep found that no signal
+ * had announced, a sign that some thread swallows SIGCHLD.
+ */
+static void sweep_checks(unsigned collected)
+{
+    static bool warned_foreign;
+    struct sigaction cur;
+    bool ign, ours;
+
+    pthread_mutex_lock(&G.lock);
+    if (!handler_installed || G.n_watched == 0) {
+        /* not reaping (owner_mainloop only): SIGCHLD is not ours */
+        pthread_mutex_unlock(&G.lock);
+        return;
+    }
+    sigaction(SIGCHLD, NULL, &cur);
+    ours = (cur.sa_flags & SA_SIGINFO) && cur.sa_sigaction == sigchld_handler;
+    ign = (!(cur.sa_flags & SA_SIGINFO) && cur.sa_handler == SIG_IGN) ||
+          (cur.sa_flags & SA_NOCLDWAIT);
+    if (ign) {
+        LOG(LIST_FIRST(&G.ctxs), WARN,
+            "SIGCHLD was set to %s behind the library's back, which makes"
+            " the kernel discard child statuses; putting the library's"
+            " handler back",
+            cur.sa_flags & SA_NOCLDWAIT ? "SA_NOCLDWAIT" : "SIG_IGN");
+        /* What the application asked for, minus the discarding, becomes
+         * the handler ours chains (install_handler_locked reads it). */
+        if (!(cur.sa_flags & SA_SIGINFO) && cur.sa_handler == SIG_IGN)
+            cur.sa_handler = SIG_DFL;
+        cur.sa_flags &= ~SA_NOCLDWAIT;
+        sigaction(SIGCHLD, &cur, NULL);
+        handler_installed = false;
+        install_handler_locked(LIST_FIRST(&G.ctxs));
+    } else if (!ours && !warned_foreign) {
+        warned_foreign = true;
+        LOG(LIST_FIRST(&G.ctxs), WARN,
+            "the library's SIGCHLD handler was replaced behind its back:"
+            " child statuses may wait up to %d s for the reaper's sweep",
+            SWEEP_INTERVAL_S);
+    }
+    pthread_mutex_unlock(&G.lock);
+    if (collected)
+        warn_unblocked_threads();
+}
+
 static void *reaper_main(void *arg)
 {
     sigset_t set;
@@ -1066,7 +1136,10 @@ static void *reaper_main(void *arg)
         } else if (r == SIGCHLD) {
             chain_prev_handler(SIGCHLD, &si, NULL); /* as the kernel would */
         }
-        reap_pass(r < 0);
+        if (r < 0)
+            sweep_checks(reap_pass(true));
+        else
+            reap_pass(false);
     }
     return NULL;
 }
