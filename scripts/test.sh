@@ -4,9 +4,12 @@
 #   2. make check under AddressSanitizer + UndefinedBehaviorSanitizer
 #   3. make check under ThreadSanitizer
 #   4. make check with every test binary under valgrind (memcheck)
-#   5. the ABI against the committed baseline (abidiff)
-#   6. the Debian packages: build, lintian, install, build an example
+#   5. the stress suite's short form under valgrind's drd (races, locks)
+#   6. the ABI against the committed baseline (abidiff)
+#   7. the Debian packages: build, lintian, install, build an example
 #      against the installed -dev package
+# make check includes the short form of the stress suite (tests/stress/),
+# so stages 1-4 run it too; under valgrind it is scaled down to 10 %.
 # Usage: scripts/test.sh [stage...]   (default: all stages)
 # Build trees go under build/ (ignored by git).
 set -euo pipefail
@@ -14,7 +17,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 jobs=$(nproc 2>/dev/null || echo 2)
 stages=("$@")
-[ ${#stages[@]} -gt 0 ] || stages=(plain asan tsan valgrind abi deb)
+[ ${#stages[@]} -gt 0 ] || stages=(plain asan tsan valgrind drd abi deb)
 
 [ -x configure ] && [ configure -nt configure.ac ] && [ configure -nt Makefile.am ] ||
     autoreconf -fi
@@ -56,7 +59,19 @@ for s in "${stages[@]}"; do
     valgrind)
         section "valgrind memcheck"
         check_in valgrind "-O1 -g" \
-            LOG_COMPILER="$top/scripts/valgrind-test.sh"
+            LOG_COMPILER="$top/scripts/valgrind-test.sh" XLT_STRESS_SCALE=10
+        ;;
+    drd)
+        section "valgrind drd on the stress suite"
+        mkdir -p build/drd
+        (cd build/drd && "$top/configure" -q --enable-werror CFLAGS="-O1 -g" &&
+            make -s -j"$jobs" &&
+            { make -s check-stress-short \
+                  LOG_COMPILER="$top/scripts/drd-test.sh" XLT_STRESS_SCALE=10 ||
+              { for f in tests/stress/*.log; do
+                    grep -q -E '^(FAIL|ERROR)' "${f%.log}.trs" 2>/dev/null &&
+                        { echo "--- $f"; tail -n 60 "$f"; }
+                done; exit 1; }; })
         ;;
     abi)
         section "ABI against abi/libxlchild.abi"

@@ -412,8 +412,8 @@ static void op_fork_uses_library(unsigned *rs)
         if (libxl_ctx_alloc(&c, LIBXL_VERSION, 0, &soak_logger) ||
             libxl_childproc_run(c, &a, &r, NULL) || !WIFEXITED(r.status) ||
             WEXITSTATUS(r.status) != 5 || libxl_ctx_free(c))
-            _exit(1);
-        _exit(0);
+            xlt_child_exit(1);
+        xlt_child_exit(0); /* not _exit: see harness.h (valgrind) */
     }
     started();
     XLT_ASSERT_EQ(waitpid(pid, &st, 0), pid);
@@ -528,7 +528,9 @@ XLT_TEST(test_soak_random_mix, duration_s() + 300)
     XLT_ASSERT_EQ(fds1, fds0);
     /* Thread arenas and the pid table may grow to a high-water mark and
      * stay; a leak per operation grows without bound. */
-    XLT_ASSERT_MSG(rss1 - rss0 < 16384 + total / 8,
+    /* (Not under valgrind, whose own memory is in the process's RSS.) */
+    XLT_ASSERT_MSG(getenv("XLT_UNDER_VALGRIND") ||
+                       rss1 - rss0 < 16384 + total / 8,
                    "RSS grew from %ld to %ld KiB over %ld operations", rss0,
                    rss1, total);
 
