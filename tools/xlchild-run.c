@@ -143,12 +143,6 @@ static void *xcalloc(size_t n, size_t size)
     return p;
 }
 
-static bool is_blank(const char *s)
-{
-    s += strspn(s, " \t\n\v\f\r");
-    return !*s;
-}
-
 /* ------------------------------------------------------------------ */
 /* Signals: a self-pipe, so a signal wakes the poll and nothing else    */
 /* happens in the handler.                                              */
@@ -311,27 +305,7 @@ static void job_completed(libxl_ctx *ctx, int rc, void *for_callback)
 /* --no-shell: the line's words, split at blanks, as argv. */
 static int job_split(struct job *j)
 {
-    static const char blanks[] = " \t\n\v\f\r";
-    size_t n = 0, cap = 8;
-    char *p, *save = NULL;
-
-    j->argv_store = strdup(j->cmd);
-    j->argv = malloc(cap * sizeof *j->argv);
-    if (!j->argv_store || !j->argv)
-        return -1;
-    for (p = strtok_r(j->argv_store, blanks, &save); p;
-         p = strtok_r(NULL, blanks, &save)) {
-        if (n + 1 == cap) {
-            char **na = realloc(j->argv, (cap *= 2) * sizeof *na);
-
-            if (!na)
-                return -1;
-            j->argv = na;
-        }
-        j->argv[n++] = p;
-    }
-    j->argv[n] = NULL;
-    return 0;
+    return split_words(j->cmd, &j->argv, &j->argv_store);
 }
 
 static int open_result_file(struct runner *r, const struct job *j,
@@ -590,7 +564,7 @@ static size_t finish_ready(struct runner *r, int *timeout)
 /* 1: run it, 0: skip it, -1: bad input (message printed). */
 static int check_line(struct runner *r, const char *line, unsigned long lineno)
 {
-    if (!is_blank(line))
+    if (!line_is_blank(line))
         return 1;
     if (r->o.skip_empty)
         return 0;

@@ -25,14 +25,22 @@
 
 #define PROG "xlchild-run"
 
+/* The limits below can be set at build time only so that the fuzz targets
+ * (tests/fuzz) can reach them with small inputs; xlchild-run itself always
+ * uses the values here. */
+
 /* Linux's MAX_ARG_STRLEN: the longest single argv string exec accepts
  * (32 pages), terminating NUL included.  A line goes to sh -c as one
  * argument, so a longer one could never run. */
+#ifndef XR_MAX_LINE
 #define XR_MAX_LINE (32 * 4096 - 1)
+#endif
 
 /* Output lines longer than this are cut (with a newline) rather than
  * buffered without bound. */
+#ifndef XR_MAX_OUTPUT_LINE
 #define XR_MAX_OUTPUT_LINE (1024 * 1024)
+#endif
 
 /* ------------------------------------------------------------------ */
 /* Options.                                                            */
@@ -144,6 +152,11 @@ int input_fill(struct input *in);
  * -2: a bad line (message printed). */
 int input_next(struct input *in, char **line, unsigned long *lineno);
 void input_close(struct input *in);
+/* A line of blanks only (or empty): skipped or rejected, never run. */
+bool line_is_blank(const char *s);
+/* --no-shell: *store a copy of line, *argv its words (split at blanks),
+ * NULL-terminated; both to be freed, also on failure (-1: no memory). */
+int split_words(const char *line, char ***argv, char **store);
 
 /* ------------------------------------------------------------------ */
 /* Jobs and their reports.                                             */

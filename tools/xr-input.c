@@ -20,8 +20,11 @@
 
 #include "xlchild-run.h"
 
-#define READ_CHUNK (64 * 1024)
-#define INPUT_BUF (XR_MAX_LINE + 1 + READ_CHUNK)
+/* Settable only for the fuzz targets, like XR_MAX_LINE. */
+#ifndef XR_INPUT_CHUNK
+#define XR_INPUT_CHUNK (64 * 1024)
+#endif
+#define INPUT_BUF (XR_MAX_LINE + 1 + XR_INPUT_CHUNK)
 
 static const char *unit(const struct input *in)
 {
@@ -146,4 +149,37 @@ void input_close(struct input *in)
     in->fd = -1;
     free(in->buf);
     in->buf = NULL;
+}
+
+/* The blanks of isspace in the C locale, whatever the user's locale says. */
+static const char blanks[] = " \t\n\v\f\r";
+
+bool line_is_blank(const char *s)
+{
+    s += strspn(s, blanks);
+    return !*s;
+}
+
+int split_words(const char *line, char ***argv, char **store)
+{
+    size_t n = 0, cap = 8;
+    char *p, *save = NULL;
+
+    *store = strdup(line);
+    *argv = malloc(cap * sizeof **argv);
+    if (!*store || !*argv)
+        return -1;
+    for (p = strtok_r(*store, blanks, &save); p;
+         p = strtok_r(NULL, blanks, &save)) {
+        if (n + 1 == cap) {
+            char **na = realloc(*argv, (cap *= 2) * sizeof *na);
+
+            if (!na)
+                return -1;
+            *argv = na;
+        }
+        (*argv)[n++] = p;
+    }
+    (*argv)[n] = NULL;
+    return 0;
 }

@@ -196,18 +196,59 @@ bad:
     return 2;
 }
 
-/* What getopt_long did not like, said once, clearly. */
+/* The long options that NAME (the part of an argument between "--" and
+ * any '=') abbreviates: how many, and the last; or the one it spells out. */
+static int long_matches(const char *arg, const struct option **found)
+{
+    const char *name = arg + 2;
+    size_t len = strcspn(name, "=");
+    const struct option *lo;
+    int n = 0;
+
+    if (!len) /* "--=x" abbreviates nothing */
+        return 0;
+    for (lo = longopts; lo->name; lo++) {
+        if (strncmp(lo->name, name, len) == 0) {
+            *found = lo;
+            if (!lo->name[len])
+                return 1;
+            n++;
+        }
+    }
+    return n;
+}
+
+/*
+ * What getopt_long did not like, said once, clearly.  It tells little:
+ * optopt is 0 for a long option it does not know or cannot tell from
+ * another, the option's value for a long option given an argument it does
+ * not take, and the letter for a short option, which may be in the middle
+ * of a group such as -kx (so argv[optind - 1] is not always the culprit).
+ */
 static int bad_option(int c, char **argv)
 {
     const char *given = argv[optind - 1];
+    const struct option *lo = NULL;
+    char o[3] = {'-', (char)optopt, '\0'};
+    bool is_long = strncmp(given, "--", 2) == 0;
 
     if (c == ':')
-        return usage_error("option '%s' needs an argument", given);
-    if (optopt && optopt < 256) {
-        char o[3] = {'-', (char)optopt, '\0'};
-        return usage_error("unknown option '%s'", o);
+        return usage_error("option '%s' needs an argument",
+                           is_long ? given : o);
+    if (!optopt) {
+        if (is_long && long_matches(given, &lo) > 1)
+            return usage_error("option '%s' is ambiguous", given);
+        return usage_error("unknown option '%s'", given);
     }
-    return usage_error("unknown option '%s'", given);
+    if ((optopt >= 256 || strchr("j0akqhV", optopt)) && is_long &&
+        long_matches(given, &lo) == 1) {
+        fprintf(stderr, PROG ": option '--%s' takes no argument\n", lo->name);
+        fputs("Try '" PROG " --help' for more information.\n", stderr);
+        return 2;
+    }
+    if (optopt == '-') /* as in -k-: '--' would look like the end mark */
+        return usage_error("unknown option character '%s'", o + 1);
+    return usage_error("unknown option '%s'", o);
 }
 
 static int set_option(int c, const char *arg, struct options *o)

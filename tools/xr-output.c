@@ -27,7 +27,10 @@
 #include "xlchild-run.h"
 
 #define SINK_BUF (64 * 1024)
-#define SPOOL_MEM_MAX (1024 * 1024)
+/* Settable only for the fuzz targets (tests/fuzz), to reach the spill. */
+#ifndef XR_SPOOL_MEM_MAX
+#define XR_SPOOL_MEM_MAX (1024 * 1024)
+#endif
 #define READ_CHUNK (64 * 1024)
 #define MAX_SINKS 4
 
@@ -252,7 +255,7 @@ static int spool_spill(struct spool *sp)
 
 int spool_append(struct spool *sp, const char *p, size_t n)
 {
-    if (sp->fd < 0 && sp->len + n > SPOOL_MEM_MAX)
+    if (sp->fd < 0 && sp->len + n > XR_SPOOL_MEM_MAX)
         spool_spill(sp); /* failing that, memory it is */
     if (sp->fd >= 0)
         return fd_write_all(sp->fd, p, n);
