@@ -21,7 +21,17 @@ libxl__ao *libxl__ao_new(libxl_ctx *ctx, const libxl_asyncop_how *how)
         ao->how = *how;
     else
         ao->sync = true;
+    if (how && !how->callback && !(ao->ev = calloc(1, sizeof *ao->ev))) {
+        free(ao);
+        return NULL;
+    }
     return ao;
+}
+
+void libxl__ao_free(libxl__ao *ao)
+{
+    free(ao->ev);
+    free(ao);
 }
 
 void libxl__ao_fail_later_locked(libxl_ctx *ctx, libxl__ao *ao, int rc)
@@ -60,15 +70,9 @@ void libxl__ao_complete_locked(libxl_ctx *ctx, libxl__ao *ao, int rc)
         return;
     }
     {
-        libxl_event *ev = calloc(1, sizeof *ev);
+        libxl_event *ev = ao->ev;
         uint64_t for_user = ao->how.u.for_event;
         free(ao);
-        if (!ev) {
-            libxl__disaster_locked(ctx, LIBXL_EVENT_TYPE_OPERATION_COMPLETE,
-                                   "out of memory: completion event lost",
-                                   ENOMEM);
-            return;
-        }
         ev->type = LIBXL_EVENT_TYPE_OPERATION_COMPLETE;
         ev->for_user = for_user;
         ev->u.operation_complete.rc = rc;
@@ -114,7 +118,7 @@ void libxl__aos_free_locked(libxl_ctx *ctx)
     while ((ao = TAILQ_FIRST(&ctx->aos))) {
         TAILQ_REMOVE(&ctx->aos, ao, entry);
         libxl__timeout_cancel_locked(ctx, &ao->timer);
-        free(ao); /* a synchronous one's thread has left (ctx->freeing) */
+        libxl__ao_free(ao); /* a synchronous one's thread has left */
     }
 }
 

@@ -136,6 +136,7 @@ static void run_start(libxl_ctx *ctx, const libxl__start *st, libxl__ao *ao,
 
     if (!ch) {
         exec_errno = ENOMEM;
+        LOGEV(ctx, ERROR, ENOMEM, "cannot allocate a child record");
         goto done;
     }
     ch->ao = ao;
@@ -200,8 +201,10 @@ static int run_entered(libxl_ctx *ctx, const libxl_childproc_args *args,
     CHECK_ARG(ctx, fd_arg_ok(args->stderr_fd));
 
     ao = libxl__ao_new(ctx, ao_how);
-    if (!ao)
+    if (!ao) {
+        LOGEV(ctx, ERROR, ENOMEM, "cannot allocate the operation");
         return ERROR_NOMEM;
+    }
     ao->result_out = result_out;
     ao->starting = true;
     ao->kill_grace_ms =
@@ -213,7 +216,7 @@ static int run_entered(libxl_ctx *ctx, const libxl_childproc_args *args,
         (args->timeout_ms > 0 &&
          (rc = libxl__timeout_set_locked(ctx, &ao->timer, args->timeout_ms)))) {
         CTX_UNLOCK(ctx);
-        free(ao);
+        libxl__ao_free(ao);
         return rc;
     }
     libxl__start_begin_locked(ctx, &st);
@@ -224,7 +227,7 @@ static int run_entered(libxl_ctx *ctx, const libxl_childproc_args *args,
         libxl__timeout_cancel_locked(ctx, &ao->timer);
         CTX_UNLOCK(ctx);
         libxl__start_end(ctx);
-        free(ao);
+        libxl__ao_free(ao);
         return rc;
     }
     CTX_LOCK(ctx);
@@ -288,6 +291,7 @@ static pid_t fork_entered(libxl_ctx *ctx, libxl_childproc_death_cb *death,
     ch = libxl__child_new();
     if (!ch) {
         libxl__start_end(ctx);
+        LOGEV(ctx, ERROR, ENOMEM, "cannot allocate a child record");
         errno = ENOMEM;
         return ERROR_FAIL;
     }

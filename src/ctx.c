@@ -93,24 +93,31 @@ LIBXL_EXPORT int libxl_ctx_alloc(libxl_ctx **pctx, int version, unsigned flags,
     libxl__global_init();
 
     ctx = calloc(1, sizeof *ctx);
-    if (!ctx)
+    if (!ctx) {
+        libxl__log_lg(lg, LIBXL_LOG_ERROR, errno, __func__,
+                      "cannot allocate the ctx");
         return ERROR_NOMEM;
+    }
     ctx->lg = lg;
+    LIBXL__ATOMIC_VAR(ctx->inflight);
     ctx->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (ctx->wake_fd < 0) {
         LOGE(ctx, ERROR, "eventfd");
         rc = ERROR_FAIL;
         goto out_free;
     }
-    if (pthread_mutex_init(&ctx->lock, NULL)) {
+    if ((rc = pthread_mutex_init(&ctx->lock, NULL))) {
+        LOGEV(ctx, ERROR, rc, "pthread_mutex_init");
         rc = ERROR_FAIL;
         goto out_close;
     }
-    if (pthread_cond_init(&ctx->users_gone, NULL)) {
+    if ((rc = pthread_cond_init(&ctx->users_gone, NULL))) {
+        LOGEV(ctx, ERROR, rc, "pthread_cond_init");
         rc = ERROR_FAIL;
         goto out_mutex;
     }
-    if (pthread_cond_init(&ctx->started, NULL)) {
+    if ((rc = pthread_cond_init(&ctx->started, NULL))) {
+        LOGEV(ctx, ERROR, rc, "pthread_cond_init");
         rc = ERROR_FAIL;
         goto out_cond;
     }

@@ -51,11 +51,39 @@
 
 #define LIBXL_EXPORT __attribute__((visibility("default")))
 
+/*
+ * LIBXL__ATOMIC_VAR(v): v is only ever read and written with __atomic
+ * builtins (or under a lock on one side and atomically on the other, by
+ * design).  drd and helgrind model locks, not atomics, and would report
+ * every such access as a race; this tells them not to check v.  Outside
+ * valgrind the client requests are a few no-op instructions.
+ */
+#if defined(HAVE_VALGRIND_DRD_H) && defined(HAVE_VALGRIND_HELGRIND_H)
+#include <valgrind/drd.h>
+#include <valgrind/helgrind.h>
+#define LIBXL__ATOMIC_VAR(v)                                             \
+    do {                                                                 \
+        DRD_IGNORE_VAR(v);                                               \
+        VALGRIND_HG_DISABLE_CHECKING(&(v), sizeof(v));                   \
+    } while (0)
+/* In a fork child: the lock at &v starts a new life (it is initialised
+ * again, whatever state a vanished thread left it in), so drd and helgrind
+ * must forget its past rather than report a re-initialised locked mutex. */
+#define LIBXL__LOCK_REBORN(v) ANNOTATE_NEW_MEMORY(&(v), sizeof(v))
+#else
+#define LIBXL__ATOMIC_VAR(v) ((void)0)
+#define LIBXL__LOCK_REBORN(v) ((void)0)
+#endif
+
 /* ------------------------------------------------------------------ */
 /* Logging (src/log.c)                                                 */
 
 void libxl__log(libxl_ctx *ctx, libxl_log_level level, int errnoval,
                 const char *func, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+void libxl__log_lg(libxl_logger *lg, libxl_log_level level, int errnoval,
+                   const char *func, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 
 #define LOG(ctx, lvl, ...) \
@@ -180,6 +208,9 @@ struct libxl__ao {
     bool complete;
     int rc;
     libxl__waiter *waiter; /* sync: the thread waiting */
+    libxl_event *ev; /* the completion event (how->callback NULL),
+                        allocated with the ao so that completing it cannot
+                        fail for want of memory and lose it */
 
     /* libxl_childproc_run */
     bool starting;            /* run_start still filling it in */
@@ -395,6 +426,8 @@ void libxl__events_free_locked(libxl_ctx *ctx);
 
 /* Async operations (src/ao.c) */
 libxl__ao *libxl__ao_new(libxl_ctx *ctx, const libxl_asyncop_how *how);
+/* Frees an ao that will not complete (start failed, ctx_free). */
+void libxl__ao_free(libxl__ao *ao);
 /* An ao that failed before it had a child: its completion is queued for
  * the work loop rather than made inside the call that started it, so
  * that callbacks starting operations never nest without bound (as libxl

@@ -120,3 +120,25 @@ void libxl__log(libxl_ctx *ctx, libxl_log_level level, int errnoval,
 out:
     errno = saved;
 }
+
+/* For the one caller with a logger and no ctx yet (libxl_ctx_alloc failing
+ * before its ctx exists): the message still goes to the caller's logger. */
+void libxl__log_lg(libxl_logger *lg, libxl_log_level level, int errnoval,
+                   const char *func, const char *fmt, ...)
+{
+    int saved = errno;
+    va_list al;
+
+    if (!lg) {
+        if (level < LIBXL_LOG_WARN)
+            goto out;
+        lg = &default_logger.lg;
+    }
+    if (!lg->vmessage)
+        goto out;
+    va_start(al, fmt);
+    lg->vmessage(lg, level, errnoval, func, fmt, al);
+    va_end(al);
+out:
+    errno = saved;
+}

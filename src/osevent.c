@@ -68,8 +68,10 @@ int libxl__osevent_timeout_added_locked(libxl_ctx *ctx, libxl__timeout *t)
     if ((rc = wake_fd_register_locked(ctx)))
         return rc;
     reg = calloc(1, sizeof *reg);
-    if (!reg)
+    if (!reg) {
+        LOGEV(ctx, ERROR, ENOMEM, "cannot register a timeout");
         return ERROR_NOMEM;
+    }
     reg->token = ++ctx->osreg_seq;
     rc = ctx->os_hooks.timeout_register(ctx->os_hooks_user, &reg->for_app,
                                         wallclock_of(&t->deadline),

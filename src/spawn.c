@@ -160,7 +160,11 @@ int libxl__spawn(libxl_ctx *ctx, const libxl__start *st,
         e = spawn_fork(st, args, tmpfd, pid_r);
     else
         e = spawn_posix(args, tmpfd, pid_r);
-    if (e)
+    /* The program's own failures (ENOENT, EACCES...) are the caller's to
+     * report (exec_errno); a resource the system refused is logged. */
+    if (e == EAGAIN || e == ENOMEM || e == EMFILE || e == ENFILE)
+        LOGEV(ctx, ERROR, e, "cannot start %s", args->path);
+    else if (e)
         LOGEV(ctx, DEBUG, e, "cannot execute %s", args->path);
 out:
     for (i = 0; i < 3; i++)

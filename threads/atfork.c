@@ -2,8 +2,9 @@
  * atfork.c - fork safety (F1-F3).
  *
  * pthread_atfork handlers, registered once: prepare takes G.ctxs_lock so
- * the child's copy of the ctx list is whole; the parent releases it; the
- * child re-initialises every global lock, forgets the parent's children
+ * the child's copy of the ctx list is whole; the parent and the child
+ * release it; the child re-initialises every global lock that a vanished
+ * thread held, forgets the parent's children
  * and reaper, and bumps G.generation so that every ctx inherited from the
  * parent is stale.  G.lock is deliberately not held across fork(): the
  * reaper takes it for every status, and a fork of a big process takes
@@ -29,10 +30,18 @@ static void atfork_parent(void)
  * closes their wakeup fds. */
 static LIST_HEAD(, libxl__ctx) stale_ctxs;
 
-static void atfork_child(void)
+static void child_reset(void)
 {
     stale_ctxs.lh_first = G.ctxs.lh_first;
     libxl__global_reset_in_child();
+}
+
+static void atfork_child(void)
+{
+    /* Taken by atfork_prepare in the thread that is now the child's only
+     * one: released, not re-initialised. */
+    pthread_mutex_unlock(&G.ctxs_lock);
+    child_reset();
 }
 
 void libxl__atfork_init(void)
@@ -48,7 +57,7 @@ void libxl__child_after_fork(void)
     sigset_t s;
 
     if (G.self != getpid())
-        atfork_child();
+        child_reset(); /* no atfork_prepare ran: nothing to release */
     /* R2: SIGCHLD at its default, unblocked; the rest of the mask kept. */
     sa.sa_handler = SIG_DFL;
     sa.sa_flags = 0;

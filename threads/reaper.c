@@ -49,6 +49,11 @@ libxl__global libxl__G = {
 static struct sigaction prev_action;
 static bool handler_installed;
 
+/* pidfd_affordable's cache of RLIMIT_NOFILE (a stale value is harmless)
+ * and its call count, both atomic. */
+static long limit;
+static unsigned calls;
+
 #define SWEEP_INTERVAL_S 1
 #define EPOLL_BATCH 256
 
@@ -120,6 +125,14 @@ static void spawn_lock_init(void)
 
 static void global_init_once(void)
 {
+    LIBXL__ATOMIC_VAR(G.generation);
+    LIBXL__ATOMIC_VAR(G.npidfds);
+    LIBXL__ATOMIC_VAR(G.pass_seq);
+    LIBXL__ATOMIC_VAR(G.reap_all);
+    LIBXL__ATOMIC_VAR(G.reaper_running);
+    LIBXL__ATOMIC_VAR(G.reaper_tid);
+    LIBXL__ATOMIC_VAR(limit);
+    LIBXL__ATOMIC_VAR(calls);
     spawn_lock_init();
     G.self = getpid();
     G.next_id = 1;
@@ -141,13 +154,32 @@ void libxl__global_init(void)
  * ever written: volatile keeps the optimiser from dropping the store. */
 static libxl__child **volatile stale_table;
 
+/* A lock that a thread of the parent held at the fork stays locked for
+ * ever in the child, where that thread does not exist: it must be made
+ * anew.  One that was free is kept as it is (checkers such as drd rightly
+ * frown on re-initialising a lock they know). */
+static void mutex_reset_in_child(pthread_mutex_t *m)
+{
+    if (pthread_mutex_trylock(m) == 0) {
+        pthread_mutex_unlock(m);
+        return;
+    }
+    LIBXL__LOCK_REBORN(*m);
+    pthread_mutex_init(m, NULL);
+}
+
 /* Runs in the child of every fork, with only the forking thread alive.
  * Nothing of the parent's children is ours here: forget it all. */
 void libxl__global_reset_in_child(void)
 {
-    pthread_mutex_init(&G.ctxs_lock, NULL);
-    pthread_mutex_init(&G.lock, NULL);
-    spawn_lock_init();
+    mutex_reset_in_child(&G.ctxs_lock);
+    mutex_reset_in_child(&G.lock);
+    if (pthread_rwlock_trywrlock(&G.spawn_lock) == 0) {
+        pthread_rwlock_unlock(&G.spawn_lock);
+    } else {
+        LIBXL__LOCK_REBORN(G.spawn_lock);
+        spawn_lock_init();
+    }
     G.generation++;
     G.self = getpid();
     LIST_INIT(&G.ctxs);
@@ -275,8 +307,6 @@ void libxl__child_free(libxl__child *ch)
  */
 static bool pidfd_affordable(void)
 {
-    static long limit; /* a cache: a stale value is harmless */
-    static unsigned calls;
     long n = __atomic_load_n(&G.npidfds, __ATOMIC_RELAXED);
 
     if (__atomic_load_n(&limit, __ATOMIC_RELAXED) == 0 ||
@@ -1064,8 +1094,12 @@ static void sweep_checks(unsigned collected)
     bool ign, ours;
 
     pthread_mutex_lock(&G.lock);
-    if (!handler_installed || G.n_watched == 0) {
-        /* not reaping (owner_mainloop only): SIGCHLD is not ours */
+    if (!handler_installed || (G.n_watched == 0 && !collected)) {
+        /* Not reaping (owner_mainloop only): SIGCHLD is not ours.  A sweep
+         * that has just collected the last children (typically the ones
+         * lost to SIG_IGN) was reaping: it must still look, or the reaper
+         * goes idle with SIG_IGN in place and the next children are lost
+         * too. */
         pthread_mutex_unlock(&G.lock);
         return;
     }
@@ -1099,11 +1133,30 @@ static void sweep_checks(unsigned collected)
         warn_unblocked_threads();
 }
 
+/* The time left until due (0 if past), for sigtimedwait. */
+static struct timespec sweep_wait(const struct timespec *due)
+{
+    struct timespec now, left = {0, 0};
+
+    libxl__now(&now);
+    if (now.tv_sec < due->tv_sec ||
+        (now.tv_sec == due->tv_sec && now.tv_nsec < due->tv_nsec)) {
+        left.tv_sec = due->tv_sec - now.tv_sec;
+        left.tv_nsec = due->tv_nsec - now.tv_nsec;
+        if (left.tv_nsec < 0) {
+            left.tv_sec--;
+            left.tv_nsec += 1000000000L;
+        }
+    }
+    return left;
+}
+
 static void *reaper_main(void *arg)
 {
     sigset_t set;
     int idle_sweeps = 0;
     bool timed_out = false;
+    struct timespec due; /* the next sweep (CLOCK_MONOTONIC) */
 
     (void)arg;
     sigemptyset(&set);
@@ -1112,21 +1165,36 @@ static void *reaper_main(void *arg)
                      __ATOMIC_RELEASE);
     warn_unblocked_threads();
     reap_pass(true); /* whatever exited before we were ready */
+    libxl__now(&due);
+    due.tv_sec += SWEEP_INTERVAL_S;
     for (;;) {
-        struct timespec ts = {SWEEP_INTERVAL_S, 0};
+        struct timespec ts;
         siginfo_t si;
-        bool untimed;
+        bool untimed, sweep;
         int r;
 
         /* Sweep every second while there are children to watch, and once
          * more after the last: an idle process is not woken every second,
-         * and a busy one is not poked each time its count passes zero. */
+         * and a busy one is not poked each time its count passes zero.
+         * The deadline is absolute: SIGCHLDs arriving more often than
+         * once a second must not put the sweep off for ever (a status
+         * stolen from a child without pidfd, in a waitpid(-1) mode, is
+         * found by nothing else). */
         pthread_mutex_lock(&G.lock);
         idle_sweeps = timed_out && G.n_watched == 0 ? idle_sweeps + 1 : 0;
         untimed = G.reaper_untimed = G.n_watched == 0 && idle_sweeps > 0;
         pthread_mutex_unlock(&G.lock);
+        ts = sweep_wait(&due);
         r = sigtimedwait(&set, &si, untimed ? NULL : &ts);
-        timed_out = r < 0 && errno == EAGAIN;
+        if (untimed) { /* woken from an untimed wait: sweeps start over */
+            libxl__now(&due);
+            due.tv_sec += SWEEP_INTERVAL_S;
+            sweep = r < 0;
+        } else {
+            ts = sweep_wait(&due);
+            sweep = r < 0 || (ts.tv_sec == 0 && ts.tv_nsec == 0);
+        }
+        timed_out = sweep && !(r < 0 && errno == EINTR);
         if (r == SIGCHLD && si.si_pid == G.self &&
             (si.si_code == SI_TKILL || si.si_code == SI_QUEUE)) {
             /* a poke, or forwarded by our handler (which chained) */
@@ -1136,10 +1204,13 @@ static void *reaper_main(void *arg)
         } else if (r == SIGCHLD) {
             chain_prev_handler(SIGCHLD, &si, NULL); /* as the kernel would */
         }
-        if (r < 0)
+        if (sweep) {
+            libxl__now(&due);
+            due.tv_sec += SWEEP_INTERVAL_S;
             sweep_checks(reap_pass(true));
-        else
+        } else {
             reap_pass(false);
+        }
     }
     return NULL;
 }
@@ -1170,6 +1241,7 @@ int libxl__reaper_ensure_locked(libxl_ctx *ctx)
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (r) {
         LOGEV(ctx, ERROR, r, "cannot start the reaper thread");
+        errno = r; /* R2: libxl_childproc_fork's caller sees why */
         return ERROR_FAIL;
     }
     __atomic_store_n(&G.reaper_running, true, __ATOMIC_RELEASE);
