@@ -14,4 +14,4 @@ export XLT_UNDER_VALGRIND
 top=$(cd "$(dirname "$0")/.." && pwd)
 exec ./libtool --mode=execute valgrind -q --tool=drd --error-exitcode=99 \
     --suppressions="$top/tests/stress/drd.supp" \
-    --child-silent-after-fork=yes --trace-children=no "$@"
+    --child-silent-after-fork=no --trace-children=no "$@"

@@ -35,6 +35,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 /* ------------------------------------------------------------ helpers */
@@ -48,6 +49,17 @@ static int warn_lines(xlt_logger *lg)
         lg->count[LIBXL_LOG_CRITICAL];
     pthread_mutex_unlock(&lg->mu);
     return n;
+}
+
+/* Whether this kernel (and valgrind, if under it) has pidfd_open. */
+static int have_pidfd(void)
+{
+    int fd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+
+    if (fd < 0)
+        return 0;
+    close(fd);
+    return 1;
 }
 
 /* pidfds this process holds (the library's, since the test opens none). */
@@ -395,7 +407,9 @@ XLT_TEST(limits_nofile, 300)
     {
         libxl_childproc_result gr;
         xlt_start_gated(ctx, 78, &gate, &gr);
-        XLT_ASSERT_EQ(count_pidfds(), 1);
+        /* (Valgrind 3.19 has no pidfd_open: the library then runs its
+         * per-pid fallback, and there is no pidfd to see.) */
+        XLT_ASSERT_EQ(count_pidfds(), have_pidfd() ? 1 : 0);
         close(gate);
         XLT_ASSERT_RC(xlt_wait_for(ctx, 78), 0);
     }
@@ -563,7 +577,7 @@ static void helper_main(int cmd, int ans)
 
 XLT_TEST(limits_nproc, 300)
 {
-    xlt_logger *lg = xlt_logger_new();
+    xlt_logger *lg;
     libxl_ctx *ctx;
     libxl_childproc_hooks h;
     libxl_childproc_result r;
@@ -572,6 +586,11 @@ XLT_TEST(limits_nproc, 300)
     long storm = xls_scale(400, 60), i;
     mix *x;
 
+    if (xlt_skip_under_valgrind("valgrind 3.19 (drd) asserts in its own"
+                                " thread bookkeeping when pthread_create"
+                                " fails with EAGAIN"))
+        return;
+    lg = xlt_logger_new();
     if (!drop_privileges())
         return;
 
