@@ -74,12 +74,14 @@ void xls_ledger_reported(xls_ledger *l, long token, int status, int rc)
         __atomic_add_fetch(&l->unexpected, 1, __ATOMIC_RELAXED);
         return;
     }
-    /* The first report's values are kept; a second one is what the
-     * check is about, not its contents. */
-    if (__atomic_add_fetch(&l->slot[token].reports, 1, __ATOMIC_ACQ_REL) == 1) {
+    /* The first report's values are kept (a second one is what the check
+     * is about, not its contents), and written before the report counts:
+     * a thread that sees reports >= 1 sees them. */
+    if (__atomic_fetch_add(&l->slot[token].claims, 1, __ATOMIC_ACQ_REL) == 0) {
         l->slot[token].got = status;
         l->slot[token].rc = rc;
     }
+    __atomic_add_fetch(&l->slot[token].reports, 1, __ATOMIC_RELEASE);
 }
 
 long xls_ledger_count(xls_ledger *l)

@@ -40,7 +40,8 @@ typedef struct {
     int want;       /* wait status it must report; -2: any */
     int got;        /* wait status reported */
     int rc;         /* rc reported (runs), 0 for fork children */
-    int reports;    /* how many times it was reported */
+    int claims;     /* reports begun: the first one writes got and rc */
+    int reports;    /* reports finished (got and rc written first) */
     int started;
 } xls_slot;
 
