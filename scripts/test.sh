@@ -24,14 +24,15 @@ stages=("$@")
 
 section() { printf '\n=== %s ===\n' "$*"; }
 
-# Runs make check in build/$1 with CFLAGS $2; prints failing test logs.
+# Builds in build/$1 with CFLAGS $2, then runs make target $3 (with the
+# make arguments that follow); prints the logs of failing tests.
 check_in() {
-    local dir=build/$1 cflags=$2
-    shift 2
+    local dir=build/$1 cflags=$2 target=$3
+    shift 3
     mkdir -p "$dir"
     (cd "$dir" && "$top/configure" -q --enable-werror CFLAGS="$cflags" &&
         make -s -j"$jobs" &&
-        { make -s -j"$jobs" check "$@" ||
+        { make -s -j"$jobs" "$target" "$@" ||
           { for f in $(find . -name '*.log' -newer Makefile); do
                 grep -q -E '^(FAIL|ERROR)' "${f%.log}.trs" 2>/dev/null &&
                     { echo "--- $f"; tail -n 60 "$f"; }
@@ -42,36 +43,30 @@ for s in "${stages[@]}"; do
     case $s in
     plain)
         section "build with warnings as errors, make check, make distcheck"
-        check_in plain "-O2 -g"
+        check_in plain "-O2 -g" check
         (cd build/plain && make -s distcheck DISTCHECK_CONFIGURE_FLAGS=--enable-werror)
         ;;
     asan)
         section "AddressSanitizer + UndefinedBehaviorSanitizer"
         ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
         UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-            check_in asan "-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined"
+            check_in asan "-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" check
         ;;
     tsan)
         section "ThreadSanitizer"
         TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
-            check_in tsan "-O1 -g -fsanitize=thread"
+            check_in tsan "-O1 -g -fsanitize=thread" check
         ;;
     valgrind)
         section "valgrind memcheck"
-        check_in valgrind "-O1 -g" \
+        check_in valgrind "-O1 -g" check \
             LOG_COMPILER="$top/scripts/valgrind-test.sh" XLT_STRESS_SCALE=10
         ;;
     drd)
         section "valgrind drd on the stress suite"
-        mkdir -p build/drd
-        (cd build/drd && "$top/configure" -q --enable-werror CFLAGS="-O1 -g" &&
-            make -s -j"$jobs" &&
-            { make -s check-stress-short \
-                  LOG_COMPILER="$top/scripts/drd-test.sh" XLT_STRESS_SCALE=10 ||
-              { for f in tests/stress/*.log; do
-                    grep -q -E '^(FAIL|ERROR)' "${f%.log}.trs" 2>/dev/null &&
-                        { echo "--- $f"; tail -n 60 "$f"; }
-                done; exit 1; }; })
+        check_in drd "-O1 -g" check-stress-short \
+            LOG_COMPILER="$top/scripts/valgrind-test.sh" LOG_FLAGS=--drd \
+            XLT_STRESS_SCALE=10
         ;;
     abi)
         section "ABI against abi/libxlchild.abi"
