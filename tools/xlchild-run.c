@@ -90,6 +90,10 @@ struct runner {
 };
 
 static int sig_w = -1;
+/* Set by the handler as it writes the signal's byte, cleared by the loop as
+ * it reads it: a signal whose byte is on its way writes no other, so the
+ * pipe never fills (a full pipe would drop a SIGTERM behind SIGCHLDs). */
+static volatile sig_atomic_t sig_queued[NSIG];
 
 /* ------------------------------------------------------------------ */
 /* Small helpers                                                       */
@@ -152,8 +156,11 @@ static void on_signal(int sig)
     int saved = errno;
     unsigned char b = (unsigned char)sig;
 
+    if (sig_queued[sig])
+        return;
+    sig_queued[sig] = 1;
     if (write(sig_w, &b, 1) < 0) {
-        /* The pipe is full: a signal is already waiting to be seen. */
+        /* Cannot fill: it holds a byte or so per kind of signal. */
     }
     errno = saved;
 }
@@ -723,18 +730,30 @@ static void pfd_add(struct runner *r, size_t *n, int fd, struct stream *st)
     (*n)++;
 }
 
+/* Each byte is cleared from sig_queued before it is acted on, so a signal
+ * that comes after the clear writes a new byte, and one that came before
+ * it is covered by the action.  Children are reaped first, one wait4 loop
+ * for all the SIGCHLDs, so that a job already over is not aborted. */
 static void got_signal(struct runner *r)
 {
-    unsigned char b;
+    unsigned char b[16];
+    bool chld = false;
+    int fatal = 0;
+    ssize_t n, i;
 
-    while (read(r->sig_r, &b, 1) == 1) {
-        if (b == SIGCHLD) {
-            reap_children(r);
-            continue;
+    while ((n = read(r->sig_r, b, sizeof b)) > 0) {
+        for (i = 0; i < n; i++) {
+            sig_queued[b[i]] = 0;
+            if (b[i] == SIGCHLD)
+                chld = true;
+            else if (b[i] != SIGPIPE && !fatal) /* EPIPE tells us more */
+                fatal = b[i];
         }
-        if (b == SIGPIPE || r->signo)
-            continue; /* EPIPE tells us more; a second signal, nothing */
-        r->signo = b;
+    }
+    if (chld)
+        reap_children(r);
+    if (fatal && !r->signo) { /* a second signal: nothing */
+        r->signo = fatal;
         stop(r, true);
     }
 }
