@@ -13,6 +13,7 @@
 #include <limits.h>
 #include <math.h>
 #include <sched.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -121,10 +122,15 @@ static void usage(FILE *f)
         f);
 }
 
-static int usage_error(const char *fmt, const char *arg)
+static int __attribute__((format(printf, 1, 2)))
+usage_error(const char *fmt, ...)
 {
+    va_list ap;
+
     fputs(PROG ": ", stderr);
-    fprintf(stderr, fmt, arg);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
     fputs("\nTry '" PROG " --help' for more information.\n", stderr);
     return 2;
 }
@@ -181,19 +187,14 @@ static int parse_seconds(const char *opt, const char *arg, int *ms_out)
     if (*end && end[1])
         goto bad;
     ms = v * 1000;
-    if (ms > INT_MAX) {
-        fprintf(stderr, PROG ": %s %s: too long (at most 24 days)\n", opt, arg);
-        fputs("Try '" PROG " --help' for more information.\n", stderr);
-        return 2;
-    }
+    if (ms > INT_MAX)
+        return usage_error("%s %s: too long (at most 24 days)", opt, arg);
     *ms_out = (int)ms;
     if (*ms_out < ms)
         (*ms_out)++;
     return 0;
 bad:
-    fprintf(stderr, PROG ": %s: '%s' is not a number of seconds\n", opt, arg);
-    fputs("Try '" PROG " --help' for more information.\n", stderr);
-    return 2;
+    return usage_error("%s: '%s' is not a number of seconds", opt, arg);
 }
 
 /* The long options that NAME (the part of an argument between "--" and
@@ -241,11 +242,8 @@ static int bad_option(int c, char **argv)
         return usage_error("unknown option '%s'", given);
     }
     if ((optopt >= 256 || strchr("j0akqhV", optopt)) && is_long &&
-        long_matches(given, &lo) == 1) {
-        fprintf(stderr, PROG ": option '--%s' takes no argument\n", lo->name);
-        fputs("Try '" PROG " --help' for more information.\n", stderr);
-        return 2;
-    }
+        long_matches(given, &lo) == 1)
+        return usage_error("option '--%s' takes no argument", lo->name);
     if (optopt == '-') /* as in -k-: '--' would look like the end mark */
         return usage_error("unknown option character '%s'", o + 1);
     return usage_error("unknown option '%s'", o);
@@ -282,13 +280,13 @@ static int set_option(int c, const char *arg, struct options *o)
     case OPT_TAG: o->tag = true; return 0;
     case OPT_RESULTS:
         if (!*arg)
-            return usage_error("--results: the directory name is empty%s", "");
+            return usage_error("--results: the directory name is empty");
         o->results = arg;
         return 0;
     case OPT_JSON: o->json = true; return 0;
     case OPT_LOG:
         if (!*arg)
-            return usage_error("--log: the file name is empty%s", "");
+            return usage_error("--log: the file name is empty");
         o->log = arg;
         return 0;
     case OPT_NO_PROGRESS: o->no_progress = true; return 0;
