@@ -100,6 +100,18 @@ static void kill_idle(void)
         kill(idle[j], SIGKILL);
 }
 
+/* What a failed run must not leave behind: the idle children, W5 children
+ * blocked for ever, the files in /dev/shm.  Async-signal-safe. */
+static void cleanup_on_failure(void)
+{
+    kill_idle();
+    w5_release();
+    if (shm_path[0])
+        unlink(shm_path);
+    if (w5_fifo[0])
+        unlink(w5_fifo);
+}
+
 void bench_fail(const char *fmt, ...)
 {
     va_list ap;
@@ -109,12 +121,7 @@ void bench_fail(const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     va_end(ap);
     fputc('\n', stderr);
-    kill_idle();
-    w5_release();
-    if (shm_path[0])
-        unlink(shm_path);
-    if (w5_fifo[0])
-        unlink(w5_fifo);
+    cleanup_on_failure();
     exit(2);
 }
 
@@ -126,12 +133,7 @@ static void watchdog(int sig)
     if (write(2, msg, sizeof msg - 1) < 0) {
         /* nothing to do */
     }
-    kill_idle();
-    w5_release();
-    if (shm_path[0])
-        unlink(shm_path);
-    if (w5_fifo[0])
-        unlink(w5_fifo);
+    cleanup_on_failure();
     _exit(3);
 }
 
