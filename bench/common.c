@@ -207,8 +207,11 @@ static void setup_stamps(void)
     snprintf(shm_path, sizeof shm_path, "/dev/shm/xlbench.%d", (int)getpid());
     fd = open(shm_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0) {
-        shm_path[0] = 0;
-        bench_fail("open %s: %s", shm_path, strerror(errno));
+        char path[sizeof shm_path];
+
+        memcpy(path, shm_path, sizeof path);
+        shm_path[0] = 0; /* not ours to unlink */
+        bench_fail("open %s: %s", path, strerror(errno));
     }
     if (ftruncate(fd, (off_t)(size ? size : 8)))
         bench_fail("ftruncate: %s", strerror(errno));
