@@ -189,6 +189,28 @@ void xr_msg(const char *fmt, ...)
         fprintf(stderr, PROG ": %s\n", buf);
 }
 
+/* Appends p[0, n) to *buf (*len bytes used of *cap), which doubles from
+ * first_cap as needed; -1, and nothing appended, when memory runs out. */
+static int buf_append(char **buf, size_t *len, size_t *cap, size_t first_cap,
+                      const char *p, size_t n)
+{
+    if (*len + n > *cap) {
+        size_t c = *cap ? *cap : first_cap;
+        char *nb;
+
+        while (c < *len + n)
+            c *= 2;
+        nb = realloc(*buf, c);
+        if (!nb)
+            return -1;
+        *buf = nb;
+        *cap = c;
+    }
+    memcpy(*buf + *len, p, n);
+    *len += n;
+    return 0;
+}
+
 /* ------------------------------------------------------------------ */
 /* Spools                                                              */
 
@@ -259,21 +281,7 @@ int spool_append(struct spool *sp, const char *p, size_t n)
         spool_spill(sp); /* failing that, memory it is */
     if (sp->fd >= 0)
         return fd_write_all(sp->fd, p, n);
-    if (sp->len + n > sp->cap) {
-        size_t cap = sp->cap ? sp->cap : 4096;
-        char *nb;
-
-        while (cap < sp->len + n)
-            cap *= 2;
-        nb = realloc(sp->buf, cap);
-        if (!nb)
-            return -1;
-        sp->buf = nb;
-        sp->cap = cap;
-    }
-    memcpy(sp->buf + sp->len, p, n);
-    sp->len += n;
-    return 0;
+    return buf_append(&sp->buf, &sp->len, &sp->cap, 4096, p, n);
 }
 
 int spool_drain(struct spool *sp, struct sink *to)
@@ -357,21 +365,7 @@ static void emit_lines(struct stream *st, const char *p, size_t n)
 
 static int part_append(struct stream *st, const char *p, size_t n)
 {
-    if (st->plen + n > st->pcap) {
-        size_t cap = st->pcap ? st->pcap : 256;
-        char *nb;
-
-        while (cap < st->plen + n)
-            cap *= 2;
-        nb = realloc(st->part, cap);
-        if (!nb)
-            return -1;
-        st->part = nb;
-        st->pcap = cap;
-    }
-    memcpy(st->part + st->plen, p, n);
-    st->plen += n;
-    return 0;
+    return buf_append(&st->part, &st->plen, &st->pcap, 256, p, n);
 }
 
 /*
