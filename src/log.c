@@ -100,25 +100,31 @@ static stdio_logger default_logger = {
     LIBXL_LOG_WARN,
 };
 
-void libxl__log(libxl_ctx *ctx, libxl_log_level level, int errnoval,
-                const char *func, const char *fmt, ...)
+/* NULL lg: the default logger.  Keeps errno. */
+static void log_v(libxl_logger *lg, libxl_log_level level, int errnoval,
+                  const char *func, const char *fmt, va_list al)
 {
-    libxl_logger *lg = ctx ? ctx->lg : NULL;
     int saved = errno;
-    va_list al;
 
     if (!lg) {
         if (level < LIBXL_LOG_WARN)
             goto out;
         lg = &default_logger.lg;
     }
-    if (!lg->vmessage)
-        goto out;
-    va_start(al, fmt);
-    lg->vmessage(lg, level, errnoval, func, fmt, al);
-    va_end(al);
+    if (lg->vmessage)
+        lg->vmessage(lg, level, errnoval, func, fmt, al);
 out:
     errno = saved;
+}
+
+void libxl__log(libxl_ctx *ctx, libxl_log_level level, int errnoval,
+                const char *func, const char *fmt, ...)
+{
+    va_list al;
+
+    va_start(al, fmt);
+    log_v(ctx ? ctx->lg : NULL, level, errnoval, func, fmt, al);
+    va_end(al);
 }
 
 /* For the one caller with a logger and no ctx yet (libxl_ctx_alloc failing
@@ -126,19 +132,9 @@ out:
 void libxl__log_lg(libxl_logger *lg, libxl_log_level level, int errnoval,
                    const char *func, const char *fmt, ...)
 {
-    int saved = errno;
     va_list al;
 
-    if (!lg) {
-        if (level < LIBXL_LOG_WARN)
-            goto out;
-        lg = &default_logger.lg;
-    }
-    if (!lg->vmessage)
-        goto out;
     va_start(al, fmt);
-    lg->vmessage(lg, level, errnoval, func, fmt, al);
+    log_v(lg, level, errnoval, func, fmt, al);
     va_end(al);
-out:
-    errno = saved;
 }
