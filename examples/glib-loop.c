@@ -3,7 +3,8 @@
  *
  * The program runs 300 children, at most 30 at a time, from one GMainLoop:
  * /bin/true, `sh -c 'exit N'`, and every tenth a `sleep 5` whose 300 ms
- * timeout must kill it.  Completions arrive as callbacks, each of which
+ * timeout must kill it (children.c, shared with uv-loop.c, makes them and
+ * checks how they end).  Completions arrive as callbacks, each of which
  * checks the child's rc and wait status and starts the next child.  It
  * prints one line and exits 0 only if every child ended as it should.
  *
@@ -26,19 +27,12 @@
 #include <glib-unix.h>
 #include <glib.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/time.h>
-#include <sys/wait.h>
 
 #include <xlchild.h>
 
-#define TOTAL 300
-#define MAX_IN_FLIGHT 30
-#define TIMEOUT_MS 300      /* for the sleeps, which must time out */
-#define SAFETY_TIMEOUT_MS 20000 /* for the others, which must not */
+#include "children.h"
 
 static libxl_ctx *ctx;
 static GMainLoop *loop;
@@ -221,105 +215,28 @@ static const libxl_osevent_hooks glib_hooks = {
 };
 
 /* ------------------------------------------------------------------ */
-/* The children                                                        */
+/* The children (children.c): completions as callbacks                 */
 
-typedef struct {
-    int index;
-    char *argv[4];
-    char script[32];
-    int want_rc;     /* 0 or ERROR_TIMEDOUT */
-    int want_exit;   /* exit status when want_rc is 0 */
-    libxl_childproc_result result;
-} job;
-
-static job jobs[TOTAL];
-static int started, finished, in_flight;
-static int n_exit0, n_exitn, n_timedout, n_wrong;
-
-static void start_more(void);
+static void start_more_or_quit(void);
 
 /* Completion callback: called from inside a libxl call (here: one of the
  * occurred_* calls), with no library lock held, so it may start more. */
-static void job_done(libxl_ctx *c, int rc, void *for_callback)
+static void completed(libxl_ctx *c, int rc, void *for_callback)
 {
-    job *j = for_callback;
-    int st = j->result.status;
-
     (void)c;
-    in_flight--;
-    finished++;
-    if (rc != j->want_rc) {
-        fprintf(stderr, "glib-loop: child %d (%s): rc %d (%s), wanted %s\n",
-                j->index, j->argv[0], rc, libxl_strerror(rc),
-                libxl_strerror(j->want_rc));
-        n_wrong++;
-    } else if (rc == ERROR_TIMEDOUT) {
-        if (WIFSIGNALED(st) && WTERMSIG(st) == SIGTERM)
-            n_timedout++;
-        else {
-            fprintf(stderr, "glib-loop: child %d timed out, status %#x\n",
-                    j->index, st);
-            n_wrong++;
-        }
-    } else if (!WIFEXITED(st) || WEXITSTATUS(st) != j->want_exit) {
-        fprintf(stderr, "glib-loop: child %d: status %#x, wanted exit %d\n",
-                j->index, st, j->want_exit);
-        n_wrong++;
-    } else if (j->want_exit == 0) {
-        n_exit0++;
-    } else {
-        n_exitn++;
-    }
-    start_more();
+    job_done(for_callback, rc);
+    start_more_or_quit();
 }
 
-static void job_init(job *j, int i)
+static void set_how(job *j, libxl_asyncop_how *how)
 {
-    j->index = i;
-    j->want_rc = 0;
-    j->want_exit = 0;
-    if (i % 10 == 9) {
-        j->argv[0] = "sleep";
-        j->argv[1] = "5";
-        j->want_rc = ERROR_TIMEDOUT;
-    } else if (i % 10 == 3 || i % 10 == 6) {
-        j->want_exit = i % 7 + 1;
-        snprintf(j->script, sizeof j->script, "exit %d", j->want_exit);
-        j->argv[0] = "sh";
-        j->argv[1] = "-c";
-        j->argv[2] = j->script;
-    } else {
-        j->argv[0] = "true";
-    }
+    how->callback = completed;
+    how->u.for_callback = j;
 }
 
-static void start_more(void)
+static void start_more_or_quit(void)
 {
-    while (started < TOTAL && in_flight < MAX_IN_FLIGHT) {
-        job *j = &jobs[started];
-        libxl_childproc_args args;
-        libxl_asyncop_how how;
-        int rc;
-
-        job_init(j, started++);
-        memset(&args, 0, sizeof args);
-        args.path = j->argv[0]; /* searched in PATH */
-        args.argv = j->argv;
-        args.timeout_ms =
-            j->want_rc == ERROR_TIMEDOUT ? TIMEOUT_MS : SAFETY_TIMEOUT_MS;
-        memset(&how, 0, sizeof how);
-        how.callback = job_done;
-        how.u.for_callback = j;
-        rc = libxl_childproc_run(ctx, &args, &j->result, &how);
-        if (rc) {
-            fprintf(stderr, "glib-loop: cannot start child %d: %s\n",
-                    j->index, libxl_strerror(rc));
-            n_wrong++;
-            finished++;
-            continue;
-        }
-        in_flight++;
-    }
+    start_more(ctx, set_how);
     if (finished == TOTAL)
         g_main_loop_quit(loop);
 }
@@ -337,8 +254,7 @@ static gboolean give_up(gpointer data)
 
 int main(void)
 {
-    int ok;
-
+    children_init("glib-loop");
     if (libxl_ctx_alloc(&ctx, LIBXL_VERSION, 0, NULL)) {
         fprintf(stderr, "glib-loop: libxl_ctx_alloc failed\n");
         return 2;
@@ -347,7 +263,7 @@ int main(void)
     libxl_osevent_register_hooks(ctx, &glib_hooks, NULL);
 
     guard = g_timeout_add_seconds(60, give_up, NULL);
-    start_more();
+    start_more_or_quit();
     if (finished < TOTAL)
         g_main_loop_run(loop);
     if (guard)
@@ -357,12 +273,5 @@ int main(void)
      * cancelled last, not yet reported): their sources go with them. */
     libxl_ctx_free(ctx);
     g_main_loop_unref(loop);
-
-    ok = n_wrong == 0 && finished == TOTAL &&
-         n_exit0 + n_exitn + n_timedout == TOTAL;
-    printf("glib-loop: %d children: %d exited 0, %d exited 1-7, %d timed out"
-           "%s\n",
-           TOTAL, n_exit0, n_exitn, n_timedout,
-           ok ? ": all ok" : ": SOME WRONG");
-    return ok ? 0 : 1;
+    return report();
 }

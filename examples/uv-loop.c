@@ -3,7 +3,8 @@
  *
  * The program runs 300 children, at most 30 at a time, from one uv loop:
  * /bin/true, `sh -c 'exit N'`, and every tenth a `sleep 5` whose 300 ms
- * timeout must kill it.  Completions arrive as OPERATION_COMPLETE events,
+ * timeout must kill it (children.c, shared with glib-loop.c, makes them and
+ * checks how they end).  Completions arrive as OPERATION_COMPLETE events,
  * taken with libxl_event_check after each libxl_osevent_occurred_* call;
  * each is checked (rc and wait status) and the next child started.  It
  * prints one line and exits 0 only if every child ended as it should.
@@ -23,21 +24,15 @@
  *                        #   exited 0, 60 exited 1-7, 30 timed out: all ok"
  */
 #include <poll.h>
-#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/time.h>
-#include <sys/wait.h>
 #include <uv.h>
 
 #include <xlchild.h>
 
-#define TOTAL 300
-#define MAX_IN_FLIGHT 30
-#define TIMEOUT_MS 300          /* for the sleeps, which must time out */
-#define SAFETY_TIMEOUT_MS 20000 /* for the others, which must not */
+#include "children.h"
 
 static libxl_ctx *ctx;
 static uv_loop_t loop;
@@ -226,98 +221,13 @@ static const libxl_osevent_hooks uv_hooks = {
 };
 
 /* ------------------------------------------------------------------ */
-/* The children                                                        */
+/* The children (children.c): completions as events                    */
 
-typedef struct {
-    int index;
-    char *argv[4];
-    char script[32];
-    int want_rc;   /* 0 or ERROR_TIMEDOUT */
-    int want_exit; /* exit status when want_rc is 0 */
-    libxl_childproc_result result;
-} job;
-
-static job jobs[TOTAL];
-static int started, finished, in_flight;
-static int n_exit0, n_exitn, n_timedout, n_wrong;
 static uv_timer_t guard; /* gives up after 60 s */
 
-static void job_done(job *j, int rc)
+static void set_how(job *j, libxl_asyncop_how *how)
 {
-    int st = j->result.status;
-
-    in_flight--;
-    finished++;
-    if (rc != j->want_rc) {
-        fprintf(stderr, "uv-loop: child %d (%s): rc %d (%s), wanted %s\n",
-                j->index, j->argv[0], rc, libxl_strerror(rc),
-                libxl_strerror(j->want_rc));
-        n_wrong++;
-    } else if (rc == ERROR_TIMEDOUT) {
-        if (WIFSIGNALED(st) && WTERMSIG(st) == SIGTERM)
-            n_timedout++;
-        else {
-            fprintf(stderr, "uv-loop: child %d timed out, status %#x\n",
-                    j->index, st);
-            n_wrong++;
-        }
-    } else if (!WIFEXITED(st) || WEXITSTATUS(st) != j->want_exit) {
-        fprintf(stderr, "uv-loop: child %d: status %#x, wanted exit %d\n",
-                j->index, st, j->want_exit);
-        n_wrong++;
-    } else if (j->want_exit == 0) {
-        n_exit0++;
-    } else {
-        n_exitn++;
-    }
-}
-
-static void job_init(job *j, int i)
-{
-    j->index = i;
-    j->want_rc = 0;
-    j->want_exit = 0;
-    if (i % 10 == 9) {
-        j->argv[0] = "sleep";
-        j->argv[1] = "5";
-        j->want_rc = ERROR_TIMEDOUT;
-    } else if (i % 10 == 3 || i % 10 == 6) {
-        j->want_exit = i % 7 + 1;
-        snprintf(j->script, sizeof j->script, "exit %d", j->want_exit);
-        j->argv[0] = "sh";
-        j->argv[1] = "-c";
-        j->argv[2] = j->script;
-    } else {
-        j->argv[0] = "true";
-    }
-}
-
-static void start_more(void)
-{
-    while (started < TOTAL && in_flight < MAX_IN_FLIGHT) {
-        job *j = &jobs[started];
-        libxl_childproc_args args;
-        libxl_asyncop_how how;
-        int rc;
-
-        job_init(j, started++);
-        memset(&args, 0, sizeof args);
-        args.path = j->argv[0]; /* searched in PATH */
-        args.argv = j->argv;
-        args.timeout_ms =
-            j->want_rc == ERROR_TIMEDOUT ? TIMEOUT_MS : SAFETY_TIMEOUT_MS;
-        memset(&how, 0, sizeof how);
-        how.u.for_event = (libxl_ev_user)j->index; /* completion: an event */
-        rc = libxl_childproc_run(ctx, &args, &j->result, &how);
-        if (rc) {
-            fprintf(stderr, "uv-loop: cannot start child %d: %s\n", j->index,
-                    libxl_strerror(rc));
-            n_wrong++;
-            finished++;
-            continue;
-        }
-        in_flight++;
-    }
+    how->u.for_event = (libxl_ev_user)j->index; /* completion: an event */
 }
 
 /* Takes the completions queued so far, starts more children, and stops the
@@ -332,7 +242,7 @@ static void take_events(void)
             job_done(&jobs[ev->for_user], ev->u.operation_complete.rc);
         libxl_event_free(ctx, ev);
     }
-    start_more();
+    start_more(ctx, set_how);
     if (finished == TOTAL)
         uv_stop(&loop);
 }
@@ -348,8 +258,7 @@ static void give_up(uv_timer_t *handle)
 
 int main(void)
 {
-    int ok;
-
+    children_init("uv-loop");
     if (uv_loop_init(&loop) != 0) {
         fprintf(stderr, "uv-loop: uv_loop_init failed\n");
         return 2;
@@ -362,7 +271,7 @@ int main(void)
 
     uv_timer_init(&loop, &guard);
     uv_timer_start(&guard, give_up, 60000, 0);
-    start_more();
+    start_more(ctx, set_how);
     uv_run(&loop, UV_RUN_DEFAULT);
 
     /* Deregisters the wakeup fd and whatever timeouts are left (those
@@ -374,12 +283,5 @@ int main(void)
         fprintf(stderr, "uv-loop: handles left open\n");
         n_wrong++;
     }
-
-    ok = n_wrong == 0 && finished == TOTAL &&
-         n_exit0 + n_exitn + n_timedout == TOTAL;
-    printf("uv-loop: %d children: %d exited 0, %d exited 1-7, %d timed out"
-           "%s\n",
-           TOTAL, n_exit0, n_exitn, n_timedout,
-           ok ? ": all ok" : ": SOME WRONG");
-    return ok ? 0 : 1;
+    return report();
 }
