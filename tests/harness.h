@@ -114,6 +114,24 @@ void xlt_fail(const char *file, int line, const char *fmt, ...)
 
 /* ------------------------------------------------------------- helpers */
 
+/*
+ * 1 in an ASan or TSan build.  The sanitizer runtimes of this toolchain
+ * (GCC 12's libsanitizer) are not fork-safe: ASan's allocator takes no
+ * lock around fork() (it got pthread_atfork handlers only in LLVM 18), so
+ * a child of a fork taken while another thread was inside malloc can
+ * deadlock in its first malloc (seen: test_fork.c's F3 children hung in
+ * SizeClassAllocator64::GetFromAllocator), and TSan switches itself off
+ * in such a child and may deadlock the same way.  Under a sanitizer, a
+ * child of a fork taken while the library is busy therefore does not use
+ * the library (it only exits); those checks run in the plain and
+ * valgrind builds.
+ */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define XLT_UNDER_SANITIZER 1
+#else
+#define XLT_UNDER_SANITIZER 0
+#endif
+
 int64_t xlt_now_ms(void); /* CLOCK_MONOTONIC */
 
 /* True (after saying why on stderr) when the tests run under valgrind

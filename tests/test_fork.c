@@ -36,26 +36,11 @@ const char *__tsan_default_options(void)
 }
 #endif
 
-/*
- * The sanitizer runtimes of this toolchain (GCC 12's libsanitizer) are not
- * fork-safe: ASan's allocator takes no lock around fork() (it got
- * pthread_atfork handlers only in LLVM 18), so a child of a fork taken
- * while another thread was inside malloc can deadlock in its first malloc
- * (seen here: F3's children hung in SizeClassAllocator64::GetFromAllocator),
- * and TSan switches itself off in such a child and may deadlock the same
- * way.  Under a sanitizer, a child of a fork taken while the library is
- * busy therefore does not use the library; those checks run in the plain
- * and valgrind builds.
- */
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define UNDER_SANITIZER 1
-#else
-#define UNDER_SANITIZER 0
-#endif
-
+/* Under a sanitizer a child of a busy multi-threaded fork does not use
+ * the library (see XLT_UNDER_SANITIZER in harness.h). */
 static int skip_under_sanitizer(void)
 {
-    if (!UNDER_SANITIZER)
+    if (!XLT_UNDER_SANITIZER)
         return 0;
     fprintf(stderr, "skipped under a sanitizer: a child of a busy"
             " multi-threaded fork cannot use malloc there\n");
@@ -610,7 +595,7 @@ static void f3_child(void)
     char *argv[] = { "/bin/sh", "-c", "exit 3", NULL };
     libxl_childproc_args a = xlt_args(argv);
 
-    if (UNDER_SANITIZER)
+    if (XLT_UNDER_SANITIZER)
         xlt_child_exit(0); /* see skip_under_sanitizer: the parent side only */
     if (libxl_ctx_alloc(&ctx, LIBXL_VERSION, 0, NULL) != 0)
         _exit(1);

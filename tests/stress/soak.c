@@ -47,15 +47,6 @@
 #define P_PIDFD 3
 #endif
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-/* GCC 12's sanitizer runtimes are not fork-safe in a threaded parent: a
- * fork child of this process may not use the library under them (see
- * tests/test_fork.c); it only exits there. */
-#define UNDER_SANITIZER 1
-#else
-#define UNDER_SANITIZER 0
-#endif
-
 #define NTHREADS 6
 
 enum op {
@@ -407,7 +398,7 @@ static void op_fork_uses_library(unsigned *rs)
         libxl_childproc_result r;
         char *argv[] = {"/bin/sh", "-c", "exit 5", NULL};
         libxl_childproc_args a = xlt_args(argv);
-        if (UNDER_SANITIZER)
+        if (XLT_UNDER_SANITIZER)
             _exit(0);
         if (libxl_ctx_alloc(&c, LIBXL_VERSION, 0, &soak_logger) ||
             libxl_childproc_run(c, &a, &r, NULL) || !WIFEXITED(r.status) ||

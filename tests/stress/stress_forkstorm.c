@@ -25,9 +25,10 @@
  * libxl_always beside owner_libxl (the library always reaps them).
  *
  * Under ASan/TSan the fork children only exit: GCC 12's sanitizer
- * runtimes are not fork-safe in a multi-threaded parent (see test_fork.c);
- * the parent's side runs in full, and the fork children's use of the
- * library runs in the plain and valgrind builds.  The output says so.
+ * runtimes are not fork-safe in a multi-threaded parent (see
+ * XLT_UNDER_SANITIZER in tests/harness.h); the parent's side runs in
+ * full, and the fork children's use of the library runs in the plain and
+ * valgrind builds.  The output says so.
  */
 #define _GNU_SOURCE
 #include "stress.h"
@@ -41,12 +42,6 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define UNDER_SANITIZER 1
-#else
-#define UNDER_SANITIZER 0
-#endif
 
 #define NSHARED 2
 #define WAITERS_PER_CTX 2
@@ -264,7 +259,7 @@ static void fork_child(long token) __attribute__((noreturn));
 static void fork_child(long token)
 {
     /* see the file comment: under a sanitizer, only exit */
-    child_exit(UNDER_SANITIZER ? OK_CODE : child_uses_library(token));
+    child_exit(XLT_UNDER_SANITIZER ? OK_CODE : child_uses_library(token));
 }
 
 /* ---------------------------------------------- plain fork() children */
@@ -723,7 +718,7 @@ static void forkstorm(const fs_conf *conf)
     S.led = xls_ledger_new(S.cap);
     S.next_tok = NWAITERS; /* [0, NWAITERS): the stop runs */
     M.n = M.nstash = 0;
-    if (UNDER_SANITIZER)
+    if (XLT_UNDER_SANITIZER)
         printf("NOTE %s: under a sanitizer the fork children only exit (GCC"
                " 12's ASan/TSan are not fork-safe in a multi-threaded"
                " parent); the parent side runs in full\n",
@@ -829,7 +824,7 @@ static void forkstorm(const fs_conf *conf)
                (long long)(t_stop - t0), (long long)(t_drained - t_stop),
                S.n_plain, S.plain_by_app, S.plain_by_lib, S.n_libfork,
                S.n_runs, S.n_churn, S.n_orphans,
-               UNDER_SANITIZER ? "no (sanitizer)" : "yes", S.full,
+               XLT_UNDER_SANITIZER ? "no (sanitizer)" : "yes", S.full,
                xlt_logger_count(lg, LIBXL_LOG_WARN, NULL),
                (long long)(xlt_now_ms() - t_case));
     xls_ledger_free(S.led);
