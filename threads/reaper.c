@@ -336,17 +336,23 @@ static void watch_add_locked(libxl__child *ch)
     ch->on_nopidfd = true;
 }
 
-/* Collects one child of ours without blocking.  1: collected (or lost),
- * 0: still running.  G.lock held. */
+/* ch's group no longer waits for its leader's exit to be killed (killed,
+ * or ch leaves the table): G.n_group_kills counts the ones that do. */
+static bool group_kill_drop_locked(libxl__child *ch)
+{
+    if (!ch->kill_group_on_exit)
+        return false;
+    ch->kill_group_on_exit = false;
+    G.n_group_kills--;
+    return true;
+}
+
 /* The group of a leader that has exited but is not reaped yet: SIGKILL
  * whatever is left of it (a member that ignored the SIGTERM). */
 static void group_kill_locked(libxl__child *ch)
 {
-    if (!ch->kill_group_on_exit)
-        return;
-    ch->kill_group_on_exit = false;
-    G.n_group_kills--;
-    kill(-ch->pid, SIGKILL);
+    if (group_kill_drop_locked(ch))
+        kill(-ch->pid, SIGKILL);
 }
 
 /* Has ch exited (not yet reaped)?  For group kills only. */
@@ -383,6 +389,8 @@ static void child_lost_locked(libxl__child *ch, int errnoval,
         STAILQ_INSERT_TAIL(batch, ch, q_entry);
 }
 
+/* Collects one child of ours without blocking.  1: collected (or lost),
+ * 0: still running.  G.lock held. */
 static int collect_one_locked(libxl__child *ch, struct libxl__child_q *batch)
 {
     siginfo_t si;
@@ -496,12 +504,9 @@ out:
 bool libxl__child_collected_locked(libxl__child *ch, int status,
                                    const struct rusage *ru, bool lost)
 {
-    if (ch->kill_group_on_exit) {
-        /* reaped before we could see it exit (waitpid(-1) pass: see
-         * reap_all_locked), or lost */
-        ch->kill_group_on_exit = false;
-        G.n_group_kills--;
-    }
+    /* reaped before we could see it exit (waitpid(-1) pass: see
+     * reap_all_locked), or lost */
+    group_kill_drop_locked(ch);
     ch->status = status;
     if (ru)
         ch->rusage = *ru;
@@ -593,6 +598,7 @@ int libxl__children_orphan(libxl_ctx *ctx)
         }
         if (ch->cls == LIBXL__CLASS_APP) {
             /* The application reaps these; nothing is left to tell. */
+            group_kill_drop_locked(ch);
             ch->reaped = true;
             child_unhash_locked(ch);
             libxl__child_free(ch);
