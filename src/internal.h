@@ -281,7 +281,6 @@ struct libxl__ctx {
     /* G.lock */
     LIST_ENTRY(libxl__ctx) g_entry; /* G.ctxs */
     LIST_HEAD(, libxl__child) children;
-    int nchildren;
 };
 
 #define CTX_LOCK(ctx) pthread_mutex_lock(&(ctx)->lock)

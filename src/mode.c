@@ -54,7 +54,7 @@ static const char *refusal_locked(libxl_ctx *ctx, libxl_sigchld_owner want)
     int selective = G.n_selective -
                     (had == libxl_sigchld_owner_libxl_always_selective_reap);
 
-    if (ctx->nchildren > 0 || ctx->nstarting > 0)
+    if (!LIST_EMPTY(&ctx->children) || ctx->nstarting > 0)
         return "the ctx has children";
     if (want == libxl_sigchld_owner_libxl_always && always > 0)
         return "another ctx is already in owner_libxl_always";

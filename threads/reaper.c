@@ -475,7 +475,6 @@ int libxl__child_register(libxl_ctx *ctx, libxl_sigchld_owner mode,
     }
 hashed:
     LIST_INSERT_HEAD(&ctx->children, ch, ctx_entry);
-    ctx->nchildren++;
     if (ch->cls == LIBXL__CLASS_APP)
         goto out;
     if (G.n_watched++ == 0 && G.reaper_untimed)
@@ -528,7 +527,6 @@ bool libxl__child_collected_locked(libxl__child *ch, int status,
         return false;
     }
     LIST_REMOVE(ch, ctx_entry);
-    ch->ctx->nchildren--;
     return true;
 }
 
@@ -579,13 +577,13 @@ out:
 int libxl__children_orphan(libxl_ctx *ctx)
 {
     libxl__child *ch, *next;
-    int running;
+    int running = 0;
 
     pthread_mutex_lock(&G.ctxs_lock);
     pthread_mutex_lock(&G.lock);
-    running = ctx->nchildren;
     for (ch = LIST_FIRST(&ctx->children); ch; ch = next) {
         next = LIST_NEXT(ch, ctx_entry);
+        running++;
         ch->ctx = NULL;
         ch->ao = NULL;
         ch->death = NULL;
@@ -605,7 +603,6 @@ int libxl__children_orphan(libxl_ctx *ctx)
         }
     }
     LIST_INIT(&ctx->children);
-    ctx->nchildren = 0;
     {
         /* drop lost children queued for this ctx */
         libxl__child *p, *pn;
