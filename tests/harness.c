@@ -413,6 +413,16 @@ int xlt_childproc_run(libxl_ctx *ctx, const libxl_childproc_args *args,
     return rc;
 }
 
+pid_t xlt_childproc_fork(libxl_ctx *ctx, libxl_childproc_death_cb *death,
+                         void *user)
+{
+    pid_t pid;
+    xlt_in_libxl++;
+    pid = libxl_childproc_fork(ctx, death, user);
+    xlt_in_libxl--;
+    return pid;
+}
+
 libxl_childproc_args xlt_args(char **argv)
 {
     libxl_childproc_args a;

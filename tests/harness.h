@@ -181,6 +181,8 @@ int xlt_event_check(libxl_ctx *ctx, libxl_event **ev_r, uint64_t mask,
 int xlt_childproc_run(libxl_ctx *ctx, const libxl_childproc_args *args,
                       libxl_childproc_result *res,
                       const libxl_asyncop_how *how);
+pid_t xlt_childproc_fork(libxl_ctx *ctx, libxl_childproc_death_cb *death,
+                         void *user);
 
 /* Zero-initialised args running argv[0] (R0). */
 libxl_childproc_args xlt_args(char **argv);

@@ -58,16 +58,6 @@ static void finish_gated(libxl_ctx *ctx, uint64_t id, int gate,
     XLT_ASSERT_EXITED(r->status, 0);
 }
 
-static pid_t lib_fork(libxl_ctx *ctx, libxl_childproc_death_cb *death,
-                      void *user)
-{
-    pid_t pid;
-    xlt_in_libxl++;
-    pid = libxl_childproc_fork(ctx, death, user);
-    xlt_in_libxl--;
-    return pid;
-}
-
 static void set_mode(libxl_ctx *ctx, libxl_sigchld_owner mode,
                      int (*cb)(pid_t, int, void *), void *user,
                      pid_t (*fork_replacement)(void *))
@@ -285,7 +275,7 @@ static void check_stale_refused(libxl_ctx *stale)
     how.u.for_event = 1;
     XLT_ASSERT_RC(xlt_childproc_run(stale, &a, &r, NULL), ERROR_INVAL);
     XLT_ASSERT_RC(xlt_childproc_run(stale, &a, &r, &how), ERROR_INVAL);
-    pid = lib_fork(stale, NULL, NULL);
+    pid = xlt_childproc_fork(stale, NULL, NULL);
     if (pid == 0)
         _exit(99); /* a grandchild must not exist */
     XLT_ASSERT_RC(pid, ERROR_INVAL);
@@ -332,7 +322,7 @@ static void check_new_ctx_works(libxl_sigchld_owner mode)
         XLT_ASSERT_RC(xlt_wait_for(ctx, (uint64_t)i), 0);
         XLT_ASSERT_EXITED(res[i].status, 10 + i);
     }
-    pid = lib_fork(ctx, rec_death_cb, &deaths);
+    pid = xlt_childproc_fork(ctx, rec_death_cb, &deaths);
     if (pid == 0)
         xlt_child_exit(31);
     XLT_ASSERT(pid > 0);
@@ -495,7 +485,7 @@ static void *r2_fork(void *arg)
     rec_init(&deaths);
     XLT_ASSERT(pthread_sigmask(SIG_BLOCK, &p->block, NULL) == 0);
     XLT_ASSERT(pthread_sigmask(SIG_SETMASK, NULL, &want) == 0);
-    pid = lib_fork(p->ctx, rec_death_cb, &deaths);
+    pid = xlt_childproc_fork(p->ctx, rec_death_cb, &deaths);
     if (pid == 0) {
         r2_check_child(&want);
         fflush(NULL);
@@ -891,7 +881,7 @@ XLT_TEST(test_R4_fork_child_exec_holds_no_library_fd, 60)
              NULL, NULL);
     xlt_start_gated(other, 1, &gate, &gr);
     xlt_pipe(p);
-    pid = lib_fork(ctx, rec_death_cb, &deaths);
+    pid = xlt_childproc_fork(ctx, rec_death_cb, &deaths);
     if (pid == 0) {
         char *argv[] = { (char *)prog, NULL };
         if (dup2(p[1], 1) != 1) /* dup2's copy is not close-on-exec */

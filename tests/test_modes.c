@@ -163,16 +163,6 @@ static void app_sigchld_occurred(libxl_ctx *ctx)
     xlt_in_libxl--;
 }
 
-static pid_t lib_fork(libxl_ctx *ctx, libxl_childproc_death_cb *death,
-                      void *user)
-{
-    pid_t pid;
-    xlt_in_libxl++;
-    pid = libxl_childproc_fork(ctx, death, user);
-    xlt_in_libxl--;
-    return pid;
-}
-
 /* ----------------------------------------------- recording callbacks */
 
 #define REC_MAGIC 0x5245434fu
@@ -403,7 +393,7 @@ static void r3_round(libxl_ctx *ctx, libxl_sigchld_owner mode)
     XLT_ASSERT_EQ(r.exec_errno, ENOENT);
 
     for (i = 0; i < 3; i++) {
-        fpid[i] = lib_fork(ctx, rec_death_cb, &deaths);
+        fpid[i] = xlt_childproc_fork(ctx, rec_death_cb, &deaths);
         if (fpid[i] == 0)
             xlt_child_exit(60 + i);
         XLT_ASSERT(fpid[i] > 0);
@@ -477,7 +467,7 @@ static void m4_never_reaps(int reaper_busy)
     XLT_ASSERT_EQ(r.pid, pid);
     XLT_ASSERT_EXITED(r.status, 7);
 
-    pid = lib_fork(ctx, rec_death_cb, &deaths);
+    pid = xlt_childproc_fork(ctx, rec_death_cb, &deaths);
     if (pid == 0)
         xlt_child_exit(8);
     XLT_ASSERT(pid > 0);
@@ -621,7 +611,7 @@ XLT_TEST(test_M4_child_reaped_before_its_call_returned_is_still_ours, 60)
 
     early_rc = 1;
     XLT_ASSERT(pthread_create(&th, NULL, early_app_loop, NULL) == 0);
-    pid = lib_fork(early_ctx, rec_death_cb, &deaths);
+    pid = xlt_childproc_fork(early_ctx, rec_death_cb, &deaths);
     if (pid == 0)
         xlt_child_exit(13);
     XLT_ASSERT(pid > 0);
@@ -842,7 +832,7 @@ XLT_TEST(test_M4_setmode_restores_sigchld_mask_of_alloc_thread, 60)
     XLT_ASSERT_RC(app_reaped(ctx, pid, app_waitpid(pid)), 0);
     XLT_ASSERT_RC(xlt_wait_for(ctx, 1), 0);
     XLT_ASSERT_EXITED(r.status, 6);
-    pid = lib_fork(ctx, rec_death_cb, &deaths);
+    pid = xlt_childproc_fork(ctx, rec_death_cb, &deaths);
     if (pid == 0)
         xlt_child_exit(0);
     XLT_ASSERT(pid > 0);
@@ -1294,7 +1284,7 @@ static void *mx_thread(void *arg)
         xlt_start_exit(m->ctx, mx_code(m->t, i), ((uint64_t)m->t << 16) | (uint64_t)i,
                    &m->res[i]);
         if (i % 4 == 3) {
-            pid_t pid = lib_fork(m->ctx, rec_death_cb, &m->deaths);
+            pid_t pid = xlt_childproc_fork(m->ctx, rec_death_cb, &m->deaths);
             if (pid == 0) {
                 struct timespec ts = { 0, (long)(nf % 5) * 1000000L };
                 nanosleep(&ts, NULL);
@@ -1553,7 +1543,7 @@ XLT_TEST(test_M7_setmode_while_ctx_has_children_refused, 60)
     XLT_ASSERT_EQ(lr.pid, pid);
 
     xlt_pipe(g);
-    fk = lib_fork(ctx, rec_death_cb, &deaths);
+    fk = xlt_childproc_fork(ctx, rec_death_cb, &deaths);
     if (fk == 0) {
         char c;
         close(g[1]);

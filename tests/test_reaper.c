@@ -434,9 +434,7 @@ static void *mc_thread(void *arg)
     xlt_pipe(gate);
     for (i = 0; i < MC_FORKS; i++) {
         pid_t pid;
-        xlt_in_libxl++;
-        pid = libxl_childproc_fork(m->ctx, mc_death, m);
-        xlt_in_libxl--;
+        pid = xlt_childproc_fork(m->ctx, mc_death, m);
         if (pid == 0) {
             char c;
             /* Other threads' gates are inherited too: keep only ours. */

@@ -830,9 +830,7 @@ XLT_TEST(test_R2_fork_parent_child_and_death_once, 60)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
 
     for (i = 0; i < 2; i++) {
-        xlt_in_libxl++;
-        pid = libxl_childproc_fork(fk_ctx, fk_death, &fk_calls);
-        xlt_in_libxl--;
+        pid = xlt_childproc_fork(fk_ctx, fk_death, &fk_calls);
         if (pid == 0) {
             if (i == 0)
                 fork_child_checks();

@@ -445,9 +445,7 @@ static void *lib_forker(void *arg)
             break;
         xls_ledger_started(S.led, t, 0, W_EXITCODE(OK_CODE, 0));
         __atomic_add_fetch(&S.libfork_started, 1, __ATOMIC_RELAXED);
-        xlt_in_libxl++;
-        pid = libxl_childproc_fork(ctx, libfork_death_cb, (void *)(intptr_t)t);
-        xlt_in_libxl--;
+        pid = xlt_childproc_fork(ctx, libfork_death_cb, (void *)(intptr_t)t);
         if (pid == 0)
             fork_child(t);
         XLT_ASSERT_MSG(pid > 0, "libxl_childproc_fork: %d (%s): %s", (int)pid,
@@ -573,9 +571,7 @@ static void *runner(void *arg)
         start_exit_run(ctx, &rs->slot[6], ROLE_WAITER0 + rs->idx);
 
         xls_ledger_started(S.led, tok[5], 0, W_EXITCODE(exit_code_of(tok[5]), 0));
-        xlt_in_libxl++;
-        pid = libxl_childproc_fork(ctx, death_cb, (void *)(intptr_t)tok[5]);
-        xlt_in_libxl--;
+        pid = xlt_childproc_fork(ctx, death_cb, (void *)(intptr_t)tok[5]);
         if (pid == 0)
             child_exit(exit_code_of(tok[5]));
         XLT_ASSERT_MSG(pid > 0, "libxl_childproc_fork: %d", (int)pid);
@@ -675,9 +671,7 @@ static void *churn(void *arg)
         xls_ledger_reported(S.led, tok[1], er.status, 0);
 
         xls_ledger_started(S.led, tok[2], 0, W_EXITCODE(9, 0));
-        xlt_in_libxl++;
-        pid = libxl_childproc_fork(ctx, death_cb, (void *)(intptr_t)tok[2]);
-        xlt_in_libxl--;
+        pid = xlt_childproc_fork(ctx, death_cb, (void *)(intptr_t)tok[2]);
         if (pid == 0)
             child_exit(9);
         XLT_ASSERT_MSG(pid > 0, "libxl_childproc_fork: %d", (int)pid);

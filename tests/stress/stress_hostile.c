@@ -152,17 +152,6 @@ static void fork_child_gated(int gate_r, int code)
     xlt_child_exit(code);
 }
 
-static pid_t ctx_fork(libxl_ctx *ctx, libxl_childproc_death_cb *death,
-                      void *user)
-{
-    pid_t pid;
-
-    xlt_in_libxl++;
-    pid = libxl_childproc_fork(ctx, death, user);
-    xlt_in_libxl--;
-    return pid;
-}
-
 /* Does line name "child <pid>" (and not a longer pid)? */
 static int names_pid(const char *line, pid_t pid)
 {
@@ -308,7 +297,7 @@ static void batch_start_one(batch *b, int i, int code)
     c->code = code;
     xls_ledger_started(b->led, b->base + i, 0, code << 8);
     if (c->kind == K_FORK) {
-        pid_t pid = ctx_fork(b->ctx, b->death_cb, c);
+        pid_t pid = xlt_childproc_fork(b->ctx, b->death_cb, c);
         if (pid == 0)
             fork_child_gated(b->immediate ? -1 : b->gate[0], code);
         XLT_ASSERT_MSG(pid > 0, "libxl_childproc_fork gave %d", (int)pid);
@@ -1453,7 +1442,7 @@ static void *td_a_main(void *arg)
         t->rc = xlt_childproc_run(r->a, &a, &t->res, NULL);
     } else if (r->no % 2) {
         /* the callback left mid-flight is a death callback */
-        pid_t pid = ctx_fork(r->a, td_block_death_cb, r);
+        pid_t pid = xlt_childproc_fork(r->a, td_block_death_cb, r);
         if (pid == 0)
             xlt_child_exit(0);
         t->rc = pid > 0 ? 0 : (int)pid;

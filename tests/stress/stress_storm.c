@@ -339,9 +339,7 @@ static void start_lib(libxl_ctx *ctx, long t)
     if (kind_of(t) == K_FORK) {
         pid_t pid;
 
-        xlt_in_libxl++;
-        pid = libxl_childproc_fork(ctx, death_cb, (void *)(intptr_t)t);
-        xlt_in_libxl--;
+        pid = xlt_childproc_fork(ctx, death_cb, (void *)(intptr_t)t);
         if (pid == 0)
             barrier_child(want);
         XLT_ASSERT_MSG(pid > 0, "libxl_childproc_fork of token %ld: %d (%s): %s",
