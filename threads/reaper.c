@@ -43,9 +43,9 @@ libxl__global libxl__G = {
     .epfd = -1,
 };
 
-/* The SIGCHLD disposition found when the library installed its handler.
- * Written once, before the handler is installed; survives fork (the
- * handler does too). */
+/* The SIGCHLD disposition found when the library installed its handler
+ * (again, if sweep_checks had to put it back).  Written under G.lock before
+ * the handler is installed; survives fork (the handler does too). */
 static struct sigaction prev_action;
 static bool handler_installed;
 
@@ -995,6 +995,30 @@ static void warn_unblocked_threads(void)
     pthread_mutex_unlock(&G.lock);
 }
 
+static bool is_sig_ign(const struct sigaction *sa)
+{
+    return !(sa->sa_flags & SA_SIGINFO) && sa->sa_handler == SIG_IGN;
+}
+
+/*
+ * M1: SIG_IGN and SA_NOCLDWAIT both make the kernel discard child statuses.
+ * Returns whether sa does, and takes that out of it: SIG_IGN becomes a plain
+ * SIG_DFL (its flags meant nothing), a handler loses SA_NOCLDWAIT.
+ */
+static bool sigchld_keep_statuses(struct sigaction *sa)
+{
+    if (is_sig_ign(sa)) {
+        memset(sa, 0, sizeof *sa);
+        sa->sa_handler = SIG_DFL;
+        return true;
+    }
+    if (sa->sa_flags & SA_NOCLDWAIT) {
+        sa->sa_flags &= ~SA_NOCLDWAIT;
+        return true;
+    }
+    return false;
+}
+
 bool libxl__sigchld_unignore(libxl_ctx *ctx)
 {
     struct sigaction cur, dfl;
@@ -1002,19 +1026,13 @@ bool libxl__sigchld_unignore(libxl_ctx *ctx)
 
     pthread_mutex_lock(&G.lock);
     sigaction(SIGCHLD, NULL, &cur);
-    ign = !(cur.sa_flags & SA_SIGINFO) && cur.sa_handler == SIG_IGN;
-    if (!handler_installed && (ign || (cur.sa_flags & SA_NOCLDWAIT))) {
-        /* M1: either makes the kernel discard child statuses. */
+    ign = is_sig_ign(&cur);
+    dfl = cur;
+    if (!handler_installed && sigchld_keep_statuses(&dfl)) {
         LOG(ctx, WARN,
             "SIGCHLD was %s, which makes the kernel discard child"
             " statuses; setting it to SIG_DFL",
             ign ? "set to SIG_IGN" : "given SA_NOCLDWAIT");
-        memset(&dfl, 0, sizeof dfl);
-        dfl.sa_handler = SIG_DFL;
-        if (!ign) {
-            dfl = cur;
-            dfl.sa_flags &= ~SA_NOCLDWAIT;
-        }
         sigaction(SIGCHLD, &dfl, NULL);
     }
     pthread_mutex_unlock(&G.lock);
@@ -1041,18 +1059,11 @@ static void install_handler_locked(libxl_ctx *ctx)
     if (handler_installed)
         return; /* also true in a fork child: the handler is inherited */
     sigaction(SIGCHLD, NULL, &prev_action);
-    if ((!(prev_action.sa_flags & SA_SIGINFO) &&
-         prev_action.sa_handler == SIG_IGN) ||
-        (prev_action.sa_flags & SA_NOCLDWAIT)) {
+    if (sigchld_keep_statuses(&prev_action))
         /* Set back to SIG_IGN behind our back since ctx_alloc (M1). */
         LOG(ctx, WARN,
             "SIGCHLD was set to SIG_IGN or SA_NOCLDWAIT, which"
             " makes the kernel discard child statuses; replacing it");
-        if (!(prev_action.sa_flags & SA_SIGINFO) &&
-            prev_action.sa_handler == SIG_IGN)
-            prev_action.sa_handler = SIG_DFL;
-        prev_action.sa_flags &= ~SA_NOCLDWAIT;
-    }
     memset(&sa, 0, sizeof sa);
     sa.sa_sigaction = sigchld_handler;
     sigfillset(&sa.sa_mask);
@@ -1093,8 +1104,8 @@ void libxl__reaper_poke(void)
 static void sweep_checks(unsigned collected)
 {
     static bool warned_foreign;
-    struct sigaction cur;
-    bool ign, ours;
+    struct sigaction cur, fixed;
+    bool ours;
 
     pthread_mutex_lock(&G.lock);
     if (!handler_installed || (G.n_watched == 0 && !collected)) {
@@ -1108,9 +1119,8 @@ static void sweep_checks(unsigned collected)
     }
     sigaction(SIGCHLD, NULL, &cur);
     ours = (cur.sa_flags & SA_SIGINFO) && cur.sa_sigaction == sigchld_handler;
-    ign = (!(cur.sa_flags & SA_SIGINFO) && cur.sa_handler == SIG_IGN) ||
-          (cur.sa_flags & SA_NOCLDWAIT);
-    if (ign) {
+    fixed = cur;
+    if (sigchld_keep_statuses(&fixed)) {
         LOG(LIST_FIRST(&G.ctxs), WARN,
             "SIGCHLD was set to %s behind the library's back, which makes"
             " the kernel discard child statuses; putting the library's"
@@ -1118,10 +1128,7 @@ static void sweep_checks(unsigned collected)
             cur.sa_flags & SA_NOCLDWAIT ? "SA_NOCLDWAIT" : "SIG_IGN");
         /* What the application asked for, minus the discarding, becomes
          * the handler ours chains (install_handler_locked reads it). */
-        if (!(cur.sa_flags & SA_SIGINFO) && cur.sa_handler == SIG_IGN)
-            cur.sa_handler = SIG_DFL;
-        cur.sa_flags &= ~SA_NOCLDWAIT;
-        sigaction(SIGCHLD, &cur, NULL);
+        sigaction(SIGCHLD, &fixed, NULL);
         handler_installed = false;
         install_handler_locked(LIST_FIRST(&G.ctxs));
     } else if (!ours && !warned_foreign) {
