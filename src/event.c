@@ -136,13 +136,16 @@ void libxl__waiter_leave_locked(libxl_ctx *ctx, libxl__waiter *w)
     if (ctx->timekeeper != w)
         return;
     ctx->timekeeper = NULL;
-    if (!libxl__timeouts_earliest_locked(ctx))
-        return; /* the next sleeper takes the role */
+    /* The role goes to a waiter asleep now, if any, even with no timeout
+     * yet: a timeout set later pokes the timekeeper, and would find none
+     * while the sleepers sleep untimed.  Otherwise the next sleeper takes
+     * it. */
     TAILQ_FOREACH(o, &ctx->waiters, entry) {
         if (!o->woken) {
-            /* sleeping untimed: it must now watch the clock */
             ctx->timekeeper = o;
-            waiter_wake_locked(o);
+            /* sleeping untimed: it must now watch the clock */
+            if (libxl__timeouts_earliest_locked(ctx))
+                waiter_wake_locked(o);
             return;
         }
     }
