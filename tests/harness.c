@@ -359,6 +359,27 @@ int xlt_count_tasks(void)
     return n;
 }
 
+char xlt_proc_state(pid_t pid)
+{
+    char path[64], buf[512], *p, st;
+    int fd;
+    ssize_t r;
+
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    r = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (r <= 0)
+        return 0;
+    buf[r] = 0;
+    p = strrchr(buf, ')'); /* comm may hold spaces and parens */
+    if (!p || sscanf(p + 1, " %c", &st) != 1)
+        return 0;
+    return st;
+}
+
 void xlt_wait_no_children(int timeout_ms)
 {
     int64_t deadline = xlt_now_ms() + timeout_ms;

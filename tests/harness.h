@@ -162,6 +162,9 @@ int xlt_count_children(int *zombies_out);
 int xlt_list_children(pid_t *out, int max, int *zombies_out);
 /* Threads of this process. */
 int xlt_count_tasks(void);
+/* State letter of pid from /proc/<pid>/stat ('R', 'S', 'Z'...), 0 if it
+ * cannot be read (the pid is gone). */
+char xlt_proc_state(pid_t pid);
 /* Polls until this process has no children at all (zombie or not);
  * fails the test after timeout_ms. */
 void xlt_wait_no_children(int timeout_ms);

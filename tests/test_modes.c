@@ -14,7 +14,6 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,33 +44,11 @@ static pid_t app_fork_exit(int code)
     return app_fork_exit_after(code, 0);
 }
 
-/* State letter of pid from /proc/pid/stat ('Z' zombie...), 0 if gone. */
-static char proc_state(pid_t pid)
-{
-    char path[64], buf[512], *p, st;
-    int fd;
-    ssize_t r;
-
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return 0;
-    r = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (r <= 0)
-        return 0;
-    buf[r] = 0;
-    p = strrchr(buf, ')');
-    if (!p || sscanf(p + 1, " %c", &st) != 1)
-        return 0;
-    return st;
-}
-
 static void await_zombie(pid_t pid, int timeout_ms)
 {
     int64_t deadline = xlt_now_ms() + timeout_ms;
     char st;
-    while ((st = proc_state(pid)) != 'Z') {
+    while ((st = xlt_proc_state(pid)) != 'Z') {
         XLT_ASSERT_MSG(st != 0, "child %d vanished before it was waited for "
                        "(someone reaped it)", (int)pid);
         XLT_ASSERT_MSG(xlt_now_ms() < deadline,
@@ -287,8 +264,8 @@ static void expect_app_child_left_alone(libxl_ctx *ctx, rec *r, int code)
 
     await_zombie(app, 10000);
     xlt_pump_for(ctx, 300); /* room for a reaper and a callback that would */
-    XLT_ASSERT_MSG(proc_state(app) == 'Z', "application child %d was reaped",
-                   (int)app);
+    XLT_ASSERT_MSG(xlt_proc_state(app) == 'Z',
+                   "application child %d was reaped", (int)app);
     XLT_ASSERT_EXITED(app_waitpid(app), code);
     if (r)
         XLT_ASSERT_EQ(rec_count(r), before);
@@ -458,7 +435,7 @@ static void m4_never_reaps(int reaper_busy)
     xlt_sleep_ms(1500); /* over the 1 s sweep interval of M2 */
     XLT_ASSERT_RC(xlt_event_check(ctx, &ev, LIBXL_EVENTMASK_ALL, NULL, NULL),
                   ERROR_NOT_READY);
-    XLT_ASSERT_MSG(proc_state(pid) == 'Z', "library child %d was reaped in"
+    XLT_ASSERT_MSG(xlt_proc_state(pid) == 'Z', "library child %d was reaped in"
                    " owner_mainloop", (int)pid);
     st = app_waitpid(pid);
     XLT_ASSERT_EXITED(st, 7);
@@ -474,7 +451,7 @@ static void m4_never_reaps(int reaper_busy)
     await_zombie(pid, 10000);
     xlt_pump_for(ctx, 1200);
     XLT_ASSERT_EQ(rec_count(&deaths), 0);
-    XLT_ASSERT(proc_state(pid) == 'Z');
+    XLT_ASSERT(xlt_proc_state(pid) == 'Z');
     st = app_waitpid(pid);
     XLT_ASSERT_RC(app_exited(ctx, pid, st), 0);
     xlt_pump_until(ctx, &deaths.n, 1, 10000);
@@ -669,7 +646,7 @@ XLT_TEST(test_M4_sigchld_occurred_before_its_call_returned_reaps_it, 60)
         XLT_ASSERT_MSG(xlt_now_ms() < deadline, "run child %d: exited and"
                        " signalled before libxl_childproc_run returned; the"
                        " one sigchld_occurred did not reap it (state %c)",
-                       (int)early_pid, proc_state(early_pid));
+                       (int)early_pid, xlt_proc_state(early_pid));
         xlt_sleep_ms(5);
     }
     XLT_ASSERT_RC(rc, 0);
@@ -750,9 +727,9 @@ XLT_TEST(test_M4_sigchld_occurred_reaps_only_this_ctxs_children, 60)
     XLT_ASSERT_RC(xlt_wait_for(a, 1), 0);
     XLT_ASSERT_EQ(ra.pid, pa);
     XLT_ASSERT_EXITED(ra.status, 7);
-    XLT_ASSERT_MSG(proc_state(app) == 'Z', "the application's child was"
+    XLT_ASSERT_MSG(xlt_proc_state(app) == 'Z', "the application's child was"
                    " reaped by sigchld_occurred");
-    XLT_ASSERT_MSG(proc_state(pb) == 'Z', "another ctx's child was reaped"
+    XLT_ASSERT_MSG(xlt_proc_state(pb) == 'Z', "another ctx's child was reaped"
                    " by sigchld_occurred");
     XLT_ASSERT_RC(xlt_event_check(b, &ev, LIBXL_EVENTMASK_ALL, NULL, NULL),
                   ERROR_NOT_READY);
@@ -791,7 +768,7 @@ static void m4_calls_refused_in(libxl_sigchld_owner mode)
     app_sigchld_occurred(ctx);
     XLT_ASSERT_MSG(errors(l) == e0 + 3, "mode %d: %d ERROR lines for 3"
                    " refused calls:\n%s", (int)mode, errors(l) - e0, l->text);
-    XLT_ASSERT(proc_state(pid) != 0 && proc_state(pid) != 'Z');
+    XLT_ASSERT(xlt_proc_state(pid) != 0 && xlt_proc_state(pid) != 'Z');
     finish_gated(ctx, 1, gate, &r); /* exit 0, not 99 or 98 */
     XLT_ASSERT_EQ(r.pid, pid);
     libxl_ctx_free(ctx);
@@ -1163,7 +1140,7 @@ XLT_TEST(test_M6_setmode_refused_while_another_ctx_in_M5, 60)
     {
         pid_t app = app_fork_exit(32);
         int64_t deadline = xlt_now_ms() + 30000;
-        while (proc_state(app) != 0) {
+        while (xlt_proc_state(app) != 0) {
             XLT_ASSERT_MSG(xlt_now_ms() < deadline, "application child not"
                            " reaped by the default-mode ctx");
             xlt_pump_for(c2, 5);
@@ -1498,7 +1475,7 @@ XLT_TEST(test_M7_invalid_chldowner_logged_mode_unchanged, 60)
         pid = new_child(NULL, 0);
         await_zombie(pid, 10000);
         xlt_sleep_ms(300);
-        XLT_ASSERT(proc_state(pid) == 'Z');
+        XLT_ASSERT(xlt_proc_state(pid) == 'Z');
         XLT_ASSERT_RC(app_reaped(m4, pid, app_waitpid(pid)), 0);
         XLT_ASSERT_RC(xlt_wait_for(m4, 1), 0);
         XLT_ASSERT_EXITED(r.status, 2);

@@ -605,23 +605,12 @@ XLT_TEST(test_R1_default_kill_grace_2000ms, 60)
  * The shell prints its background sleep's pid, its pgrp and its pid. */
 static int pid_gone(pid_t pid)
 {
-    char path[64], buf[512], *p;
-    int fd;
-    ssize_t n;
+    char st;
 
     if (kill(pid, 0) != 0 && errno == ESRCH)
         return 1;
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return 1;
-    n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0)
-        return 1;
-    buf[n] = 0;
-    p = strrchr(buf, ')');
-    return p && p[1] == ' ' && p[2] == 'Z'; /* dead, awaiting its reaper */
+    st = xlt_proc_state(pid);
+    return st == 0 || st == 'Z'; /* Z: dead, awaiting its reaper */
 }
 
 static pid_t group_run(libxl_ctx *ctx, int new_group, libxl_childproc_result *r)
