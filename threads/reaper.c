@@ -355,18 +355,24 @@ static void group_kill_locked(libxl__child *ch)
         kill(-ch->pid, SIGKILL);
 }
 
+/* waitid(WEXITED | WNOHANG | options) on ch alone: through its pidfd
+ * where the kernel can, else by pid.  si_pid stays 0 if it has not exited. */
+static int child_waitid_locked(libxl__child *ch, siginfo_t *si, int options,
+                               struct rusage *ru)
+{
+    memset(si, 0, sizeof *si);
+    options |= WEXITED | WNOHANG;
+    if (ch->pidfd >= 0 && G.have_waitid_pidfd)
+        return sys_waitid(P_PIDFD, (id_t)ch->pidfd, si, options, ru);
+    return sys_waitid(P_PID, (id_t)ch->pid, si, options, ru);
+}
+
 /* Has ch exited (not yet reaped)?  For group kills only. */
 static bool exited_unreaped_locked(libxl__child *ch)
 {
     siginfo_t si;
 
-    memset(&si, 0, sizeof si);
-    if (ch->pidfd >= 0 && G.have_waitid_pidfd)
-        sys_waitid(P_PIDFD, (id_t)ch->pidfd, &si, WEXITED | WNOHANG | WNOWAIT,
-                   NULL);
-    else
-        sys_waitid(P_PID, (id_t)ch->pid, &si, WEXITED | WNOHANG | WNOWAIT,
-                   NULL);
+    child_waitid_locked(ch, &si, WNOWAIT, NULL);
     return si.si_pid != 0;
 }
 
@@ -399,12 +405,8 @@ static int collect_one_locked(libxl__child *ch, struct libxl__child_q *batch)
 
     if (ch->kill_group_on_exit && exited_unreaped_locked(ch))
         group_kill_locked(ch);
-    memset(&si, 0, sizeof si);
     memset(&ru, 0, sizeof ru);
-    if (ch->pidfd >= 0 && G.have_waitid_pidfd)
-        r = sys_waitid(P_PIDFD, (id_t)ch->pidfd, &si, WEXITED | WNOHANG, &ru);
-    else
-        r = sys_waitid(P_PID, (id_t)ch->pid, &si, WEXITED | WNOHANG, &ru);
+    r = child_waitid_locked(ch, &si, 0, &ru);
     if (r < 0 && errno == EINTR)
         return 0; /* next pass */
     if (r < 0) {
