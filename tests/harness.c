@@ -620,6 +620,17 @@ int xlt_logger_count(xlt_logger *l, int level, const char *substr)
     return n;
 }
 
+int xlt_logger_warnings(xlt_logger *l)
+{
+    int n;
+
+    pthread_mutex_lock(&l->mu);
+    n = l->count[LIBXL_LOG_WARN] + l->count[LIBXL_LOG_ERROR] +
+        l->count[LIBXL_LOG_CRITICAL];
+    pthread_mutex_unlock(&l->mu);
+    return n;
+}
+
 void xlt_start_exit(libxl_ctx *ctx, int code, uint64_t id,
                     libxl_childproc_result *r)
 {

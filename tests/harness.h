@@ -237,5 +237,7 @@ xlt_logger *xlt_logger_new(void);
 /* Number of recorded messages with exactly this level (0: any level)
  * whose text contains substr (NULL: any). */
 int xlt_logger_count(xlt_logger *l, int level, const char *substr);
+/* Number of recorded messages at WARN, ERROR or CRITICAL. */
+int xlt_logger_warnings(xlt_logger *l);
 
 #endif

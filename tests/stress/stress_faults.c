@@ -92,17 +92,6 @@ static xlt_logger *lg;
 static int cb_count, cb_rc, death_count, death_status, disasters;
 static pid_t death_pid;
 
-static int warn_lines(void)
-{
-    int n;
-
-    pthread_mutex_lock(&lg->mu);
-    n = lg->count[LIBXL_LOG_WARN] + lg->count[LIBXL_LOG_ERROR] +
-        lg->count[LIBXL_LOG_CRITICAL];
-    pthread_mutex_unlock(&lg->mu);
-    return n;
-}
-
 /* Records rc of `what` and checks that it is one of the documented ones
  * (a 0-terminated list after 0 itself), and that an error was logged
  * since `before`. */
@@ -119,7 +108,7 @@ static void check_rc(const char *what, int rc, int before, const int *ok)
         XLT_ASSERT_MSG(ok[i], "%s gave %d (%s), not documented for it", what,
                        rc, libxl_strerror(rc));
         R->errors++;
-        XLT_ASSERT_MSG(warn_lines() > before,
+        XLT_ASSERT_MSG(xlt_logger_warnings(lg) > before,
                        "%s gave %d (%s) without a WARN/ERROR log line;"
                        " log:\n%s",
                        what, rc, libxl_strerror(rc), lg->text);
@@ -242,7 +231,7 @@ static int ctx_setup(libxl_ctx **pctx, scen_mode m)
 {
     static const libxl_event_hooks ev_hooks = { 0, NULL, disaster_cb };
     libxl_childproc_hooks h;
-    int before = warn_lines(), rc;
+    int before = xlt_logger_warnings(lg), rc;
 
     rc = libxl_ctx_alloc(pctx, LIBXL_VERSION, 0, &lg->lg);
     check_rc("libxl_ctx_alloc", rc, before, ok_alloc);
@@ -382,7 +371,7 @@ static void scenario_ops(libxl_ctx *ctx, scen_mode m, bool strict, int code)
     /* 1. synchronous run */
     memset(&res, 0, sizeof res);
     args = xlt_args(a_sync);
-    before = warn_lines();
+    before = xlt_logger_warnings(lg);
     rc = run_sync(ctx, m, &args, &res);
     if (strict)
         XLT_ASSERT_RC(rc, 0);
@@ -399,7 +388,7 @@ static void scenario_ops(libxl_ctx *ctx, scen_mode m, bool strict, int code)
     memset(&res, 0, sizeof res);
     args = xlt_args(a_echo);
     args.stdout_fd = p[1];
-    before = warn_lines();
+    before = xlt_logger_warnings(lg);
     rc = run_sync(ctx, m, &args, &res);
     close(p[1]);
     xlt_read_all(p[0], out, sizeof out);
@@ -420,7 +409,7 @@ static void scenario_ops(libxl_ctx *ctx, scen_mode m, bool strict, int code)
     args.timeout_ms = 60000;
     memset(&how_cb, 0, sizeof how_cb);
     how_cb.callback = cb_done;
-    before_cb = warn_lines();
+    before_cb = xlt_logger_warnings(lg);
     rc_cb = libxl_childproc_run(ctx, &args, &res_cb, &how_cb);
     if (strict)
         XLT_ASSERT_RC(rc_cb, 0);
@@ -433,7 +422,7 @@ static void scenario_ops(libxl_ctx *ctx, scen_mode m, bool strict, int code)
     args.timeout_ms = 60000;
     memset(&how_ev, 0, sizeof how_ev);
     how_ev.u.for_event = ev_id;
-    before_ev = warn_lines();
+    before_ev = xlt_logger_warnings(lg);
     rc_ev = libxl_childproc_run(ctx, &args, &res_ev, &how_ev);
     if (strict)
         XLT_ASSERT_RC(rc_ev, 0);
@@ -442,7 +431,7 @@ static void scenario_ops(libxl_ctx *ctx, scen_mode m, bool strict, int code)
         ev_rc = 0; /* nothing to wait for */
 
     /* 5. fork with a death callback */
-    before = warn_lines();
+    before = xlt_logger_warnings(lg);
     errno = 0;
     pid = libxl_childproc_fork(ctx, death_cb, NULL);
     if (pid == 0)
@@ -502,7 +491,7 @@ static void run_scenario(scen_mode m, int site, long nth, bool sticky)
         xlf_arm((xlf_site)site, nth, sticky);
     if (ctx_setup(&ctx, m) == 0) {
         scenario_ops(ctx, m, false, 10);
-        before = warn_lines();
+        before = xlt_logger_warnings(lg);
         rc = libxl_ctx_free(ctx);
         check_rc("libxl_ctx_free", rc, before, ok_none);
     }

@@ -40,17 +40,6 @@
 
 /* ------------------------------------------------------------ helpers */
 
-static int warn_lines(xlt_logger *lg)
-{
-    int n;
-
-    pthread_mutex_lock(&lg->mu);
-    n = lg->count[LIBXL_LOG_WARN] + lg->count[LIBXL_LOG_ERROR] +
-        lg->count[LIBXL_LOG_CRITICAL];
-    pthread_mutex_unlock(&lg->mu);
-    return n;
-}
-
 /* Whether this kernel (and valgrind, if under it) has pidfd_open. */
 static int have_pidfd(void)
 {
@@ -161,7 +150,7 @@ static void mix_start(libxl_ctx *ctx, mix *x, xlt_logger *lg, long first,
 
     cur_mix = x;
     for (i = first; i < first + n; i++) {
-        int before = warn_lines(lg);
+        int before = xlt_logger_warnings(lg);
 
         x->code[i] = (int)(i % 100);
         if (i % 4 == 3) {
@@ -178,7 +167,7 @@ static void mix_start(libxl_ctx *ctx, mix *x, xlt_logger *lg, long first,
             XLT_ASSERT_RC(pid, ERROR_FAIL);
             XLT_ASSERT_MSG(errno == EAGAIN || errno == ENOMEM,
                            "fork %ld failed, errno %d", i, errno);
-            XLT_ASSERT_MSG(warn_lines(lg) > before,
+            XLT_ASSERT_MSG(xlt_logger_warnings(lg) > before,
                            "fork %ld failed without a log line", i);
             x->not_started++;
             if (errno == EAGAIN)
@@ -241,7 +230,7 @@ static void mix_finish(libxl_ctx *ctx, mix *x, xlt_logger *lg, long n,
                                    r->exec_errno == ENOMEM,
                                "%s: run %ld failed with exec_errno %d", what,
                                i, r->exec_errno);
-                XLT_ASSERT_MSG(warn_lines(lg) > x->done_rc[i],
+                XLT_ASSERT_MSG(xlt_logger_warnings(lg) > x->done_rc[i],
                                "%s: run %ld failed without a log line", what,
                                i);
                 if (r->exec_errno == EAGAIN)
@@ -325,10 +314,11 @@ XLT_TEST(limits_nofile, 300)
     nfilled = nfill = fill_fds(fds, (int)(sizeof fds / sizeof fds[0]));
 
     /* ctx_alloc needs an eventfd. */
-    before = warn_lines(lg);
+    before = xlt_logger_warnings(lg);
     XLT_ASSERT_RC(libxl_ctx_alloc(&c2, LIBXL_VERSION, 0, &lg->lg), ERROR_FAIL);
     XLT_ASSERT(c2 == NULL);
-    XLT_ASSERT_MSG(warn_lines(lg) > before, "ctx_alloc failure not logged");
+    XLT_ASSERT_MSG(xlt_logger_warnings(lg) > before,
+                   "ctx_alloc failure not logged");
 
     /* A run needs no fd of its own: without a pidfd it is found by pid. */
     XLT_ASSERT_RC(run_sh(ctx, "exit 7", &r), 0);
@@ -340,10 +330,10 @@ XLT_TEST(limits_nofile, 300)
         libxl_childproc_args a = xlt_args(argv);
         a.stdout_fd = 1;
         memset(&r, 0, sizeof r);
-        before = warn_lines(lg);
+        before = xlt_logger_warnings(lg);
         XLT_ASSERT_RC(libxl_childproc_run(ctx, &a, &r, NULL), ERROR_FAIL);
         XLT_ASSERT_EQ(r.exec_errno, EMFILE);
-        XLT_ASSERT_MSG(warn_lines(lg) > before, "EMFILE not logged");
+        XLT_ASSERT_MSG(xlt_logger_warnings(lg) > before, "EMFILE not logged");
     }
 
     /* Forks, and a child running while the table is full: no pidfd for
@@ -435,10 +425,11 @@ XLT_TEST(limits_nofile_first, 120)
 
     set_nofile(128);
     nfill = fill_fds(fds, (int)(sizeof fds / sizeof fds[0]));
-    before = warn_lines(lg);
+    before = xlt_logger_warnings(lg);
     XLT_ASSERT_RC(libxl_ctx_alloc(&ctx, LIBXL_VERSION, 0, &lg->lg),
                   ERROR_FAIL);
-    XLT_ASSERT_MSG(warn_lines(lg) > before, "ctx_alloc failure not logged");
+    XLT_ASSERT_MSG(xlt_logger_warnings(lg) > before,
+                   "ctx_alloc failure not logged");
     XLT_ASSERT(ctx == NULL);
 
     close(fds[--nfill]); /* exactly the eventfd's */
@@ -546,10 +537,10 @@ static void helper_main(int cmd, int ans)
     lowered.rlim_cur = 1;
     XLT_ASSERT(setrlimit(RLIMIT_NPROC, &lowered) == 0);
     ctx = xlt_ctx_new(&lg->lg); /* needs no thread, no process */
-    before = warn_lines(lg);
+    before = xlt_logger_warnings(lg);
     rc = run_sh(ctx, "exit 0", &r);
     res[0] = rc;
-    res[1] = warn_lines(lg) > before &&
+    res[1] = xlt_logger_warnings(lg) > before &&
              xlt_logger_count(lg, LIBXL_LOG_ERROR, "reaper") > 0;
     errno = 0;
     pid = libxl_childproc_fork(ctx, count_death, NULL);
@@ -623,11 +614,11 @@ XLT_TEST(limits_nproc, 300)
     XLT_ASSERT_MSG(nf > 0, "no filler could be forked");
 
     /* Full pressure: runs and forks fail, documented and logged. */
-    before = warn_lines(lg);
+    before = xlt_logger_warnings(lg);
     XLT_ASSERT_RC(run_sh(ctx, "exit 0", &r), ERROR_FAIL);
     XLT_ASSERT_EQ(r.exec_errno, EAGAIN);
-    XLT_ASSERT_MSG(warn_lines(lg) > before, "run EAGAIN not logged");
-    before = warn_lines(lg);
+    XLT_ASSERT_MSG(xlt_logger_warnings(lg) > before, "run EAGAIN not logged");
+    before = xlt_logger_warnings(lg);
     errno = 0;
     {
         pid_t pid = libxl_childproc_fork(ctx, count_death, NULL);
@@ -636,19 +627,20 @@ XLT_TEST(limits_nproc, 300)
         XLT_ASSERT_RC(pid, ERROR_FAIL);
         XLT_ASSERT_EQ(errno, EAGAIN);
     }
-    XLT_ASSERT_MSG(warn_lines(lg) > before, "fork EAGAIN not logged");
+    XLT_ASSERT_MSG(xlt_logger_warnings(lg) > before, "fork EAGAIN not logged");
     {
         char *argv[] = { "/bin/sh", "-c", "exit 0", NULL };
         libxl_childproc_args a = xlt_args(argv);
         memset(&r, 0, sizeof r);
-        before = warn_lines(lg);
+        before = xlt_logger_warnings(lg);
         XLT_ASSERT_RC(libxl_childproc_run(ctx, &a, &r,
                                           &(libxl_asyncop_how){
                                               .u.for_event = 99 }),
                       0);
         XLT_ASSERT_RC(xlt_wait_for(ctx, 99), ERROR_FAIL);
         XLT_ASSERT_EQ(r.exec_errno, EAGAIN);
-        XLT_ASSERT_MSG(warn_lines(lg) > before, "async EAGAIN not logged");
+        XLT_ASSERT_MSG(xlt_logger_warnings(lg) > before,
+                       "async EAGAIN not logged");
     }
 
     /* The helper has no reaper, and no thread can be made for one. */
