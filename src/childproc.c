@@ -126,12 +126,31 @@ static bool fd_arg_ok(int fd)
     return fd == 0 || fd == -1 || (fd > 0 && fcntl(fd, F_GETFD) != -1);
 }
 
+/* Registers the child just created as ch (spawn_lock held for reading).
+ * One that cannot be tracked is killed and reaped here rather than left a
+ * zombie: still under spawn_lock, so no waitpid(-1) pass can have reaped
+ * it and the pid is still its own. */
+static int child_track(libxl_ctx *ctx, const libxl__start *st,
+                       libxl__child *ch, pid_t pid)
+{
+    int rc;
+
+    ch->pid = pid;
+    rc = libxl__child_register(ctx, st->mode, ch);
+    if (rc) {
+        LOG(ctx, ERROR, "cannot track child %d: killing it", (int)pid);
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+    }
+    return rc;
+}
+
 /* Starts the child of ao; on return ao has a child, or has completed. */
 static void run_start(libxl_ctx *ctx, const libxl__start *st, libxl__ao *ao,
                       const libxl_childproc_args *args)
 {
     libxl__child *ch = libxl__child_new();
-    int exec_errno = 0, rc = 0;
+    int exec_errno = 0;
     pid_t pid = 0;
 
     if (!ch) {
@@ -145,16 +164,7 @@ static void run_start(libxl_ctx *ctx, const libxl__start *st, libxl__ao *ao,
     pthread_rwlock_rdlock(&G.spawn_lock);
     ch->spawn_seq = __atomic_load_n(&G.pass_seq, __ATOMIC_ACQUIRE);
     libxl__spawn(ctx, st, args, &pid, &exec_errno);
-    if (pid > 0) {
-        ch->pid = pid;
-        rc = libxl__child_register(ctx, st->mode, ch);
-    }
-    if (pid > 0 && rc) {
-        /* Not in the table; still under spawn_lock, so no waitpid(-1)
-         * pass can have reaped it: the pid is still this child's. */
-        LOG(ctx, ERROR, "cannot track child %d: killing it", (int)pid);
-        kill(pid, SIGKILL);
-        waitpid(pid, NULL, 0);
+    if (pid > 0 && child_track(ctx, st, ch, pid)) {
         exec_errno = ENOMEM;
         pid = 0;
     }
@@ -320,14 +330,8 @@ static pid_t fork_entered(libxl_ctx *ctx, libxl_childproc_death_cb *death,
         errno = e;
         return ERROR_FAIL;
     }
-    ch->pid = pid;
-    rc = libxl__child_register(ctx, st.mode, ch);
+    rc = child_track(ctx, &st, ch, pid);
     if (rc) {
-        /* Untracked: we reap it ourselves rather than leak a zombie, still
-         * under spawn_lock so that the pid cannot have been recycled. */
-        LOG(ctx, ERROR, "cannot track child %d: killing it", (int)pid);
-        kill(pid, SIGKILL);
-        waitpid(pid, NULL, 0);
         libxl__child_free(ch);
         pid = ERROR_FAIL;
     }
