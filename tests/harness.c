@@ -636,13 +636,9 @@ void xlt_start_exit(libxl_ctx *ctx, int code, uint64_t id,
 {
     char script[32];
     char *argv[] = { "/bin/sh", "-c", script, NULL };
-    libxl_childproc_args a = xlt_args(argv);
-    libxl_asyncop_how how;
 
     snprintf(script, sizeof script, "exit %d", code);
-    memset(&how, 0, sizeof how);
-    how.u.for_event = id;
-    XLT_ASSERT_RC(xlt_childproc_run(ctx, &a, r, &how), 0);
+    xlt_start_event_run(ctx, argv, id, r);
 }
 
 void xlt_start_gated(libxl_ctx *ctx, uint64_t id, int *gate_w,

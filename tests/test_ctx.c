@@ -247,15 +247,10 @@ static void start_sleepers_and_free(libxl_ctx *ctx)
 {
     static char *argv[] = { "/bin/sleep", "1", NULL };
     static libxl_childproc_result res[3];
-    libxl_childproc_args a = xlt_args(argv);
-    libxl_asyncop_how how;
     int i;
 
-    for (i = 0; i < 3; i++) {
-        memset(&how, 0, sizeof how);
-        how.u.for_event = (uint64_t)i + 1;
-        XLT_ASSERT_RC(xlt_childproc_run(ctx, &a, &res[i], &how), 0);
-    }
+    for (i = 0; i < 3; i++)
+        xlt_start_event_run(ctx, argv, (uint64_t)i + 1, &res[i]);
     XLT_ASSERT(xlt_count_children(NULL) == 3); /* none has exited yet */
     XLT_ASSERT_RC(libxl_ctx_free(ctx), 0);
 }

@@ -153,15 +153,6 @@ static int glib_can_watch_without_sigchld(void)
 
 /* ------------------------------------------------ the library's side */
 
-static libxl_childproc_args args_for(char **argv)
-{
-    libxl_childproc_args a;
-    memset(&a, 0, sizeof a);
-    a.path = argv[0];
-    a.argv = argv;
-    return a;
-}
-
 static int unexpected_reaped(pid_t pid, int status, void *user)
 {
     (void)user;
@@ -188,17 +179,8 @@ static int lib_run_children(libxl_ctx *ctx, int n, const int *until)
 
     while (ran < n || (until && !__atomic_load_n(until, __ATOMIC_SEQ_CST))) {
         int j;
-        for (j = 0; j < 8; j++) {
-            char script[32];
-            char *argv[] = { "/bin/sh", "-c", script, NULL };
-            libxl_childproc_args a = args_for(argv);
-            libxl_asyncop_how how;
-
-            snprintf(script, sizeof script, "exit %d", (ran + j) % 200);
-            memset(&how, 0, sizeof how);
-            how.u.for_event = (uint64_t)j;
-            XLT_ASSERT_RC(xlt_childproc_run(ctx, &a, &res[j], &how), 0);
-        }
+        for (j = 0; j < 8; j++)
+            xlt_start_exit(ctx, (ran + j) % 200, (uint64_t)j, &res[j]);
         for (j = 0; j < 8; j++) {
             XLT_ASSERT_RC(xlt_wait_for(ctx, (uint64_t)j), 0);
             XLT_ASSERT_EXITED(res[j].status, (ran + j) % 200);

@@ -1386,17 +1386,13 @@ static void *ch_churn(void *arg)
         libxl_ctx *ctx = xlt_ctx_new(NULL);
         libxl_childproc_result r;
         char *argv[] = { "/bin/sleep", "0.2", NULL };
-        libxl_childproc_args a = xlt_args(argv);
-        libxl_asyncop_how how;
 
         set_mode(ctx, (k++ % 2) ? libxl_sigchld_owner_libxl_always_selective_reap
                                 : libxl_sigchld_owner_libxl,
                  NULL);
         XLT_ASSERT_RC(xlt_run_sh(ctx, "exit 9", &r), 0);
         XLT_ASSERT_EXITED(r.status, 9);
-        memset(&how, 0, sizeof how);
-        how.u.for_event = 1;
-        XLT_ASSERT_RC(xlt_childproc_run(ctx, &a, &r, &how), 0);
+        xlt_start_event_run(ctx, argv, 1, &r);
         libxl_ctx_free(ctx); /* its sleep is reaped later, discarded */
         __atomic_add_fetch(&ch_cycles, 1, __ATOMIC_SEQ_CST);
     }

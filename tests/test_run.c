@@ -931,12 +931,8 @@ static void *fd_busy(void *arg)
     (void)arg;
     while (!__atomic_load_n(&fd_busy_stop, __ATOMIC_SEQ_CST)) {
         libxl_ctx *c = xlt_ctx_new(NULL);
-        libxl_childproc_args a = xlt_args(argv);
         libxl_childproc_result r;
-        libxl_asyncop_how how;
-        memset(&how, 0, sizeof how);
-        how.u.for_event = 1;
-        XLT_ASSERT_RC(xlt_childproc_run(c, &a, &r, &how), 0);
+        xlt_start_event_run(c, argv, 1, &r);
         XLT_ASSERT_RC(xlt_wait_for(c, 1), 0);
         libxl_ctx_free(c);
     }
@@ -1077,22 +1073,12 @@ XLT_TEST(test_S2_ctx_free_with_running_children_no_zombies, 60)
     static libxl_childproc_result res[20], other_res;
     char *argv[] = { "/bin/sleep", "1", NULL };
     libxl_ctx *ctx = xlt_ctx_new(NULL), *other = xlt_ctx_new(NULL);
-    libxl_childproc_args a = xlt_args(argv);
     libxl_event *ev = NULL;
     int i;
 
-    for (i = 0; i < 20; i++) {
-        libxl_asyncop_how how;
-        memset(&how, 0, sizeof how);
-        how.u.for_event = (uint64_t)i;
-        XLT_ASSERT_RC(xlt_childproc_run(ctx, &a, &res[i], &how), 0);
-    }
-    {
-        libxl_asyncop_how how;
-        memset(&how, 0, sizeof how);
-        how.u.for_event = 99;
-        XLT_ASSERT_RC(xlt_childproc_run(other, &a, &other_res, &how), 0);
-    }
+    for (i = 0; i < 20; i++)
+        xlt_start_event_run(ctx, argv, (uint64_t)i, &res[i]);
+    xlt_start_event_run(other, argv, 99, &other_res);
     XLT_ASSERT_EQ(xlt_count_children(NULL), 21); /* all still running */
     XLT_ASSERT_RC(libxl_ctx_free(ctx), 0);
     XLT_ASSERT_RC(xlt_wait_for(other, 99), 0);
@@ -1109,15 +1095,10 @@ XLT_TEST(test_S2_ctx_free_last_ctx_children_still_reaped, 60)
     static libxl_childproc_result res[20];
     char *argv[] = { "/bin/sleep", "1", NULL };
     libxl_ctx *ctx = xlt_ctx_new(NULL);
-    libxl_childproc_args a = xlt_args(argv);
     int i;
 
-    for (i = 0; i < 20; i++) {
-        libxl_asyncop_how how;
-        memset(&how, 0, sizeof how);
-        how.u.for_event = (uint64_t)i;
-        XLT_ASSERT_RC(xlt_childproc_run(ctx, &a, &res[i], &how), 0);
-    }
+    for (i = 0; i < 20; i++)
+        xlt_start_event_run(ctx, argv, (uint64_t)i, &res[i]);
     XLT_ASSERT_EQ(xlt_count_children(NULL), 20);
     XLT_ASSERT_RC(libxl_ctx_free(ctx), 0);
     xlt_wait_no_children(10000);

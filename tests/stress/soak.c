@@ -191,18 +191,13 @@ static void op_run_sync(unsigned *rs)
 
 static void op_run_event(unsigned *rs)
 {
-    char *argv[4], script[32];
     int code = rand_r(rs) % 200;
-    libxl_childproc_args a = exit_args(argv, script, sizeof script, code);
     libxl_childproc_result r;
     libxl_ctx *ctx = pick_ctx(rs);
-    libxl_asyncop_how how;
     uint64_t id = new_id();
 
-    memset(&how, 0, sizeof how);
-    how.u.for_event = id;
     started();
-    XLT_ASSERT_RC(xlt_childproc_run(ctx, &a, &r, &how), 0);
+    xlt_start_exit(ctx, code, id, &r);
     XLT_ASSERT_RC(xlt_wait_for(ctx, id), 0);
     reported();
     XLT_ASSERT_EXITED(r.status, code);
