@@ -138,23 +138,17 @@ static void cb_done(libxl_ctx *ctx, int rc, void *for_callback)
 static libxl_childproc_args args_for(char **argv, int timeout_ms,
                                      int kill_grace_ms)
 {
-    libxl_childproc_args a;
-    memset(&a, 0, sizeof a);
-    a.path = argv[0];
-    a.argv = argv;
+    libxl_childproc_args a = xlt_args(argv);
     a.timeout_ms = timeout_ms;
     a.kill_grace_ms = kill_grace_ms;
     return a;
 }
 
-/* Starts run i; its completion comes as a callback or as an event whose
- * for_user is i.  Returns libxl_childproc_run's rc. */
-static int try_start(libxl_ctx *ctx, int i, char **argv, int timeout_ms,
-                     int kill_grace_ms, int by_callback)
+/* How run i completes: as a callback, or as an event whose for_user is i.
+ * Counts run i as started. */
+static libxl_asyncop_how how_for(int i, int by_callback)
 {
-    libxl_childproc_args a = args_for(argv, timeout_ms, kill_grace_ms);
     libxl_asyncop_how how;
-    int rc;
 
     XLT_ASSERT(i < MAXRUNS);
     memset(&how, 0, sizeof how);
@@ -166,8 +160,18 @@ static int try_start(libxl_ctx *ctx, int i, char **argv, int timeout_ms,
     }
     if (i >= g_started)
         g_started = i + 1;
-    rc = xlt_childproc_run(ctx, &a, &g_res[i], &how);
-    return rc;
+    return how;
+}
+
+/* Starts run i; its completion comes as a callback or as an event whose
+ * for_user is i.  Returns libxl_childproc_run's rc. */
+static int try_start(libxl_ctx *ctx, int i, char **argv, int timeout_ms,
+                     int kill_grace_ms, int by_callback)
+{
+    libxl_childproc_args a = args_for(argv, timeout_ms, kill_grace_ms);
+    libxl_asyncop_how how = how_for(i, by_callback);
+
+    return xlt_childproc_run(ctx, &a, &g_res[i], &how);
 }
 
 static void start(libxl_ctx *ctx, int i, char **argv, int timeout_ms,
@@ -185,20 +189,10 @@ static void start_ignoring_term(libxl_ctx *ctx, int i, int timeout_ms,
 {
     libxl_childproc_args a =
         args_for(argv_sleep30_ignoring_term, timeout_ms, kill_grace_ms);
-    libxl_asyncop_how how;
+    libxl_asyncop_how how = how_for(i, by_callback);
     char line[32];
     int p[2];
 
-    XLT_ASSERT(i < MAXRUNS);
-    memset(&how, 0, sizeof how);
-    if (by_callback) {
-        how.callback = cb_done;
-        how.u.for_callback = (void *)(intptr_t)i;
-    } else {
-        how.u.for_event = (libxl_ev_user)i;
-    }
-    if (i >= g_started)
-        g_started = i + 1;
     xlt_pipe(p);
     a.stdout_fd = p[1];
     XLT_ASSERT_RC(xlt_childproc_run(ctx, &a, &g_res[i], &how), 0);
@@ -215,19 +209,9 @@ static char *argv_gated_exit7[] = { "/bin/sh", "-c", "read x; exit 7", NULL };
 static int start_gated(libxl_ctx *ctx, int i, int timeout_ms, int by_callback)
 {
     libxl_childproc_args a = args_for(argv_gated_exit7, timeout_ms, 0);
-    libxl_asyncop_how how;
+    libxl_asyncop_how how = how_for(i, by_callback);
     int p[2];
 
-    XLT_ASSERT(i < MAXRUNS);
-    memset(&how, 0, sizeof how);
-    if (by_callback) {
-        how.callback = cb_done;
-        how.u.for_callback = (void *)(intptr_t)i;
-    } else {
-        how.u.for_event = (libxl_ev_user)i;
-    }
-    if (i >= g_started)
-        g_started = i + 1;
     xlt_pipe(p);
     a.stdin_fd = p[0];
     XLT_ASSERT_RC(xlt_childproc_run(ctx, &a, &g_res[i], &how), 0);
