@@ -657,3 +657,11 @@ void xlt_start_gated(libxl_ctx *ctx, uint64_t id, int *gate_w,
     close(g[0]);
     *gate_w = g[1];
 }
+
+void xlt_finish_gated(libxl_ctx *ctx, uint64_t id, int gate_w,
+                      const libxl_childproc_result *r)
+{
+    close(gate_w);
+    XLT_ASSERT_RC(xlt_wait_for(ctx, id), 0);
+    XLT_ASSERT_EXITED(r->status, 0);
+}

@@ -198,6 +198,9 @@ void xlt_start_exit(libxl_ctx *ctx, int code, uint64_t id,
  * lives, the ctx "has children"); completion as event id. */
 void xlt_start_gated(libxl_ctx *ctx, uint64_t id, int *gate_w,
                      libxl_childproc_result *r);
+/* Lets it go (closes gate_w) and asserts that it completed with exit 0. */
+void xlt_finish_gated(libxl_ctx *ctx, uint64_t id, int gate_w,
+                      const libxl_childproc_result *r);
 /* Starts argv asynchronously, its completion queued as event `id`. */
 void xlt_start_event_run(libxl_ctx *ctx, char **argv, uint64_t id,
                          libxl_childproc_result *res);

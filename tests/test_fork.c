@@ -50,14 +50,6 @@ static int skip_under_sanitizer(void)
 /* --------------------------------------------------------------- helpers */
 
 
-static void finish_gated(libxl_ctx *ctx, uint64_t id, int gate,
-                         const libxl_childproc_result *r)
-{
-    close(gate);
-    XLT_ASSERT_RC(xlt_wait_for(ctx, id), 0);
-    XLT_ASSERT_EXITED(r->status, 0);
-}
-
 static void set_mode(libxl_ctx *ctx, libxl_sigchld_owner mode,
                      int (*cb)(pid_t, int, void *), void *user,
                      pid_t (*fork_replacement)(void *))
@@ -370,7 +362,7 @@ static void fork_while_busy(void (*child_fn)(libxl_ctx *mine, libxl_ctx *busy_ct
     XLT_ASSERT_EXITED(st, 0);
 
     busy_stop(&b, th);
-    finish_gated(mine, 1, gate, &gr);
+    xlt_finish_gated(mine, 1, gate, &gr);
     libxl_ctx_free(bctx);
     libxl_ctx_free(mine);
     xlt_wait_no_children(10000);
@@ -829,7 +821,7 @@ static void r4_case(libxl_sigchld_owner mode, pid_t (*fr)(void *))
             xlt_in_libxl--;
             XLT_ASSERT_RC(xlt_wait_for(busy_ctx[i], 1), 0);
         } else {
-            finish_gated(busy_ctx[i], 1, gate[i], &gr[i]);
+            xlt_finish_gated(busy_ctx[i], 1, gate[i], &gr[i]);
         }
     }
     for (i = 0; i < 3; i++)
@@ -901,7 +893,7 @@ XLT_TEST(test_R4_fork_child_exec_holds_no_library_fd, 60)
                    "fork child's exec'd mask: %llx", rp.sigblk);
     XLT_ASSERT_MSG(strcmp(rp.fds, " 0 1 2") == 0, "fork child holds fds:%s",
                    rp.fds);
-    finish_gated(other, 1, gate, &gr);
+    xlt_finish_gated(other, 1, gate, &gr);
     libxl_ctx_free(other);
     libxl_ctx_free(ctx);
 }

@@ -230,16 +230,6 @@ static int errors(xlt_logger *l)
     return xlt_logger_count(l, LIBXL_LOG_ERROR, NULL);
 }
 
-/* Waits for the library child of a pending run: closes its gate and
- * checks it completed normally. */
-static void finish_gated(libxl_ctx *ctx, uint64_t id, int gate,
-                         const libxl_childproc_result *r)
-{
-    close(gate);
-    XLT_ASSERT_RC(xlt_wait_for(ctx, id), 0);
-    XLT_ASSERT_EXITED(r->status, 0);
-}
-
 /* The ctx reaps an application child and tells r (proof of a reaping mode
  * with children, or of M5). */
 static void expect_app_child_to_callback(libxl_ctx *ctx, rec *r, int code)
@@ -294,7 +284,7 @@ XLT_TEST(test_M3_hook_under_seed_name_childproc_exited_callback_is_called, 60)
     xlt_start_gated(ctx, 1, &gate, &lr);
     expect_app_child_to_callback(ctx, &r, 9);
     expect_app_child_to_callback(ctx, &r, 10);
-    finish_gated(ctx, 1, gate, &lr);
+    xlt_finish_gated(ctx, 1, gate, &lr);
     XLT_ASSERT_EQ(rec_count(&r), 2);
     libxl_ctx_free(ctx);
 }
@@ -461,7 +451,7 @@ static void m4_never_reaps(int reaper_busy)
     XLT_ASSERT_EQ(rec_count(&deaths), 1);
     libxl_ctx_free(ctx);
     if (sel) {
-        finish_gated(sel, 1, gate, &gr);
+        xlt_finish_gated(sel, 1, gate, &gr);
         libxl_ctx_free(sel);
     }
     XLT_ASSERT_EQ(xlt_count_children(NULL), 0);
@@ -769,7 +759,7 @@ static void m4_calls_refused_in(libxl_sigchld_owner mode)
     XLT_ASSERT_MSG(errors(l) == e0 + 3, "mode %d: %d ERROR lines for 3"
                    " refused calls:\n%s", (int)mode, errors(l) - e0, l->text);
     XLT_ASSERT(xlt_proc_state(pid) != 0 && xlt_proc_state(pid) != 'Z');
-    finish_gated(ctx, 1, gate, &r); /* exit 0, not 99 or 98 */
+    xlt_finish_gated(ctx, 1, gate, &r); /* exit 0, not 99 or 98 */
     XLT_ASSERT_EQ(r.pid, pid);
     libxl_ctx_free(ctx);
     free(l); /* its ctxs are gone */
@@ -947,7 +937,7 @@ XLT_TEST(test_M5_second_ctx_always_refused_stays_default, 60)
     xlt_start_gated(c2, 1, &gate, &lr);
     expect_app_child_to_callback(c2, &r2old, 13);
     XLT_ASSERT_EQ(rec_count(&r2new), 0);
-    finish_gated(c2, 1, gate, &lr);
+    xlt_finish_gated(c2, 1, gate, &lr);
     libxl_ctx_free(c2);
     free(l); /* its ctxs are gone */
 }
@@ -1147,7 +1137,7 @@ XLT_TEST(test_M6_setmode_refused_while_another_ctx_in_M5, 60)
         }
     }
     XLT_ASSERT_EQ(rec_count(&r2), 0);
-    finish_gated(c2, 1, gate, &lr);
+    xlt_finish_gated(c2, 1, gate, &lr);
     libxl_ctx_free(c2);
     free(l); /* its ctxs are gone */
 }
@@ -1214,10 +1204,10 @@ XLT_TEST(test_M6_default_ctx_alongside_selective_reaps_only_its_own, 120)
     }
     XLT_ASSERT_EQ(rec_count(&rb), 0);
 
-    finish_gated(a, 1, gate_a, &ga);
+    xlt_finish_gated(a, 1, gate_a, &ga);
     libxl_ctx_free(a);
     expect_app_child_to_callback(b, &rb, 50); /* b still has a child */
-    finish_gated(b, 1, gate_b, &gb);
+    xlt_finish_gated(b, 1, gate_b, &gb);
     libxl_ctx_free(b);
 }
 
@@ -1480,7 +1470,7 @@ XLT_TEST(test_M7_invalid_chldowner_logged_mode_unchanged, 60)
     xlt_start_gated(def, 1, &gate, &lr);
     expect_app_child_to_callback(def, &rold, 3);
     XLT_ASSERT_EQ(rec_count(&rnew), 0);
-    finish_gated(def, 1, gate, &lr);
+    xlt_finish_gated(def, 1, gate, &lr);
     libxl_ctx_free(m4);
     libxl_ctx_free(def);
     free(l); /* its ctxs are gone */
@@ -1512,7 +1502,7 @@ XLT_TEST(test_M7_setmode_while_ctx_has_children_refused, 60)
     XLT_ASSERT_MSG(errors(l) == e0 + 1, "%d ERROR lines:\n%s", errors(l) - e0,
                    l->text);
     XLT_ASSERT_RC(app_reaped(ctx, pid, 0), ERROR_INVAL); /* not M4 */
-    finish_gated(ctx, 1, gate, &lr); /* reaped by the library itself */
+    xlt_finish_gated(ctx, 1, gate, &lr); /* reaped by the library itself */
     XLT_ASSERT_EQ(lr.pid, pid);
 
     xlt_pipe(g);
@@ -1541,7 +1531,7 @@ XLT_TEST(test_M7_setmode_while_ctx_has_children_refused, 60)
     XLT_ASSERT_EQ(errors(l), e0); /* no child now: accepted */
     xlt_start_gated(ctx, 1, &gate, &lr);
     expect_app_child_left_alone(ctx, &r, 6);
-    finish_gated(ctx, 1, gate, &lr);
+    xlt_finish_gated(ctx, 1, gate, &lr);
     libxl_ctx_free(ctx);
     free(l); /* its ctxs are gone */
 }

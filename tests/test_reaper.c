@@ -257,9 +257,7 @@ XLT_TEST(test_M3_app_child_goes_to_reaped_callback, 60)
     XLT_ASSERT(rc_state.user == &rc_state);
     XLT_ASSERT(waitpid(app, &st, WNOHANG) == -1 && errno == ECHILD);
 
-    close(gate);
-    XLT_ASSERT_RC(xlt_wait_for(ctx, 1), 0);
-    XLT_ASSERT_EXITED(lr.status, 0);
+    xlt_finish_gated(ctx, 1, gate, &lr);
     XLT_ASSERT_EQ(rc_state.calls, 1);
     libxl_ctx_free(ctx);
 }
