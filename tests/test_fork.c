@@ -49,7 +49,6 @@ static int skip_under_sanitizer(void)
 
 /* --------------------------------------------------------------- helpers */
 
-
 static void set_mode(libxl_ctx *ctx, libxl_sigchld_owner mode,
                      int (*cb)(pid_t, int, void *), void *user,
                      pid_t (*fork_replacement)(void *))

@@ -41,7 +41,6 @@
 
 /* --------------------------------------------------- GLib's side */
 
-
 #define G_KIDS 60 /* half g_spawn_async, half plain fork */
 
 static struct {

@@ -22,7 +22,6 @@
 
 /* --------------------------------------------------------------- helpers */
 
-
 /* An application child made with plain fork(), exiting with code after
  * delay_ms. */
 static pid_t app_fork_exit_after(int code, int delay_ms)
@@ -58,7 +57,6 @@ static void await_zombie(pid_t pid, int timeout_ms)
     }
 }
 
-/* Pids whose parent is this process (any state). */
 /* The one child of this process not in known[0..nknown). */
 static pid_t new_child(const pid_t *known, int nknown)
 {
