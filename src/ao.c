@@ -90,20 +90,27 @@ int libxl__ao_wait_locked(libxl_ctx *ctx, libxl__ao *ao)
     ao->waiter = &w;
     for (;;) {
         libxl__ctx_process_locked(ctx, true);
-        if (ao->complete)
+        if (ao->complete) {
+            rc = ao->rc;
             break;
+        }
         if (ctx->freeing) {
-            /* libxl_ctx_free frees the ao with the others */
+            /* Nobody will take this completion: the ao goes now.  Another
+             * thread still inside a call may yet process its child's
+             * status; detached, the child is then freed like any other
+             * without an ao or death callback, and its status is not
+             * written to *result_out, the caller's. */
             LOG(ctx, ERROR, "ctx freed during a synchronous operation");
-            ao->waiter = NULL;
-            libxl__waiter_leave_locked(ctx, &w);
-            libxl__waiter_destroy(&w);
-            return ERROR_FAIL;
+            if (ao->child)
+                ao->child->ao = NULL;
+            TAILQ_REMOVE(&ctx->aos, ao, entry);
+            libxl__timeout_cancel_locked(ctx, &ao->timer);
+            rc = ERROR_FAIL;
+            break;
         }
         libxl__waiter_sleep_locked(ctx, &w);
     }
     libxl__waiter_leave_locked(ctx, &w);
-    rc = ao->rc;
     free(ao);
     libxl__waiter_destroy(&w);
     return rc;
@@ -118,7 +125,8 @@ void libxl__aos_free_locked(libxl_ctx *ctx)
     while ((ao = TAILQ_FIRST(&ctx->aos))) {
         TAILQ_REMOVE(&ctx->aos, ao, entry);
         libxl__timeout_cancel_locked(ctx, &ao->timer);
-        libxl__ao_free(ao); /* a synchronous one's thread has left */
+        libxl__ao_free(ao); /* asynchronous: a synchronous one is its
+                               thread's, which has left with it */
     }
 }
 
