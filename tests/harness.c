@@ -491,6 +491,13 @@ int xlt_wait_for(libxl_ctx *ctx, uint64_t id)
     return rc;
 }
 
+void xlt_expect_no_event(libxl_ctx *ctx)
+{
+    libxl_event *ev = NULL;
+    XLT_ASSERT_RC(xlt_event_check(ctx, &ev, LIBXL_EVENTMASK_ALL, NULL, NULL),
+                  ERROR_NOT_READY);
+}
+
 static int pred_none(const libxl_event *ev, void *user)
 {
     (void)ev;

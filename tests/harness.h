@@ -208,6 +208,9 @@ void xlt_start_event_run(libxl_ctx *ctx, char **argv, uint64_t id,
 /* Waits for the OPERATION_COMPLETE event whose for_user is `id`; returns
  * its rc. */
 int xlt_wait_for(libxl_ctx *ctx, uint64_t id);
+/* Asserts that ctx has no event queued (libxl_event_check gives
+ * ERROR_NOT_READY). */
+void xlt_expect_no_event(libxl_ctx *ctx);
 
 /* Calls libxl_event_check (with a predicate that matches nothing, so no
  * event is taken, and asserting none matched) every 2 ms until

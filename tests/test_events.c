@@ -64,13 +64,6 @@ static void take_expect(libxl_ctx *ctx, uint64_t mask,
     libxl_event_free(ctx, ev);
 }
 
-static void expect_empty(libxl_ctx *ctx)
-{
-    libxl_event *ev = NULL;
-    XLT_ASSERT_RC(xlt_event_check(ctx, &ev, LIBXL_EVENTMASK_ALL, NULL, NULL),
-                  ERROR_NOT_READY);
-}
-
 /* E1: event_check on a fresh ctx, and again once the only event was taken,
  * gives ERROR_NOT_READY. */
 XLT_TEST(test_E1_check_on_empty_queue_not_ready, 60)
@@ -78,11 +71,11 @@ XLT_TEST(test_E1_check_on_empty_queue_not_ready, 60)
     libxl_ctx *ctx = xlt_ctx_new(NULL);
     libxl_childproc_result r;
 
-    expect_empty(ctx);
+    xlt_expect_no_event(ctx);
     xlt_start_event_run(ctx, argv_true, 7, &r);
     await_queued(ctx, 7);
     take_expect(ctx, LIBXL_EVENTMASK_ALL, NULL, NULL, 7);
-    expect_empty(ctx);
+    xlt_expect_no_event(ctx);
     libxl_event_free(ctx, NULL);
     libxl_ctx_free(ctx);
 }
@@ -110,7 +103,7 @@ XLT_TEST(test_S4_async_run_queues_operation_complete, 60)
     XLT_ASSERT(r1.pid > 0);
     XLT_ASSERT_RC(xlt_wait_for(ctx, id2), ERROR_TIMEDOUT);
     XLT_ASSERT_KILLED(r2.status, SIGTERM);
-    expect_empty(ctx);
+    xlt_expect_no_event(ctx);
     libxl_ctx_free(ctx);
 }
 
@@ -135,7 +128,7 @@ XLT_TEST(test_E3_events_in_generation_order, 60)
     queue_in_order(ctx, res);
     for (i = 0; i < ORDER_N; i++)
         take_expect(ctx, LIBXL_EVENTMASK_ALL, NULL, NULL, 100 + (uint64_t)i);
-    expect_empty(ctx);
+    xlt_expect_no_event(ctx);
     libxl_ctx_free(ctx);
 }
 
@@ -162,7 +155,7 @@ XLT_TEST(test_E3_order_among_matching_events, 60)
                   ERROR_NOT_READY);
     for (i = 1; i < ORDER_N; i += 2)
         take_expect(ctx, LIBXL_EVENTMASK_ALL, NULL, NULL, 100 + (uint64_t)i);
-    expect_empty(ctx);
+    xlt_expect_no_event(ctx);
     libxl_ctx_free(ctx);
 }
 
@@ -196,7 +189,7 @@ XLT_TEST(test_E1_typemask_and_predicate_filter, 60)
     XLT_ASSERT_RC(xlt_event_check(ctx, &ev, OC_BIT, pred_false, NULL),
                   ERROR_NOT_READY);
     take_expect(ctx, OC_BIT, pred_true, NULL, 5);
-    expect_empty(ctx);
+    xlt_expect_no_event(ctx);
 
     /* The same event left queued is still there for event_wait. */
     xlt_start_event_run(ctx, argv_true, 6, &r);
@@ -204,7 +197,7 @@ XLT_TEST(test_E1_typemask_and_predicate_filter, 60)
     XLT_ASSERT_RC(xlt_event_check(ctx, &ev, ~OC_BIT, pred_true, NULL),
                   ERROR_NOT_READY);
     XLT_ASSERT_RC(xlt_wait_for(ctx, 6), 0);
-    expect_empty(ctx);
+    xlt_expect_no_event(ctx);
     libxl_ctx_free(ctx);
 }
 
@@ -268,7 +261,7 @@ XLT_TEST(test_E2_each_event_exactly_once_8_waiters, 300)
     for (i = 0; i < E2_RUNS; i++)
         XLT_ASSERT_MSG(e2_count[i] == 1, "event %d returned %d times", i,
                        e2_count[i]);
-    expect_empty(e2_ctx);
+    xlt_expect_no_event(e2_ctx);
     libxl_ctx_free(e2_ctx);
     xlt_wait_no_children(10000);
 }
@@ -450,7 +443,7 @@ XLT_TEST(test_S4_callbacks_on_app_thread_inside_libxl_call, 120)
     for (i = 1; i <= CB_HELPERS; i++)
         pthread_join(cb_app_threads[i], NULL);
     XLT_ASSERT_EQ(cb_count, CB_RUNS);
-    expect_empty(cb_ctx);
+    xlt_expect_no_event(cb_ctx);
     libxl_ctx_free(cb_ctx);
 }
 
@@ -506,7 +499,7 @@ XLT_TEST(test_S4_callbacks_chain_100_runs_on_same_ctx, 120)
     chain_start(ctx, 0);
     XLT_ASSERT_RC(xlt_wait_for(ctx, 4242), 0);
     XLT_ASSERT_EQ(chain_count, CHAIN_N);
-    expect_empty(ctx);
+    xlt_expect_no_event(ctx);
     libxl_ctx_free(ctx);
     xlt_wait_no_children(10000);
 }
@@ -634,7 +627,7 @@ static void eo_run(uint64_t mask, int want_hook)
         xlt_pump_until(s.ctx, &s.calls, EO_RUNS, 30000);
         for (i = 0; i < EO_RUNS; i++)
             XLT_ASSERT_EQ(s.seen[i], 1);
-        expect_empty(s.ctx);
+        xlt_expect_no_event(s.ctx);
     } else {
         for (i = 0; i < EO_RUNS; i++)
             XLT_ASSERT_RC(xlt_wait_for(s.ctx, (uint64_t)i), 0);
@@ -671,7 +664,7 @@ XLT_TEST(test_S4_ao_abort_running_op_completes_aborted, 60)
     XLT_ASSERT_RC(xlt_wait_for(ctx, 31), ERROR_ABORTED);
     XLT_ASSERT_KILLED(r.status, SIGTERM);
     XLT_ASSERT_RC(libxl_ao_abort(ctx, &how), ERROR_NOTFOUND);
-    expect_empty(ctx);
+    xlt_expect_no_event(ctx);
     libxl_ctx_free(ctx);
 }
 

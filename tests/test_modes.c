@@ -398,7 +398,6 @@ static void m4_never_reaps(int reaper_busy)
     static rec deaths;
     libxl_ctx *ctx, *sel = NULL;
     libxl_childproc_result r, gr;
-    libxl_event *ev = NULL;
     pid_t known[1];
     int nknown = 0, gate = -1;
     pid_t pid;
@@ -421,8 +420,7 @@ static void m4_never_reaps(int reaper_busy)
     pid = new_child(known, nknown);
     await_zombie(pid, 10000);
     xlt_sleep_ms(1500); /* over the 1 s sweep interval of M2 */
-    XLT_ASSERT_RC(xlt_event_check(ctx, &ev, LIBXL_EVENTMASK_ALL, NULL, NULL),
-                  ERROR_NOT_READY);
+    xlt_expect_no_event(ctx);
     XLT_ASSERT_MSG(xlt_proc_state(pid) == 'Z', "library child %d was reaped in"
                    " owner_mainloop", (int)pid);
     st = app_waitpid(pid);
@@ -652,7 +650,6 @@ XLT_TEST(test_M4_pid_not_ours_unknown_child_and_not_ready, 60)
 {
     libxl_ctx *a = xlt_ctx_new(NULL), *b = xlt_ctx_new(NULL);
     libxl_childproc_result ra;
-    libxl_event *ev = NULL;
     pid_t app, pa;
     int st;
 
@@ -670,10 +667,8 @@ XLT_TEST(test_M4_pid_not_ours_unknown_child_and_not_ready, 60)
     /* a's child reported to b: not b's */
     XLT_ASSERT_RC(app_reaped(b, pa, st), ERROR_UNKNOWN_CHILD);
     XLT_ASSERT_RC(app_exited(b, pa, st), ERROR_NOT_READY);
-    XLT_ASSERT_RC(xlt_event_check(b, &ev, LIBXL_EVENTMASK_ALL, NULL, NULL),
-                  ERROR_NOT_READY);
-    XLT_ASSERT_RC(xlt_event_check(a, &ev, LIBXL_EVENTMASK_ALL, NULL, NULL),
-                  ERROR_NOT_READY);
+    xlt_expect_no_event(b);
+    xlt_expect_no_event(a);
     /* to a: its own */
     XLT_ASSERT_RC(app_reaped(a, pa, st), 0);
     XLT_ASSERT_RC(xlt_wait_for(a, 1), 0);
@@ -681,8 +676,7 @@ XLT_TEST(test_M4_pid_not_ours_unknown_child_and_not_ready, 60)
     /* reported again: no longer a child of a */
     XLT_ASSERT_RC(app_reaped(a, pa, st), ERROR_UNKNOWN_CHILD);
     XLT_ASSERT_RC(app_exited(a, pa, st), ERROR_NOT_READY);
-    XLT_ASSERT_RC(xlt_event_check(a, &ev, LIBXL_EVENTMASK_ALL, NULL, NULL),
-                  ERROR_NOT_READY);
+    xlt_expect_no_event(a);
     libxl_ctx_free(a);
     libxl_ctx_free(b);
 }
@@ -694,7 +688,6 @@ XLT_TEST(test_M4_sigchld_occurred_reaps_only_this_ctxs_children, 60)
 {
     libxl_ctx *a = xlt_ctx_new(NULL), *b = xlt_ctx_new(NULL);
     libxl_childproc_result ra, rb;
-    libxl_event *ev = NULL;
     pid_t known[2], pa, pb, app;
 
     set_mode(a, libxl_sigchld_owner_mainloop, NULL);
@@ -719,8 +712,7 @@ XLT_TEST(test_M4_sigchld_occurred_reaps_only_this_ctxs_children, 60)
                    " reaped by sigchld_occurred");
     XLT_ASSERT_MSG(xlt_proc_state(pb) == 'Z', "another ctx's child was reaped"
                    " by sigchld_occurred");
-    XLT_ASSERT_RC(xlt_event_check(b, &ev, LIBXL_EVENTMASK_ALL, NULL, NULL),
-                  ERROR_NOT_READY);
+    xlt_expect_no_event(b);
     XLT_ASSERT_EXITED(app_waitpid(app), 5);
 
     app_sigchld_occurred(b);
@@ -728,8 +720,7 @@ XLT_TEST(test_M4_sigchld_occurred_reaps_only_this_ctxs_children, 60)
     XLT_ASSERT_EXITED(rb.status, 8);
     /* nothing exited: a no-op */
     app_sigchld_occurred(a);
-    XLT_ASSERT_RC(xlt_event_check(a, &ev, LIBXL_EVENTMASK_ALL, NULL, NULL),
-                  ERROR_NOT_READY);
+    xlt_expect_no_event(a);
     XLT_ASSERT_EQ(xlt_count_children(NULL), 0);
     libxl_ctx_free(a);
     libxl_ctx_free(b);
@@ -1307,10 +1298,7 @@ static void mixed_modes(const libxl_sigchld_owner modes[MX_CTXS])
     for (i = 0; i < MX_CTXS; i++)
         pthread_join(th[i], NULL);
     for (i = 0; i < MX_CTXS; i++) {
-        libxl_event *ev = NULL;
-        XLT_ASSERT_RC(xlt_event_check(mxs[i].ctx, &ev, LIBXL_EVENTMASK_ALL,
-                                      NULL, NULL),
-                      ERROR_NOT_READY);
+        xlt_expect_no_event(mxs[i].ctx);
         libxl_ctx_free(mxs[i].ctx);
     }
     xlt_wait_no_children(10000);

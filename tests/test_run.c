@@ -229,7 +229,6 @@ XLT_TEST(test_R1_bad_arguments_inval_start_nothing, 60)
     libxl_childproc_args good = xlt_args(argv), a;
     libxl_childproc_result r;
     libxl_asyncop_how how;
-    libxl_event *ev = NULL;
     int closed_fd, pass, i;
 
     make_tmpdir(dir, sizeof dir);
@@ -263,8 +262,7 @@ XLT_TEST(test_R1_bad_arguments_inval_start_nothing, 60)
         }
     }
     xlt_sleep_ms(300);
-    XLT_ASSERT_RC(xlt_event_check(ctx, &ev, LIBXL_EVENTMASK_ALL, NULL, NULL),
-                  ERROR_NOT_READY);
+    xlt_expect_no_event(ctx);
     XLT_ASSERT_EQ(xlt_count_children(NULL), 0);
     XLT_ASSERT_MSG(access(mark, F_OK) != 0, "a child ran despite ERROR_INVAL");
 
@@ -391,7 +389,6 @@ XLT_TEST(test_R1_async_exec_failure_reported_once, 60)
     libxl_childproc_args a = xlt_args(argv);
     libxl_childproc_result r;
     libxl_asyncop_how how;
-    libxl_event *ev = NULL;
     int rc;
 
     memset(&r, 0, sizeof r);
@@ -406,8 +403,7 @@ XLT_TEST(test_R1_async_exec_failure_reported_once, 60)
     XLT_ASSERT_EQ(r.exec_errno, ENOENT);
     xlt_wait_no_children(10000);
     xlt_sleep_ms(200);
-    XLT_ASSERT_RC(xlt_event_check(ctx, &ev, LIBXL_EVENTMASK_ALL, NULL, NULL),
-                  ERROR_NOT_READY);
+    xlt_expect_no_event(ctx);
     libxl_ctx_free(ctx);
 }
 
@@ -852,10 +848,7 @@ XLT_TEST(test_R2_fork_without_death_cb_is_reaped, 60)
     XLT_ASSERT(pid > 0);
     deadline = xlt_now_ms() + 10000;
     while (xlt_count_children(NULL) != 0) {
-        libxl_event *ev = NULL;
-        XLT_ASSERT_RC(xlt_event_check(ctx, &ev, LIBXL_EVENTMASK_ALL, NULL,
-                                      NULL),
-                      ERROR_NOT_READY);
+        xlt_expect_no_event(ctx);
         XLT_ASSERT_MSG(xlt_now_ms() < deadline, "child %d never reaped",
                        (int)pid);
         xlt_sleep_ms(5);
@@ -1073,7 +1066,6 @@ XLT_TEST(test_S2_ctx_free_with_running_children_no_zombies, 60)
     static libxl_childproc_result res[20], other_res;
     char *argv[] = { "/bin/sleep", "1", NULL };
     libxl_ctx *ctx = xlt_ctx_new(NULL), *other = xlt_ctx_new(NULL);
-    libxl_event *ev = NULL;
     int i;
 
     for (i = 0; i < 20; i++)
@@ -1084,8 +1076,7 @@ XLT_TEST(test_S2_ctx_free_with_running_children_no_zombies, 60)
     XLT_ASSERT_RC(xlt_wait_for(other, 99), 0);
     xlt_wait_no_children(10000);
     XLT_ASSERT(waitpid(-1, NULL, WNOHANG) == -1 && errno == ECHILD);
-    XLT_ASSERT_RC(xlt_event_check(other, &ev, LIBXL_EVENTMASK_ALL, NULL, NULL),
-                  ERROR_NOT_READY);
+    xlt_expect_no_event(other);
     libxl_ctx_free(other);
 }
 
