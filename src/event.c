@@ -158,23 +158,30 @@ void libxl__timekeeper_poke_locked(libxl_ctx *ctx)
         waiter_wake_locked(ctx->timekeeper);
 }
 
+/* Wakes one sleeping waiter that would take ev, if there is one. */
+static void wake_taker_locked(libxl_ctx *ctx, const libxl_event *ev)
+{
+    libxl__waiter *w;
+
+    TAILQ_FOREACH(w, &ctx->waiters, entry)
+    {
+        if (!w->woken && !w->sync_ao &&
+            event_matches(ev, w->typemask, w->pred, w->pred_user)) {
+            waiter_wake_locked(w);
+            return;
+        }
+    }
+}
+
 /* Wakes, for each queued event, one sleeping waiter that would take it. */
 static void wake_for_events_locked(libxl_ctx *ctx)
 {
     libxl_event *ev;
-    libxl__waiter *w;
 
+    if (TAILQ_EMPTY(&ctx->waiters))
+        return;
     TAILQ_FOREACH(ev, &ctx->events, link)
-    {
-        TAILQ_FOREACH(w, &ctx->waiters, entry)
-        {
-            if (!w->woken && !w->sync_ao &&
-                event_matches(ev, w->typemask, w->pred, w->pred_user)) {
-                waiter_wake_locked(w);
-                break;
-            }
-        }
-    }
+        wake_taker_locked(ctx, ev);
 }
 
 /* ------------------------------------------------------------------ */
@@ -268,7 +275,9 @@ void libxl__event_occurred_locked(libxl_ctx *ctx, libxl_event *ev)
     }
     TAILQ_INSERT_TAIL(&ctx->events, ev, link);
     wake_fd_arm_locked(ctx);
-    wake_for_events_locked(ctx);
+    /* Only ev needs a taker: a waiter asleep took none of the others when
+     * it went to sleep, and taking one rescans (take_event_locked). */
+    wake_taker_locked(ctx, ev);
 }
 
 void libxl__events_free_locked(libxl_ctx *ctx)
