@@ -50,7 +50,7 @@ void libxl__ao_complete_locked(libxl_ctx *ctx, libxl__ao *ao, int rc)
 {
     ao->rc = rc;
     ao->complete = true;
-    TAILQ_REMOVE(&ctx->aos, ao, entry); /* or ctx->failed */
+    TAILQ_REMOVE(&ctx->aos, ao, entry);
     libxl__timeout_cancel_locked(ctx, &ao->timer);
 
     if (ao->sync) {

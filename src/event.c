@@ -231,6 +231,7 @@ void libxl__ctx_process_locked(libxl_ctx *ctx, bool timeouts)
     for (;;) {
         libxl__child *ch = STAILQ_FIRST(&ctx->reaped);
         libxl__unknown *u;
+        libxl__ao *ao;
 
         if (ch) {
             STAILQ_REMOVE_HEAD(&ctx->reaped, q_entry);
@@ -243,9 +244,9 @@ void libxl__ctx_process_locked(libxl_ctx *ctx, bool timeouts)
             unknown_done_locked(ctx, u);
             continue;
         }
-        if (!TAILQ_EMPTY(&ctx->failed)) {
-            libxl__ao *ao = TAILQ_FIRST(&ctx->failed);
-            /* complete_locked takes it off ctx->failed */
+        ao = TAILQ_FIRST(&ctx->failed);
+        if (ao) {
+            /* back on ctx->aos, which complete_locked takes it off */
             TAILQ_REMOVE(&ctx->failed, ao, entry);
             TAILQ_INSERT_HEAD(&ctx->aos, ao, entry);
             libxl__ao_complete_locked(ctx, ao, ao->rc);
