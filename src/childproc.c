@@ -288,6 +288,7 @@ static pid_t fork_entered(libxl_ctx *ctx, libxl_childproc_death_cb *death,
     libxl__child *ch;
     libxl__start st;
     pid_t pid;
+    unsigned generation;
     int rc, e;
 
     CTX_LOCK(ctx);
@@ -310,14 +311,16 @@ static pid_t fork_entered(libxl_ctx *ctx, libxl_childproc_death_cb *death,
 
     pthread_rwlock_rdlock(&G.spawn_lock);
     ch->spawn_seq = __atomic_load_n(&G.pass_seq, __ATOMIC_ACQUIRE);
+    generation = __atomic_load_n(&G.generation, __ATOMIC_RELAXED);
     if (st.fork_replacement)
         pid = st.fork_replacement(st.hooks_user);
     else
         pid = fork();
     if (pid == 0) {
-        /* The child: spawn_lock was reset with the rest (atfork). */
+        /* The child: spawn_lock is reset with the rest (by the atfork
+         * handler, or by libxl__child_after_fork if none ran). */
         free(ch);
-        libxl__child_after_fork();
+        libxl__child_after_fork(generation);
         *in_child = true;
         return 0;
     }

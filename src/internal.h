@@ -379,7 +379,9 @@ void libxl__sigchld_handler_forget(void);
 
 /* threads/atfork.c */
 void libxl__atfork_init(void);
-void libxl__child_after_fork(void); /* our own fork paths */
+/* Our own fork paths, in the child; generation: G.generation just before
+ * the fork. */
+void libxl__child_after_fork(unsigned generation);
 
 /* ------------------------------------------------------------------ */
 /* ctx side (src/)                                                     */

@@ -50,13 +50,14 @@ void libxl__atfork_init(void)
 }
 
 /* Our own fork paths, in the child.  If a fork_replacement made the child
- * without running the atfork handlers, do their work now. */
-void libxl__child_after_fork(void)
+ * without running the atfork handlers (G.generation is still what it was
+ * before the fork: atfork_child bumps it), do their work now. */
+void libxl__child_after_fork(unsigned generation)
 {
     struct sigaction sa;
     sigset_t s;
 
-    if (G.self != getpid())
+    if (G.generation == generation)
         child_reset(); /* no atfork_prepare ran: nothing to release */
     /* R2: SIGCHLD at its default, unblocked; the rest of the mask kept. */
     sa.sa_handler = SIG_DFL;
