@@ -112,7 +112,8 @@ typedef struct libxl__timeout libxl__timeout;
 typedef struct libxl__unknown libxl__unknown;
 typedef struct libxl__osreg libxl__osreg;
 
-/* Which reaping rule a child falls under; fixed when it is registered. */
+/* Which reaping rule a child falls under; fixed when it is registered
+ * (but for orphans, libxl__children_orphan). */
 typedef enum {
     LIBXL__CLASS_DEFAULT, /* ctx in owner_libxl: makes the reaper reap all */
     LIBXL__CLASS_WATCHED, /* owner_libxl_always[_selective_reap] */
@@ -127,7 +128,9 @@ typedef enum {
  * an orphan: the reaper frees it on reap.
  */
 struct libxl__child {
-    /* constant after registration */
+    /* constant after registration, except that orphaning (under G.lock,
+     * only while the child is unreaped) clears ao and death and turns a
+     * DEFAULT cls into WATCHED */
     pid_t pid;
     uint32_t id; /* tags its epoll registration (stale events) */
     int pidfd;   /* -1 without pidfd; closed when freed */

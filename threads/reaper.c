@@ -18,7 +18,8 @@
  *  - It never runs application code except a SIGCHLD handler that was
  *    installed before the library's (chained, as the kernel would have run
  *    it), and never takes a ctx lock while holding G.lock: statuses are
- *    handed over in batches, one lock and one wakeup per ctx per pass.
+ *    handed over in batches, one lock and one wakeup per run of statuses
+ *    for the same ctx.
  */
 #include "internal.h"
 
@@ -505,8 +506,8 @@ out:
 bool libxl__child_collected_locked(libxl__child *ch, int status,
                                    const struct rusage *ru, bool lost)
 {
-    /* reaped before we could see it exit (waitpid(-1) pass: see
-     * reap_all_locked), or lost */
+    /* A group kill still pending: the leader was reaped before we could
+     * see it exit (waitpid(-1) pass: see reap_all_locked), or lost. */
     group_kill_drop_locked(ch);
     ch->status = status;
     if (ru)
@@ -945,8 +946,8 @@ static void warn_unblocked_threads(void)
     long n;
     int dfd;
 
-    /* No opendir/fopen: the reaper allocates nothing, so a fork taken in
-     * the middle of this leaves no heap block behind in the child. */
+    /* No opendir/fopen: nothing is allocated here, so a fork taken in the
+     * middle of this leaves no heap block behind in the child. */
     if (warned || (dfd = open("/proc/self/task",
                               O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
         return;
