@@ -316,7 +316,6 @@ typedef struct {
     /* the reaper thread */
     bool reaper_running;       /* also read unlocked (fast path) */
     volatile pid_t reaper_tid; /* read in the signal handler */
-    pthread_t reaper;
     int epfd;
     bool reaper_untimed; /* asleep with no sweep timeout */
     unsigned pass_seq; /* bumped by every reaping pass */

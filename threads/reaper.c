@@ -1231,6 +1231,7 @@ static void *reaper_main(void *arg)
 int libxl__reaper_ensure_locked(libxl_ctx *ctx)
 {
     pthread_attr_t attr;
+    pthread_t thread;
     sigset_t all, old;
     int r;
 
@@ -1249,7 +1250,7 @@ int libxl__reaper_ensure_locked(libxl_ctx *ctx)
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     pthread_attr_setstacksize(&attr, 256 * 1024);
-    r = pthread_create(&G.reaper, &attr, reaper_main, NULL);
+    r = pthread_create(&thread, &attr, reaper_main, NULL);
     pthread_attr_destroy(&attr);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (r) {
