@@ -130,7 +130,9 @@ typedef enum {
 struct libxl__child {
     /* constant after registration, except that orphaning (under G.lock,
      * only while the child is unreaped) clears ao and death and turns a
-     * DEFAULT cls into WATCHED */
+     * DEFAULT cls into WATCHED, and a synchronous run abandoned because
+     * its ctx is being freed clears ao (under ctx->lock, before ctx_free
+     * orphans the ctx's children: src/ao.c) */
     pid_t pid;
     uint32_t id; /* tags its epoll registration (stale events) */
     int pidfd;   /* -1 without pidfd; closed when freed */
