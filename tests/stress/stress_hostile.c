@@ -1216,7 +1216,7 @@ XLT_TEST(test_hostile_swallowing_threads_statuses_via_sweep_warned_once, 180)
     libxl_ctx *c0;
     int64_t t_case = xlt_now_ms(), worst = 0, sum = 0;
     long over = 0;
-    int i;
+    int i, names_checked;
 
     c0 = xlt_ctx_new(&l->lg); /* blocks SIGCHLD here: the threads inherit */
     pthread_barrier_init(&ready, NULL, SW_THREADS + 1);
@@ -1256,10 +1256,16 @@ XLT_TEST(test_hostile_swallowing_threads_statuses_via_sweep_warned_once, 180)
     XLT_ASSERT_MSG(xlt_logger_count(l, LIBXL_LOG_WARN, M1_TEXT) == 1,
                    "the M1 warning was logged %d times; log:\n%s",
                    xlt_logger_count(l, LIBXL_LOG_WARN, M1_TEXT), l->text);
+    /* The warning names the threads it finds through the kernel's view of
+     * their signal masks (/proc/self/task/N/status), which valgrind does
+     * not keep (it emulates masks and blocks signals in the kernel as it
+     * sees fit): there, only that it was given once is checked. */
+    names_checked = !getenv("XLT_UNDER_VALGRIND");
     for (i = 0; i < SW_THREADS; i++) {
         char tid[32];
         snprintf(tid, sizeof tid, " %d", (int)t[i].tid);
-        XLT_ASSERT_MSG(xlt_logger_count(l, LIBXL_LOG_WARN, tid) >= 1,
+        XLT_ASSERT_MSG(!names_checked ||
+                           xlt_logger_count(l, LIBXL_LOG_WARN, tid) >= 1,
                        "the M1 warning does not name thread %d; log:\n%s",
                        (int)t[i].tid, l->text);
         if (t[i].worst_ms > worst)
