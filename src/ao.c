@@ -54,10 +54,8 @@ void libxl__ao_complete_locked(libxl_ctx *ctx, libxl__ao *ao, int rc)
     libxl__timeout_cancel_locked(ctx, &ao->timer);
 
     if (ao->sync) {
-        if (ao->waiter && !ao->waiter->woken) {
-            ao->waiter->woken = true;
-            pthread_cond_signal(&ao->waiter->cond);
-        }
+        if (ao->waiter && !ao->waiter->woken)
+            libxl__waiter_wake_locked(ao->waiter);
         return; /* the waiting thread frees it */
     }
     if (ao->how.callback) {
@@ -78,42 +76,6 @@ void libxl__ao_complete_locked(libxl_ctx *ctx, libxl__ao *ao, int rc)
         ev->u.operation_complete.rc = rc;
         libxl__event_occurred_locked(ctx, ev);
     }
-}
-
-int libxl__ao_wait_locked(libxl_ctx *ctx, libxl__ao *ao)
-{
-    libxl__waiter w;
-    int rc;
-
-    libxl__waiter_init(&w);
-    w.sync_ao = ao;
-    ao->waiter = &w;
-    for (;;) {
-        libxl__ctx_process_locked(ctx, true);
-        if (ao->complete) {
-            rc = ao->rc;
-            break;
-        }
-        if (ctx->freeing) {
-            /* Nobody will take this completion: the ao goes now.  Another
-             * thread still inside a call may yet process its child's
-             * status; detached, the child is then freed like any other
-             * without an ao or death callback, and its status is not
-             * written to *result_out, the caller's. */
-            LOG(ctx, ERROR, "ctx freed during a synchronous operation");
-            if (ao->child)
-                ao->child->ao = NULL;
-            TAILQ_REMOVE(&ctx->aos, ao, entry);
-            libxl__timeout_cancel_locked(ctx, &ao->timer);
-            rc = ERROR_FAIL;
-            break;
-        }
-        libxl__waiter_sleep_locked(ctx, &w);
-    }
-    libxl__waiter_leave_locked(ctx, &w);
-    free(ao);
-    libxl__waiter_destroy(&w);
-    return rc;
 }
 
 /* ctx_free: operations in progress are dropped without their callbacks. */
@@ -158,7 +120,8 @@ LIBXL_EXPORT int libxl_ao_abort(libxl_ctx *ctx, const libxl_asyncop_how *how)
             break;
         }
         ao->abort_requested = true;
-        libxl__ao_run_kill_locked(ctx, ao);
+        if (ao->abort)
+            ao->abort(ctx, ao);
         rc = 0;
         break;
     }

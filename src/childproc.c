@@ -6,7 +6,7 @@
  * timer first fires for the timeout (SIGTERM, to the group if asked), then,
  * re-armed with the grace, for SIGKILL.  All of that happens under
  * ctx->lock; the kill itself is made safe against pid reuse by
- * libxl__child_kill (threads/reaper.c).
+ * libxl__child_kill (threads/children.c).
  */
 #include "internal.h"
 
@@ -19,6 +19,8 @@
 
 #define DEFAULT_KILL_GRACE_MS 2000
 
+static void run_kill_locked(libxl_ctx *ctx, libxl__ao *ao);
+
 static void run_timer_fire(libxl_ctx *ctx, libxl__timeout *t)
 {
     libxl__ao *ao = (libxl__ao *)((char *)t - offsetof(libxl__ao, timer));
@@ -26,7 +28,7 @@ static void run_timer_fire(libxl_ctx *ctx, libxl__timeout *t)
     if (!ao->term_sent) {
         ao->timed_out = true;
         LOG(ctx, DEBUG, "child %d timed out", (int)ao->pid);
-        libxl__ao_run_kill_locked(ctx, ao);
+        run_kill_locked(ctx, ao);
     } else if (!ao->kill_sent && ao->child) {
         ao->kill_sent = true;
         LOG(ctx, DEBUG, "child %d still running after its grace: SIGKILL",
@@ -35,7 +37,7 @@ static void run_timer_fire(libxl_ctx *ctx, libxl__timeout *t)
     }
 }
 
-void libxl__ao_run_kill_locked(libxl_ctx *ctx, libxl__ao *ao)
+static void run_kill_locked(libxl_ctx *ctx, libxl__ao *ao)
 {
     if (!ao->child || ao->term_sent)
         return; /* not started yet (done once it is), or already killing */
@@ -48,7 +50,7 @@ void libxl__ao_run_kill_locked(libxl_ctx *ctx, libxl__ao *ao)
     }
 }
 
-void libxl__child_done_locked(libxl_ctx *ctx, libxl__child *ch)
+static void child_done_locked(libxl_ctx *ctx, libxl__child *ch)
 {
     libxl__ao *ao = ch->ao;
 
@@ -159,6 +161,7 @@ static void run_start(libxl_ctx *ctx, const libxl__start *st, libxl__ao *ao,
         goto done;
     }
     ch->ao = ao;
+    ch->done = child_done_locked;
     ch->group = args->new_process_group != 0;
 
     pthread_rwlock_rdlock(&G.spawn_lock);
@@ -177,12 +180,12 @@ done:
     if (pid > 0 && ao->done_early) {
         ch = ao->done_early;
         ao->done_early = NULL;
-        libxl__child_done_locked(ctx, ch);
+        child_done_locked(ctx, ch);
     } else if (pid > 0) {
         ao->child = ch;
         /* Aborted, or timed out, while it was being spawned. */
         if (ao->abort_requested || ao->timed_out)
-            libxl__ao_run_kill_locked(ctx, ao);
+            run_kill_locked(ctx, ao);
     } else {
         libxl__child_free(ch);
         if (ao->result_out) {
@@ -216,6 +219,7 @@ static int run_entered(libxl_ctx *ctx, const libxl_childproc_args *args,
         return ERROR_NOMEM;
     }
     ao->result_out = result_out;
+    ao->abort = run_kill_locked;
     ao->starting = true;
     ao->kill_grace_ms =
         args->kill_grace_ms > 0 ? args->kill_grace_ms : DEFAULT_KILL_GRACE_MS;
@@ -306,6 +310,7 @@ static pid_t fork_entered(libxl_ctx *ctx, libxl_childproc_death_cb *death,
         errno = ENOMEM;
         return ERROR_FAIL;
     }
+    ch->done = child_done_locked;
     ch->death = death;
     ch->death_user = user;
 

@@ -1,79 +1,16 @@
 /*
  * ctx.c - allocating and freeing contexts.
  *
- * A ctx belongs to the process image that allocated it: after a fork, the
- * child's copy is stale (F1) and every entry point refuses it.
+ * A ctx is registered with the process (G.ctxs, src/mode.c) from alloc to
+ * free; libxl_ctx_free first lets every thread inside a call on it go,
+ * then orphans its children (their statuses are discarded when they come),
+ * then frees what is left of it.
  */
 #include "internal.h"
 
 #include <stdlib.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
-
-bool libxl__ctx_stale(libxl_ctx *ctx)
-{
-    return ctx->generation != __atomic_load_n(&G.generation, __ATOMIC_RELAXED);
-}
-
-/* The ctxs this thread is inside (callbacks nest), so that ctx_free from a
- * callback of its own ctx is refused instead of waiting for itself. */
-#define MAX_NESTED 16
-static __thread libxl_ctx *entered[MAX_NESTED];
-static __thread int nentered;
-
-int libxl__ctx_enter(libxl_ctx *ctx, const char *func)
-{
-    if (!ctx || libxl__ctx_stale(ctx)) {
-        libxl__log(NULL, LIBXL_LOG_ERROR, -1, func, "%s",
-                   ctx ? "stale ctx (inherited across fork)" : "NULL ctx");
-        return ERROR_INVAL;
-    }
-    CTX_LOCK(ctx);
-    if (ctx->freeing) {
-        CTX_UNLOCK(ctx);
-        libxl__log(ctx, LIBXL_LOG_ERROR, -1, func, "ctx is being freed");
-        return ERROR_INVAL;
-    }
-    ctx->users++;
-    CTX_UNLOCK(ctx);
-    if (nentered < MAX_NESTED)
-        entered[nentered] = ctx;
-    nentered++;
-    return 0;
-}
-
-void libxl__ctx_leave(libxl_ctx *ctx)
-{
-    nentered--;
-    CTX_LOCK(ctx);
-    if (--ctx->users == 0 && ctx->freeing)
-        pthread_cond_broadcast(&ctx->users_gone);
-    CTX_UNLOCK(ctx);
-}
-
-bool libxl__ctx_nested(libxl_ctx *ctx)
-{
-    int i, n = 0;
-
-    for (i = 0; i < nentered && i < MAX_NESTED; i++)
-        n += entered[i] == ctx;
-    return n > 1 || nentered > MAX_NESTED;
-}
-
-void libxl__ctx_leave_in_child(void)
-{
-    nentered--;
-}
-
-static bool entered_here(libxl_ctx *ctx)
-{
-    int i;
-
-    for (i = 0; i < nentered && i < MAX_NESTED; i++)
-        if (entered[i] == ctx)
-            return true;
-    return false;
-}
 
 LIBXL_EXPORT int libxl_ctx_alloc(libxl_ctx **pctx, int version, unsigned flags,
                                  libxl_logger *lg)
@@ -123,7 +60,6 @@ LIBXL_EXPORT int libxl_ctx_alloc(libxl_ctx **pctx, int version, unsigned flags,
     }
     STAILQ_INIT(&ctx->reaped);
     TAILQ_INIT(&ctx->failed);
-    STAILQ_INIT(&ctx->unknowns);
     TAILQ_INIT(&ctx->events);
     TAILQ_INIT(&ctx->waiters);
     TAILQ_INIT(&ctx->timeouts);
@@ -140,12 +76,7 @@ LIBXL_EXPORT int libxl_ctx_alloc(libxl_ctx **pctx, int version, unsigned flags,
     ctx->sigchld_was_unblocked = !sigismember(&old, SIGCHLD);
     ctx->sigchld_was_ignored = libxl__sigchld_unignore(ctx);
 
-    pthread_mutex_lock(&G.ctxs_lock);
-    pthread_mutex_lock(&G.lock);
-    ctx->generation = G.generation;
-    LIST_INSERT_HEAD(&G.ctxs, ctx, g_entry);
-    pthread_mutex_unlock(&G.lock);
-    pthread_mutex_unlock(&G.ctxs_lock);
+    libxl__mode_ctx_register(ctx);
 
     *pctx = ctx;
     return 0;
@@ -164,7 +95,6 @@ out_free:
 LIBXL_EXPORT int libxl_ctx_free(libxl_ctx *ctx)
 {
     libxl__child *ch;
-    libxl__unknown *u;
     int running;
 
     if (!ctx)
@@ -173,7 +103,7 @@ LIBXL_EXPORT int libxl_ctx_free(libxl_ctx *ctx)
         LOG(NULL, ERROR, "stale ctx (inherited across fork): not freed");
         return ERROR_INVAL;
     }
-    if (entered_here(ctx)) {
+    if (libxl__ctx_entered_here(ctx)) {
         LOG(ctx, ERROR, "called from a callback of the same ctx: not freed");
         return ERROR_INVAL;
     }
@@ -190,10 +120,7 @@ LIBXL_EXPORT int libxl_ctx_free(libxl_ctx *ctx)
     {
         libxl__waiter *w;
         TAILQ_FOREACH(w, &ctx->waiters, entry)
-        {
-            w->woken = true;
-            pthread_cond_signal(&w->cond);
-        }
+            libxl__waiter_wake_locked(w);
     }
     while (ctx->users > 0)
         pthread_cond_wait(&ctx->users_gone, &ctx->lock);
@@ -202,7 +129,7 @@ LIBXL_EXPORT int libxl_ctx_free(libxl_ctx *ctx)
     /* After this the reaper no longer knows ctx: children still running
      * are reaped later and their statuses discarded.  What it collected
      * before may still be on its way here: wait for that. */
-    running = libxl__children_orphan(ctx);
+    running = libxl__mode_ctx_unregister(ctx);
     CTX_LOCK(ctx);
     while (__atomic_load_n(&ctx->inflight, __ATOMIC_ACQUIRE) > 0)
         pthread_cond_wait(&ctx->users_gone, &ctx->lock);
@@ -219,10 +146,6 @@ LIBXL_EXPORT int libxl_ctx_free(libxl_ctx *ctx)
         LOG(ctx, DEBUG, "discarding status %#x of child %d", ch->status,
             (int)ch->pid);
         libxl__child_free(ch);
-    }
-    while ((u = STAILQ_FIRST(&ctx->unknowns))) {
-        STAILQ_REMOVE_HEAD(&ctx->unknowns, entry);
-        free(u);
     }
     libxl__aos_free_locked(ctx);
     libxl__timeouts_free_locked(ctx);

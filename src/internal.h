@@ -109,7 +109,6 @@ typedef struct libxl__child libxl__child;
 typedef struct libxl__ao libxl__ao;
 typedef struct libxl__waiter libxl__waiter;
 typedef struct libxl__timeout libxl__timeout;
-typedef struct libxl__unknown libxl__unknown;
 typedef struct libxl__osreg libxl__osreg;
 
 /* Which reaping rule a child falls under; fixed when it is registered
@@ -118,6 +117,9 @@ typedef enum {
     LIBXL__CLASS_DEFAULT, /* ctx in owner_libxl: makes the reaper reap all */
     LIBXL__CLASS_WATCHED, /* owner_libxl_always[_selective_reap] */
     LIBXL__CLASS_APP,     /* owner_mainloop: the application reaps */
+    LIBXL__CLASS_UNKNOWN, /* not the library's: a status reaped by a
+                             waitpid(-1) pass (M3, M5), for reaped_callback;
+                             never in the pid table */
 } libxl__child_class;
 
 /*
@@ -137,6 +139,8 @@ struct libxl__child {
     uint32_t id; /* tags its epoll registration (stale events) */
     int pidfd;   /* -1 without pidfd; closed when freed */
     libxl__child_class cls;
+    void (*done)(libxl_ctx *ctx, libxl__child *ch); /* its status reached
+                                                       ctx (ctx->lock) */
     libxl__ao *ao;                   /* libxl_childproc_run, or NULL */
     libxl_childproc_death_cb *death; /* libxl_childproc_fork */
     void *death_user;
@@ -163,16 +167,7 @@ struct libxl__child {
     STAILQ_ENTRY(libxl__child) q_entry; /* ctx->reaped or a batch */
 };
 
-/* A status of a child that is not the library's (modes M3/M5). */
-struct libxl__unknown {
-    pid_t pid;
-    int status;
-    libxl_ctx *ctx; /* the ctx it is handed to (G.lock) */
-    STAILQ_ENTRY(libxl__unknown) entry;
-};
-
 STAILQ_HEAD(libxl__child_q, libxl__child);
-STAILQ_HEAD(libxl__unknown_q, libxl__unknown);
 
 /* A ctx timer.  fire() is called with ctx->lock held. */
 struct libxl__timeout {
@@ -209,6 +204,7 @@ struct libxl__ao {
     TAILQ_ENTRY(libxl__ao) entry; /* ctx->aos */
     bool sync;
     libxl_asyncop_how how;
+    void (*abort)(libxl_ctx *ctx, libxl__ao *ao); /* libxl_ao_abort */
     bool abort_requested;
     bool complete;
     int rc;
@@ -256,11 +252,11 @@ struct libxl__ctx {
     bool have_ev_hooks;
     void *ev_hooks_user;
 
-    /* work queued by the reaper (or by childproc_reaped) */
+    /* the inbox (src/inbox.c): statuses queued by the reaper (or by
+     * childproc_reaped), the library's children and unknown ones */
     struct libxl__child_q reaped;
     TAILQ_HEAD(, libxl__ao) failed;    /* aos that failed to start: their
                                           completion waits for the loop */
-    struct libxl__unknown_q unknowns;
 
     TAILQ_HEAD(, libxl_event) events; /* via the public link fields */
     TAILQ_HEAD(, libxl__waiter) waiters;
@@ -292,7 +288,7 @@ struct libxl__ctx {
 #define CTX_UNLOCK(ctx) pthread_mutex_unlock(&(ctx)->lock)
 
 /* ------------------------------------------------------------------ */
-/* Process-wide state (threads/reaper.c)                               */
+/* Process-wide state (threads/process.c)                               */
 
 typedef struct {
     pthread_mutex_t ctxs_lock;
@@ -308,6 +304,8 @@ typedef struct {
     int n_watched;             /* unreaped children the reaper owns */
     int n_group_kills;   /* children with kill_group_on_exit */
     long npidfds;        /* pidfds held (atomic): see pidfd_affordable */
+    long nofile_limit;     /* RLIMIT_NOFILE, as last read (atomic) */
+    unsigned nofile_checks; /* pidfd_affordable's calls (atomic) */
     bool reap_all;             /* derived: see update_reap_all */
 
     libxl__child **table; /* pid -> child, chained */
@@ -332,46 +330,65 @@ typedef struct {
 extern libxl__global libxl__G;
 #define G libxl__G
 
-void libxl__global_init(void);           /* once; from ctx_alloc */
-void libxl__global_reset_in_child(void); /* atfork child handler */
-
-/* Starts the reaper if it is not running.  Returns 0 or ERROR_FAIL. */
-int libxl__reaper_ensure(libxl_ctx *ctx);
-/* With G.lock held. */
-int libxl__reaper_ensure_locked(libxl_ctx *ctx);
-void libxl__reaper_poke(void);
-void libxl__update_reap_all_locked(void);
-
-/* Registers ch (pid, pidfd, owner set) with G.  Called with spawn_lock held
- * for reading.  Returns 0 or ERROR_*. */
-int libxl__child_register(libxl_ctx *ctx, libxl_sigchld_owner mode,
-                          libxl__child *ch);
-libxl__child *libxl__child_new(void);
-void libxl__child_free(libxl__child *ch);
-/* Sends sig to ch (its group if ch->group) unless already reaped. */
-int libxl__child_kill(libxl__child *ch, int sig);
-/* Moves all of ctx's children to the orphan state (ctx_free); returns how
- * many were still running. */
-int libxl__children_orphan(libxl_ctx *ctx);
-/* M4: reap this ctx's own children now (sigchld_occurred); the statuses
- * go to *batch, for the caller to hand to the ctx. */
-void libxl__children_reap_own(libxl_ctx *ctx, struct libxl__child_q *batch);
-/* M4: the application reaped pid; 0 if it was ctx's (then in *batch). */
-int libxl__child_reaped_by_app(libxl_ctx *ctx, pid_t pid, int status,
-                               struct libxl__child_q *batch);
-/* Hands collected children to their ctx and wakes it.  No lock held. */
-void libxl__children_deliver(struct libxl__child_q *batch);
+#define LIBXL__SWEEP_INTERVAL_S 1 /* M2: the reaper's sweep, at most 1 s */
 
 /* The status reported for a child whose status was reaped behind the
  * library's back: no wait status is -1 (WIFEXITED, WIFSIGNALED and
  * WIFSTOPPED are all false for it). */
 #define LIBXL__STATUS_LOST (-1)
 
-/* Records the status of a child just collected (or lost), takes it out of
- * the pid table, and returns true if it must now be handed to its ctx
- * (false: it was an orphan and has been freed).  G.lock held. */
-bool libxl__child_collected_locked(libxl__child *ch, int status,
-                                   const struct rusage *ru, bool lost);
+static inline void libxl__now(struct timespec *ts)
+{
+    clock_gettime(CLOCK_MONOTONIC, ts);
+}
+
+/* System calls glibc 2.36 has no wrapper for (waitid: none with rusage). */
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#ifndef P_PIDFD
+#define P_PIDFD 3
+#endif
+static inline int libxl__pidfd_open(pid_t pid)
+{
+    return (int)syscall(__NR_pidfd_open, pid, 0);
+}
+static inline int libxl__pidfd_send_signal(int pidfd, int sig)
+{
+    return (int)syscall(__NR_pidfd_send_signal, pidfd, sig, NULL, 0);
+}
+static inline int libxl__waitid(idtype_t type, id_t id, siginfo_t *si,
+                                int options, struct rusage *ru)
+{
+    return (int)syscall(__NR_waitid, type, id, si, options, ru);
+}
+
+/*
+ * The files, in layers: each calls only files of the layers below it, so
+ * that no two files call each other.
+ *
+ *   public calls     src/ctx.c, src/mode.c, src/osevent.c, src/childproc.c
+ *   the work loop    src/loop.c (event_wait, synchronous waits)
+ *   ctx parts        src/spawn.c, src/ao.c, src/event.c, src/timeout.c,
+ *                    src/osreg.c, src/enter.c
+ *   off the caller's threads/reaper.c -> threads/children.c ->
+ *   thread           threads/sigchld.c, threads/process.c
+ *   the inbox        src/inbox.c -> src/waiter.c: where collected
+ *                    statuses arrive, and who is woken for them
+ *   logging          src/log.c, src/error.c
+ */
+
+/* ------------------------------------------------------------------ */
+/* threads/process.c: G, fork safety                                   */
+
+void libxl__global_init(void); /* once; from ctx_alloc */
+/* Our own fork paths, in the child; generation: G.generation just before
+ * the fork. */
+void libxl__child_after_fork(unsigned generation);
+
+/* ------------------------------------------------------------------ */
+/* threads/sigchld.c: SIGCHLD's disposition and delivery (M1, M2)      */
 
 /* M1: if SIGCHLD is SIG_IGN (or has SA_NOCLDWAIT), sets SIG_DFL, warns,
  * and returns true. */
@@ -380,56 +397,137 @@ bool libxl__sigchld_unignore(libxl_ctx *ctx);
 void libxl__sigchld_reignore(void);
 /* The SIGCHLD disposition was reset to SIG_DFL (fork child, R2). */
 void libxl__sigchld_handler_forget(void);
-
-/* threads/atfork.c */
-void libxl__atfork_init(void);
-/* Our own fork paths, in the child; generation: G.generation just before
- * the fork. */
-void libxl__child_after_fork(unsigned generation);
+/* The reaper starts: the library's handler goes in.  G.lock held. */
+void libxl__sigchld_install_locked(libxl_ctx *ctx);
+/* The reaper took a SIGCHLD (sigtimedwait). */
+void libxl__sigchld_taken(const siginfo_t *si);
+/* After a sweep that collected that many: is the handler still ours? */
+void libxl__sigchld_sweep_checks(unsigned collected);
+/* Names, once per process, the threads that have SIGCHLD unblocked. */
+void libxl__sigchld_warn_unblocked(void);
+/* Wakes the reaper for a pass. */
+void libxl__reaper_poke(void);
 
 /* ------------------------------------------------------------------ */
-/* ctx side (src/)                                                     */
+/* threads/children.c: the pid table (G.lock)                          */
+
+libxl__child *libxl__child_new(void);
+void libxl__child_free(libxl__child *ch);
+/* Registers ch (pid, owner set) with G.  Called with spawn_lock held
+ * for reading.  Returns 0 or ERROR_*. */
+int libxl__child_register(libxl_ctx *ctx, libxl_sigchld_owner mode,
+                          libxl__child *ch);
+/* Sends sig to ch (its group if ch->group) unless already reaped. */
+int libxl__child_kill(libxl__child *ch, int sig);
+/* ctx is being freed: moves its children to the orphan state; returns how
+ * many were still running.  G.ctxs_lock and G.lock held. */
+int libxl__children_orphan_locked(libxl_ctx *ctx);
+/* M4: reap this ctx's own children now (sigchld_occurred); the statuses
+ * go to *batch, for the caller to hand to the ctx. */
+void libxl__children_reap_own(libxl_ctx *ctx, struct libxl__child_q *batch);
+/* M4: the application reaped pid; 0 if it was ctx's (then in *batch). */
+int libxl__child_reaped_by_app(libxl_ctx *ctx, pid_t pid, int status,
+                               struct libxl__child_q *batch);
+/* Whether some ctx makes the reaper reap every child (M3, M5, M6). */
+void libxl__update_reap_all_locked(void);
+/* For the reaper, G.lock held: the oldest entry for pid (then follow
+ * hash_next for more of the same pid), or NULL. */
+libxl__child *libxl__child_lookup_locked(pid_t pid);
+/* Collects ch if it has exited: 1 (into *batch, unless an orphan), or 0. */
+int libxl__child_collect_locked(libxl__child *ch, struct libxl__child_q *batch);
+/* Records the status of a child just collected (or lost), takes it out of
+ * the pid table, and returns true if it must now be handed to its ctx
+ * (false: it was an orphan and has been freed). */
+bool libxl__child_collected_locked(libxl__child *ch, int status,
+                                   const struct rusage *ru, bool lost);
+/* ch's leader has exited, unreaped: SIGKILL the rest of its group, if a
+ * group kill is pending for it. */
+void libxl__group_kill_locked(libxl__child *ch);
+
+/* ------------------------------------------------------------------ */
+/* threads/reaper.c                                                    */
+
+/* Starts the reaper if it is not running.  Returns 0 or ERROR_FAIL. */
+int libxl__reaper_ensure(libxl_ctx *ctx);
+/* With G.lock held. */
+int libxl__reaper_ensure_locked(libxl_ctx *ctx);
+
+/* ------------------------------------------------------------------ */
+/* src/inbox.c: where collected statuses arrive                        */
+
+/* The reaper will deliver one more status to ctx (G.lock held). */
+void libxl__inbox_expect(libxl_ctx *ctx);
+/* Hands collected children to their ctxs and wakes them; expected: each
+ * was counted with libxl__inbox_expect.  No lock held. */
+void libxl__inbox_deliver(struct libxl__child_q *batch, bool expected);
+/* Work arrived for ctx (status, event): arm the wakeup fd and wake one
+ * waiter.  ctx->lock held. */
+void libxl__ctx_kick_locked(libxl_ctx *ctx);
+/* Makes the wakeup fd readable (O1).  ctx->lock held. */
+void libxl__wake_fd_arm_locked(libxl_ctx *ctx);
+/* Disarm the wakeup fd if nothing is left.  ctx->lock held. */
+void libxl__ctx_settle_locked(libxl_ctx *ctx);
+
+/* ------------------------------------------------------------------ */
+/* src/enter.c: threads inside calls on a ctx                          */
 
 bool libxl__ctx_stale(libxl_ctx *ctx);
-/* Every public call on a ctx is bracketed by these, so that libxl_ctx_free
- * can wait for callbacks still running on other threads.  enter refuses a
- * NULL, stale (F1) or dying ctx with ERROR_INVAL and a log line. */
+/* enter refuses a NULL, stale (F1) or dying ctx with ERROR_INVAL and a
+ * log line. */
 int libxl__ctx_enter(libxl_ctx *ctx, const char *func);
+void libxl__ctx_leave(libxl_ctx *ctx);
 /* Is this thread inside a libxl call on ctx more than once (that is, in a
  * callback made from a call on ctx)? */
 bool libxl__ctx_nested(libxl_ctx *ctx);
-void libxl__ctx_leave(libxl_ctx *ctx);
+/* Is this thread inside a libxl call on ctx at all? */
+bool libxl__ctx_entered_here(libxl_ctx *ctx);
 /* In the child of libxl_childproc_fork: the call is over, ctx untouched. */
 void libxl__ctx_leave_in_child(void);
 
-/* Work arrived for ctx (status, unknown, event): arm the wakeup fd and wake
- * one waiter.  ctx->lock held. */
-void libxl__ctx_kick_locked(libxl_ctx *ctx);
-/* Disarm the wakeup fd if nothing is left.  ctx->lock held. */
-void libxl__ctx_settle_locked(libxl_ctx *ctx);
-/* Runs all pending work: reaped statuses, unknown children, expired
- * timeouts.  ctx->lock held on entry and exit; dropped around callbacks. */
-void libxl__ctx_process_locked(libxl_ctx *ctx, bool timeouts);
-/* Waits (ctx->lock held) until w is woken or the earliest timeout. */
-void libxl__waiter_sleep_locked(libxl_ctx *ctx, libxl__waiter *w);
+/* ------------------------------------------------------------------ */
+/* src/waiter.c: sleeping threads (ctx->lock held)                     */
+
 void libxl__waiter_init(libxl__waiter *w);
+void libxl__waiter_destroy(libxl__waiter *w);
+void libxl__waiter_wake_locked(libxl__waiter *w);
+/* Sleeps until w is woken or, as the timekeeper, until earliest (the
+ * earliest timeout, or NULL). */
+void libxl__waiter_sleep_locked(libxl_ctx *ctx, libxl__waiter *w,
+                                const struct timespec *earliest);
 /* w leaves its wait loop for good: hands the timekeeper role on. */
-void libxl__waiter_leave_locked(libxl_ctx *ctx, libxl__waiter *w);
+void libxl__waiter_leave_locked(libxl_ctx *ctx, libxl__waiter *w,
+                                bool have_timeouts);
 /* The earliest timeout changed: the timekeeper recomputes its deadline. */
 void libxl__timekeeper_poke_locked(libxl_ctx *ctx);
-void libxl__waiter_destroy(libxl__waiter *w);
 
+/* ------------------------------------------------------------------ */
+/* src/event.c: the event queue (ctx->lock held)                       */
+
+/* Takes ownership of ev; may drop the lock to call event_occurs. */
+void libxl__event_occurred_locked(libxl_ctx *ctx, libxl_event *ev);
+/* The first queued event that matches, taken off the queue, or NULL. */
+libxl_event *libxl__event_take_locked(libxl_ctx *ctx, uint64_t typemask,
+                                      libxl_event_predicate *pred,
+                                      void *user);
+void libxl__events_free_locked(libxl_ctx *ctx);
+
+/* ------------------------------------------------------------------ */
+/* src/loop.c: the work loop                                           */
+
+/* Runs all pending work: reaped statuses, unknown children, failed
+ * starts, and (if timeouts) expired timeouts.  ctx->lock held on entry
+ * and exit; dropped around callbacks. */
+void libxl__ctx_process_locked(libxl_ctx *ctx, bool timeouts);
 /* Logs at CRITICAL and calls the disaster hook, if any, unlocked (xlchild
  * never exits the process).  ctx->lock held. */
 void libxl__disaster_locked(libxl_ctx *ctx, libxl_event_type type,
                             const char *msg, int errnoval);
+/* Sync aos: wait until complete, return rc and free.  ctx->lock held. */
+int libxl__ao_wait_locked(libxl_ctx *ctx, libxl__ao *ao);
 
-/* Events (src/event.c): takes ownership of ev.  ctx->lock held; may drop
- * it to call event_occurs. */
-void libxl__event_occurred_locked(libxl_ctx *ctx, libxl_event *ev);
-void libxl__events_free_locked(libxl_ctx *ctx);
+/* ------------------------------------------------------------------ */
+/* src/ao.c: asynchronous operations                                   */
 
-/* Async operations (src/ao.c) */
 libxl__ao *libxl__ao_new(libxl_ctx *ctx, const libxl_asyncop_how *how);
 /* Frees an ao that will not complete (start failed, ctx_free). */
 void libxl__ao_free(libxl__ao *ao);
@@ -440,13 +538,10 @@ void libxl__ao_free(libxl__ao *ao);
 void libxl__ao_fail_later_locked(libxl_ctx *ctx, libxl__ao *ao, int rc);
 /* rc known: deliver the completion.  ctx->lock held; may drop it. */
 void libxl__ao_complete_locked(libxl_ctx *ctx, libxl__ao *ao, int rc);
-/* Sync aos: wait until complete, return rc and free.  ctx->lock held. */
-int libxl__ao_wait_locked(libxl_ctx *ctx, libxl__ao *ao);
 void libxl__aos_free_locked(libxl_ctx *ctx);
 
-/* Children (src/childproc.c): a reaped child reached its ctx. */
-void libxl__child_done_locked(libxl_ctx *ctx, libxl__child *ch);
-void libxl__ao_run_kill_locked(libxl_ctx *ctx, libxl__ao *ao);
+/* ------------------------------------------------------------------ */
+/* src/childproc.c: starting children                                  */
 
 /* What a start of a child (run or fork) needs of the ctx's mode, copied
  * under ctx->lock when it begins: setmode is refused while starts are in
@@ -473,7 +568,9 @@ int libxl__spawn(libxl_ctx *ctx, const libxl__start *st,
                  const libxl_childproc_args *args, pid_t *pid_r,
                  int *exec_errno_r);
 
-/* Timeouts (src/timeout.c), ctx->lock held. */
+/* ------------------------------------------------------------------ */
+/* src/timeout.c: the ctx's timers (ctx->lock held)                    */
+
 void libxl__timeout_init(libxl__timeout *t,
                          void (*fire)(libxl_ctx *, libxl__timeout *));
 /* Returns 0, or what a failing timeout_register hook returned. */
@@ -485,9 +582,10 @@ bool libxl__timeouts_run_locked(libxl_ctx *ctx);
 int libxl__timeouts_next_ms_locked(libxl_ctx *ctx);
 const struct timespec *libxl__timeouts_earliest_locked(libxl_ctx *ctx);
 void libxl__timeouts_free_locked(libxl_ctx *ctx);
-void libxl__now(struct timespec *ts);
 
-/* Main-loop hooks (src/osevent.c), ctx->lock held. */
+/* ------------------------------------------------------------------ */
+/* src/osreg.c: registrations with the osevent hooks (ctx->lock held)  */
+
 /* Registers the wakeup fd with the hooks if not yet done: 0, or the
  * hook's error, which the operation being started returns. */
 int libxl__osevent_ready_locked(libxl_ctx *ctx);
@@ -495,7 +593,12 @@ int libxl__osevent_timeout_added_locked(libxl_ctx *ctx, libxl__timeout *t);
 void libxl__osevent_timeout_removed_locked(libxl_ctx *ctx, libxl__timeout *t);
 void libxl__osevent_free_locked(libxl_ctx *ctx);
 
-/* Modes (src/mode.c) */
-void libxl__mode_ctx_freed_locked(libxl_ctx *ctx); /* G.lock held */
+/* ------------------------------------------------------------------ */
+/* src/mode.c: the ctx registry and the owner modes                    */
+
+/* ctx joins G.ctxs (alloc), or leaves it, its children orphaned and its
+ * mode uncounted (free; returns how many children were still running). */
+void libxl__mode_ctx_register(libxl_ctx *ctx);
+int libxl__mode_ctx_unregister(libxl_ctx *ctx);
 
 #endif /* XLCHILD_INTERNAL_H */

@@ -2,7 +2,7 @@
  * mode.c - who reaps (section 6 of the contract): libxl_childproc_setmode
  * and the entry points of owner_mainloop.
  *
- * The modes, as the reaper applies them (threads/reaper.c):
+ * The modes, as the reaper applies them (threads/reaper.c, children.c):
  *  M3 owner_libxl (default): while a ctx in this mode has children, the
  *     reaper reaps every child of the process (waitpid(-1)); unknown ones
  *     go to that ctx's reaped_callback.  Unless some ctx is in M6: then it
@@ -141,10 +141,29 @@ LIBXL_EXPORT void libxl_childproc_setmode(libxl_ctx *ctx,
     libxl__ctx_leave(ctx);
 }
 
-void libxl__mode_ctx_freed_locked(libxl_ctx *ctx)
+void libxl__mode_ctx_register(libxl_ctx *ctx)
 {
+    pthread_mutex_lock(&G.ctxs_lock);
+    pthread_mutex_lock(&G.lock);
+    ctx->generation = G.generation;
+    LIST_INSERT_HEAD(&G.ctxs, ctx, g_entry);
+    pthread_mutex_unlock(&G.lock);
+    pthread_mutex_unlock(&G.ctxs_lock);
+}
+
+int libxl__mode_ctx_unregister(libxl_ctx *ctx)
+{
+    int running;
+
+    pthread_mutex_lock(&G.ctxs_lock);
+    pthread_mutex_lock(&G.lock);
+    running = libxl__children_orphan_locked(ctx);
+    LIST_REMOVE(ctx, g_entry);
     count_mode_locked(ctx->mode, -1);
     libxl__update_reap_all_locked();
+    pthread_mutex_unlock(&G.lock);
+    pthread_mutex_unlock(&G.ctxs_lock);
+    return running;
 }
 
 /* Hands statuses collected in the calling thread to ctx and processes
@@ -152,7 +171,7 @@ void libxl__mode_ctx_freed_locked(libxl_ctx *ctx)
 static void deliver_and_process(libxl_ctx *ctx, struct libxl__child_q *batch)
 {
     if (!STAILQ_EMPTY(batch))
-        libxl__children_deliver(batch);
+        libxl__inbox_deliver(batch, false);
     CTX_LOCK(ctx);
     libxl__ctx_process_locked(ctx, false);
     CTX_UNLOCK(ctx);

@@ -11,11 +11,6 @@
 
 #include <stdlib.h>
 
-void libxl__now(struct timespec *ts)
-{
-    clock_gettime(CLOCK_MONOTONIC, ts);
-}
-
 static bool ts_before(const struct timespec *a, const struct timespec *b)
 {
     return a->tv_sec < b->tv_sec ||

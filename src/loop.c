@@ -1,0 +1,201 @@
+/*
+ * loop.c - the ctx's work loop, and the threads that wait in it.
+ *
+ * Work reaches a ctx through its inbox (src/inbox.c: statuses collected by
+ * the reaper or a mainloop thread), as operations that failed to start
+ * (ctx->failed), and from its own timeouts.  Any application thread inside
+ * a libxl call on the ctx may do that work (libxl__ctx_process_locked);
+ * each item is taken off its queue under ctx->lock, so each is done exactly
+ * once, and the callbacks it makes run with no lock held (section 4).
+ *
+ * libxl_event_wait (E1, E2) and synchronous operations loop here: do the
+ * work, look for what they wait for, sleep (src/waiter.c) until woken or
+ * the earliest timeout.
+ */
+#include "internal.h"
+
+#include <stdlib.h>
+
+void libxl__disaster_locked(libxl_ctx *ctx, libxl_event_type type,
+                            const char *msg, int errnoval)
+{
+    void (*d)(void *, libxl_event_type, const char *, int) =
+        ctx->have_ev_hooks ? ctx->ev_hooks.disaster : NULL;
+    void *user = ctx->ev_hooks_user;
+
+    LOGEV(ctx, CRITICAL, errnoval, "%s", msg);
+    if (d) {
+        CTX_UNLOCK(ctx);
+        d(user, type, msg, errnoval);
+        CTX_LOCK(ctx);
+    }
+}
+
+static void unknown_done_locked(libxl_ctx *ctx, libxl__child *u)
+{
+    int (*cb)(pid_t, int, void *) = NULL;
+    void *user = ctx->hooks_user;
+    pid_t pid = u->pid;
+    int status = u->status;
+    int r = ERROR_UNKNOWN_CHILD;
+
+    libxl__child_free(u);
+    if (ctx->have_hooks && ctx->mode != libxl_sigchld_owner_mainloop)
+        cb = ctx->hooks.reaped_callback;
+    if (cb) {
+        CTX_UNLOCK(ctx);
+        r = cb(pid, status, user);
+        CTX_LOCK(ctx);
+    }
+    if (r == ERROR_UNKNOWN_CHILD || r == ERROR_NOT_READY)
+        LOG(ctx, WARN, "reaped unknown child %d (wait status %#x)", (int)pid,
+            status);
+    else if (r)
+        /* As in libxl: any other error from the hook is a disaster. */
+        libxl__disaster_locked(ctx, 0, "reaped_callback failed", -1);
+}
+
+void libxl__ctx_process_locked(libxl_ctx *ctx, bool timeouts)
+{
+    for (;;) {
+        libxl__child *ch = STAILQ_FIRST(&ctx->reaped);
+        libxl__ao *ao;
+
+        if (ch) {
+            STAILQ_REMOVE_HEAD(&ctx->reaped, q_entry);
+            if (ch->cls == LIBXL__CLASS_UNKNOWN)
+                unknown_done_locked(ctx, ch);
+            else
+                ch->done(ctx, ch);
+            continue;
+        }
+        ao = TAILQ_FIRST(&ctx->failed);
+        if (ao) {
+            /* back on ctx->aos, which complete_locked takes it off */
+            TAILQ_REMOVE(&ctx->failed, ao, entry);
+            TAILQ_INSERT_HEAD(&ctx->aos, ao, entry);
+            libxl__ao_complete_locked(ctx, ao, ao->rc);
+            continue;
+        }
+        if (timeouts && libxl__timeouts_run_locked(ctx))
+            continue;
+        break;
+    }
+    libxl__ctx_settle_locked(ctx);
+}
+
+int libxl__ao_wait_locked(libxl_ctx *ctx, libxl__ao *ao)
+{
+    libxl__waiter w;
+    int rc;
+
+    libxl__waiter_init(&w);
+    w.sync_ao = ao;
+    ao->waiter = &w;
+    for (;;) {
+        libxl__ctx_process_locked(ctx, true);
+        if (ao->complete) {
+            rc = ao->rc;
+            break;
+        }
+        if (ctx->freeing) {
+            /* Nobody will take this completion: the ao goes now.  Another
+             * thread still inside a call may yet process its child's
+             * status; detached, the child is then freed like any other
+             * without an ao or death callback, and its status is not
+             * written to *result_out, the caller's. */
+            LOG(ctx, ERROR, "ctx freed during a synchronous operation");
+            if (ao->child)
+                ao->child->ao = NULL;
+            TAILQ_REMOVE(&ctx->aos, ao, entry);
+            libxl__timeout_cancel_locked(ctx, &ao->timer);
+            rc = ERROR_FAIL;
+            break;
+        }
+        libxl__waiter_sleep_locked(ctx, &w,
+                                   libxl__timeouts_earliest_locked(ctx));
+    }
+    libxl__waiter_leave_locked(ctx, &w,
+                               libxl__timeouts_earliest_locked(ctx) != NULL);
+    free(ao);
+    libxl__waiter_destroy(&w);
+    return rc;
+}
+
+static int event_check_entered(libxl_ctx *ctx, libxl_event **event_r,
+                               uint64_t typemask, libxl_event_predicate *pred,
+                               void *user)
+{
+    libxl_event *ev;
+
+    CHECK_ARG(ctx, event_r);
+    CTX_LOCK(ctx);
+    libxl__ctx_process_locked(ctx, false);
+    ev = libxl__event_take_locked(ctx, typemask, pred, user);
+    libxl__ctx_settle_locked(ctx);
+    CTX_UNLOCK(ctx);
+    *event_r = ev;
+    return ev ? 0 : ERROR_NOT_READY;
+}
+
+static int event_wait_entered(libxl_ctx *ctx, libxl_event **event_r,
+                              uint64_t typemask, libxl_event_predicate *pred,
+                              void *user)
+{
+    libxl__waiter w;
+    libxl_event *ev = NULL;
+    int rc = 0;
+
+    CHECK_ARG(ctx, event_r);
+    libxl__waiter_init(&w);
+    w.typemask = typemask;
+    w.pred = pred;
+    w.pred_user = user;
+    CTX_LOCK(ctx);
+    for (;;) {
+        libxl__ctx_process_locked(ctx, true);
+        ev = libxl__event_take_locked(ctx, typemask, pred, user);
+        if (ev)
+            break;
+        if (ctx->freeing) {
+            LOG(ctx, ERROR, "ctx freed while waiting for an event");
+            rc = ERROR_INVAL;
+            break;
+        }
+        libxl__waiter_sleep_locked(ctx, &w,
+                                   libxl__timeouts_earliest_locked(ctx));
+    }
+    libxl__waiter_leave_locked(ctx, &w,
+                               libxl__timeouts_earliest_locked(ctx) != NULL);
+    libxl__ctx_settle_locked(ctx);
+    CTX_UNLOCK(ctx);
+    libxl__waiter_destroy(&w);
+    *event_r = ev;
+    return rc;
+}
+
+LIBXL_EXPORT int libxl_event_check(libxl_ctx *ctx, libxl_event **event_r,
+                                   uint64_t typemask,
+                                   libxl_event_predicate *pred, void *user)
+{
+    int rc = libxl__ctx_enter(ctx, __func__);
+
+    if (rc)
+        return rc;
+    rc = event_check_entered(ctx, event_r, typemask, pred, user);
+    libxl__ctx_leave(ctx);
+    return rc;
+}
+
+LIBXL_EXPORT int libxl_event_wait(libxl_ctx *ctx, libxl_event **event_r,
+                                  uint64_t typemask,
+                                  libxl_event_predicate *pred, void *user)
+{
+    int rc = libxl__ctx_enter(ctx, __func__);
+
+    if (rc)
+        return rc;
+    rc = event_wait_entered(ctx, event_r, typemask, pred, user);
+    libxl__ctx_leave(ctx);
+    return rc;
+}

@@ -1,0 +1,488 @@
+/*
+ * children.c - the table of the library's children, under G.lock.
+ *
+ * Every child the library starts is registered here, by pid, until its
+ * status is collected: by the reaper (threads/reaper.c), by a thread of an
+ * owner_mainloop ctx (libxl_childproc_sigchld_occurred), or reported by the
+ * application (libxl_childproc_reaped).  Collected statuses go to their ctx
+ * through the inbox (src/inbox.c).  Also here: kills, which must never
+ * reach a recycled pid (R6), and orphaning when a ctx is freed.
+ *
+ * A child is "watched" (the reaper collects it) through its pidfd in the
+ * reaper's epoll set, or, without one, on G.nopidfd, checked by pid on
+ * every pass.  Children of owner_mainloop ctxs (class APP) are never
+ * watched: the application reaps them.
+ */
+#include "internal.h"
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static int status_of_siginfo(const siginfo_t *si)
+{
+    switch (si->si_code) {
+    case CLD_EXITED: return (si->si_status & 0xff) << 8;
+    case CLD_KILLED: return si->si_status & 0x7f;
+    case CLD_DUMPED: return (si->si_status & 0x7f) | 0x80;
+    default: return 0;
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* The pid table: chained hash, grown when the load exceeds 1.         */
+
+static unsigned hash_pid(pid_t pid, unsigned size)
+{
+    return ((uint32_t)pid * 2654435761u) & (size - 1);
+}
+
+static int table_grow_locked(void)
+{
+    unsigned nsize = G.table_size ? G.table_size * 2 : 64;
+    libxl__child **nt = calloc(nsize, sizeof *nt);
+    unsigned i;
+
+    if (!nt)
+        return ERROR_NOMEM;
+    for (i = 0; i < G.table_size; i++) {
+        libxl__child *ch = G.table[i], *next;
+        for (; ch; ch = next) {
+            unsigned h = hash_pid(ch->pid, nsize);
+            next = ch->hash_next;
+            ch->hash_next = nt[h];
+            nt[h] = ch;
+        }
+    }
+    free(G.table);
+    G.table = nt;
+    G.table_size = nsize;
+    return 0;
+}
+
+libxl__child *libxl__child_lookup_locked(pid_t pid)
+{
+    libxl__child *ch;
+
+    if (!G.table_size)
+        return NULL;
+    for (ch = G.table[hash_pid(pid, G.table_size)]; ch; ch = ch->hash_next)
+        if (ch->pid == pid)
+            return ch;
+    return NULL;
+}
+
+static void child_unhash_locked(libxl__child *ch)
+{
+    libxl__child **pp = &G.table[hash_pid(ch->pid, G.table_size)];
+
+    for (; *pp; pp = &(*pp)->hash_next) {
+        if (*pp == ch) {
+            *pp = ch->hash_next;
+            G.table_count--;
+            return;
+        }
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Reap-everything or not (M3, M5, M6)                                 */
+
+void libxl__update_reap_all_locked(void)
+{
+    bool all =
+        G.n_always > 0 || (G.n_selective == 0 && G.n_default_children > 0);
+
+    if (all && !G.reap_all) {
+        __atomic_store_n(&G.reap_all, true, __ATOMIC_RELEASE);
+        libxl__reaper_poke(); /* collect what exited before */
+    } else if (!all) {
+        __atomic_store_n(&G.reap_all, false, __ATOMIC_RELEASE);
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Children                                                            */
+
+libxl__child *libxl__child_new(void)
+{
+    libxl__child *ch = calloc(1, sizeof *ch);
+
+    if (ch)
+        ch->pidfd = -1;
+    return ch;
+}
+
+void libxl__child_free(libxl__child *ch)
+{
+    if (!ch)
+        return;
+    if (ch->pidfd >= 0) {
+        close(ch->pidfd);
+        __atomic_sub_fetch(&G.npidfds, 1, __ATOMIC_RELAXED);
+    }
+    free(ch);
+}
+
+/*
+ * Whether the next child may have a pidfd.  Each pidfd is an fd of the
+ * application's process: with the usual soft limit of 1024 and a thousand
+ * children in flight, they would leave none for the application (nor for
+ * the dup of a child's stdin).  Past half the soft limit, children are
+ * checked by pid instead (G.nopidfd), which costs
+ * one waitid per such child and pass.  The limit is re-read now and then,
+ * since the application may raise it.
+ */
+static bool pidfd_affordable(void)
+{
+    long n = __atomic_load_n(&G.npidfds, __ATOMIC_RELAXED);
+
+    if (__atomic_load_n(&G.nofile_limit, __ATOMIC_RELAXED) == 0 ||
+        (__atomic_add_fetch(&G.nofile_checks, 1, __ATOMIC_RELAXED) & 1023) == 0) {
+        struct rlimit rl;
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+            __atomic_store_n(&G.nofile_limit,
+                             rl.rlim_cur == RLIM_INFINITY ? (long)1 << 30
+                                                          : (long)rl.rlim_cur,
+                             __ATOMIC_RELAXED);
+    }
+    return n < __atomic_load_n(&G.nofile_limit, __ATOMIC_RELAXED) / 2;
+}
+
+static void watch_add_locked(libxl__child *ch)
+{
+    if (ch->pidfd >= 0 && G.epfd >= 0) {
+        struct epoll_event ev = {.events = EPOLLIN | EPOLLONESHOT};
+        ev.data.u64 = ((uint64_t)ch->id << 32) | (uint32_t)ch->pid;
+        if (epoll_ctl(G.epfd, EPOLL_CTL_ADD, ch->pidfd, &ev) == 0)
+            return;
+        LOGE(ch->ctx, WARN, "epoll_ctl(pidfd of %d); checking it by pid",
+             (int)ch->pid);
+    }
+    /* Checked by pid on every pass; a pidfd, if any, still serves kills. */
+    LIST_INSERT_HEAD(&G.nopidfd, ch, nopidfd_entry);
+    ch->on_nopidfd = true;
+}
+
+/* ch's group no longer waits for its leader's exit to be killed (killed,
+ * or ch leaves the table): G.n_group_kills counts the ones that do. */
+static bool group_kill_drop_locked(libxl__child *ch)
+{
+    if (!ch->kill_group_on_exit)
+        return false;
+    ch->kill_group_on_exit = false;
+    G.n_group_kills--;
+    return true;
+}
+
+/* The group of a leader that has exited but is not reaped yet: SIGKILL
+ * whatever is left of it (a member that ignored the SIGTERM). */
+void libxl__group_kill_locked(libxl__child *ch)
+{
+    if (group_kill_drop_locked(ch))
+        kill(-ch->pid, SIGKILL);
+}
+
+/* waitid(WEXITED | WNOHANG | options) on ch alone: through its pidfd
+ * where the kernel can, else by pid.  si_pid stays 0 if it has not exited. */
+static int child_waitid_locked(libxl__child *ch, siginfo_t *si, int options,
+                               struct rusage *ru)
+{
+    memset(si, 0, sizeof *si);
+    options |= WEXITED | WNOHANG;
+    if (ch->pidfd >= 0 && G.have_waitid_pidfd)
+        return libxl__waitid(P_PIDFD, (id_t)ch->pidfd, si, options, ru);
+    return libxl__waitid(P_PID, (id_t)ch->pid, si, options, ru);
+}
+
+/* Has ch exited (not yet reaped)?  For group kills only. */
+static bool exited_unreaped_locked(libxl__child *ch)
+{
+    siginfo_t si;
+
+    child_waitid_locked(ch, &si, WNOWAIT, NULL);
+    return si.si_pid != 0;
+}
+
+/*
+ * A child whose status was taken behind the library's back.  It is reported
+ * once, as lost: status LIBXL__STATUS_LOST (-1, which no wait status is),
+ * so that nobody mistakes it for an exit code (inventing "exit 255", as
+ * some peers do, would be a lie the caller cannot tell from the truth), and
+ * runs complete with ERROR_FAIL (src/childproc.c).
+ */
+static void child_lost_locked(libxl__child *ch, int errnoval,
+                              struct libxl__child_q *batch)
+{
+    LOGEV(ch->ctx, ERROR, errnoval,
+          "child %d: its status was reaped behind the library's back"
+          " (a waitpid(-1) or wait() elsewhere, or SIGCHLD set to SIG_IGN);"
+          " reporting it as lost",
+          (int)ch->pid);
+    if (libxl__child_collected_locked(ch, LIBXL__STATUS_LOST, NULL, true))
+        STAILQ_INSERT_TAIL(batch, ch, q_entry);
+}
+
+/* Collects one child of ours without blocking.  1: collected (or lost),
+ * 0: still running.  G.lock held. */
+int libxl__child_collect_locked(libxl__child *ch, struct libxl__child_q *batch)
+{
+    siginfo_t si;
+    struct rusage ru;
+    int r;
+
+    if (ch->kill_group_on_exit && exited_unreaped_locked(ch))
+        libxl__group_kill_locked(ch);
+    memset(&ru, 0, sizeof ru);
+    r = child_waitid_locked(ch, &si, 0, &ru);
+    if (r < 0 && errno == EINTR)
+        return 0; /* next pass */
+    if (r < 0) {
+        /* ECHILD: somebody else took the status (a waitpid(-1) or wait()
+         * elsewhere, or the kernel itself while SIGCHLD was SIG_IGN). */
+        child_lost_locked(ch, errno, batch);
+        return 1;
+    }
+    if (si.si_pid == 0)
+        return 0;
+    if (libxl__child_collected_locked(ch, status_of_siginfo(&si), &ru, false))
+        STAILQ_INSERT_TAIL(batch, ch, q_entry);
+    return 1;
+}
+
+int libxl__child_register(libxl_ctx *ctx, libxl_sigchld_owner mode,
+                          libxl__child *ch)
+{
+    struct libxl__child_q batch = STAILQ_HEAD_INITIALIZER(batch);
+    int rc = 0;
+
+    /* Opened before anything can reap the pid: only the reaper reaps our
+     * children, and it cannot collect this one until it is in the table
+     * (or, reaping everything, until we drop spawn_lock). */
+    if (G.have_pidfd && pidfd_affordable()) {
+        ch->pidfd = libxl__pidfd_open(ch->pid);
+        if (ch->pidfd >= 0)
+            __atomic_add_fetch(&G.npidfds, 1, __ATOMIC_RELAXED);
+        else
+            LOGE(ctx, DEBUG, "pidfd_open(%d)", (int)ch->pid);
+    }
+
+    pthread_mutex_lock(&G.lock);
+    if (G.table_count >= G.table_size && (rc = table_grow_locked()))
+        goto out;
+    ch->cls = mode == libxl_sigchld_owner_libxl      ? LIBXL__CLASS_DEFAULT
+              : mode == libxl_sigchld_owner_mainloop ? LIBXL__CLASS_APP
+                                                     : LIBXL__CLASS_WATCHED;
+    ch->ctx = ctx;
+    ch->id = G.next_id++;
+    {
+        /* A stale entry for this pid means its status was taken behind the
+         * library's back and the pid recycled: report it lost.  Except in
+         * owner_mainloop, where the application reaps and may not have told
+         * us yet: both entries stay, the older found first by
+         * libxl_childproc_reaped. */
+        libxl__child *old = libxl__child_lookup_locked(ch->pid);
+        if (old && old->cls == LIBXL__CLASS_APP &&
+            ch->cls == LIBXL__CLASS_APP) {
+            libxl__child **pp = &G.table[hash_pid(ch->pid, G.table_size)];
+            while (*pp)
+                pp = &(*pp)->hash_next;
+            ch->hash_next = NULL;
+            *pp = ch;
+            G.table_count++;
+            goto hashed;
+        }
+        if (old) {
+            child_lost_locked(old, -1, &G.pending);
+            libxl__reaper_poke();
+        }
+    }
+    {
+        unsigned h = hash_pid(ch->pid, G.table_size);
+        ch->hash_next = G.table[h];
+        G.table[h] = ch;
+        G.table_count++;
+    }
+hashed:
+    LIST_INSERT_HEAD(&ctx->children, ch, ctx_entry);
+    if (ch->cls == LIBXL__CLASS_APP)
+        goto out;
+    if (G.n_watched++ == 0 && G.reaper_untimed)
+        libxl__reaper_poke(); /* from an untimed wait to 1 s sweeps */
+    if (ch->cls == LIBXL__CLASS_DEFAULT) {
+        G.n_default_children++;
+        libxl__update_reap_all_locked();
+    }
+    /*
+     * A reaping pass that began after the child was created may have taken
+     * its SIGCHLD before we could watch it.  Then it has exited already:
+     * collect it here rather than wake the reaper for another pass (fork
+     * children that exit at once make this the common case).  Passes that
+     * begin later see it in the epoll set (or the nopidfd list).
+     */
+    if (G.pass_seq != ch->spawn_seq && libxl__child_collect_locked(ch, &batch))
+        goto out;
+    watch_add_locked(ch);
+out:
+    pthread_mutex_unlock(&G.lock);
+    if (!STAILQ_EMPTY(&batch))
+        libxl__inbox_deliver(&batch, false);
+    return rc;
+}
+
+bool libxl__child_collected_locked(libxl__child *ch, int status,
+                                   const struct rusage *ru, bool lost)
+{
+    /* A group kill still pending: the leader was reaped before we could
+     * see it exit (waitpid(-1) pass: see reap_all_locked), or lost. */
+    group_kill_drop_locked(ch);
+    ch->status = status;
+    if (ru)
+        ch->rusage = *ru;
+    ch->lost = lost;
+    ch->reaped = true;
+    child_unhash_locked(ch);
+    if (ch->cls != LIBXL__CLASS_APP) {
+        G.n_watched--;
+        if (ch->on_nopidfd)
+            LIST_REMOVE(ch, nopidfd_entry);
+        ch->on_nopidfd = false;
+        if (ch->cls == LIBXL__CLASS_DEFAULT) {
+            G.n_default_children--;
+            libxl__update_reap_all_locked();
+        }
+    }
+    if (!ch->ctx) {
+        libxl__child_free(ch); /* orphan of a freed ctx: status discarded */
+        return false;
+    }
+    LIST_REMOVE(ch, ctx_entry);
+    return true;
+}
+
+/*
+ * R6.  With a pidfd the signal can only reach this process.  Without one
+ * (old kernel, or fd exhaustion), and for process groups, a recycled pid is
+ * avoided by sending only while the child is unreaped: G.lock is held from
+ * the check to the kill, and the reaper holds G.lock while it collects, so
+ * the pid (and the group, which its unreaped leader keeps alive) cannot be
+ * freed in between.  In mode M4 the application reaps without that lock,
+ * so there the group kill is preceded by a pidfd probe of the leader.
+ */
+int libxl__child_kill(libxl__child *ch, int sig)
+{
+    libxl_ctx *ctx;
+    int r = 0, e = 0;
+
+    pthread_mutex_lock(&G.lock);
+    ctx = ch->ctx;
+    if (ch->reaped)
+        goto out;
+    if (ch->pidfd >= 0) {
+        r = libxl__pidfd_send_signal(ch->pidfd, ch->group ? 0 : sig);
+        if (r || !ch->group)
+            goto out;
+    }
+    if (ch->group) {
+        r = kill(-ch->pid, sig);
+        if (r && errno == ESRCH)
+            r = kill(ch->pid, sig); /* not yet a group leader */
+        if (!r && !ch->kill_group_on_exit) {
+            ch->kill_group_on_exit = true;
+            G.n_group_kills++;
+        }
+    } else {
+        r = kill(ch->pid, sig);
+    }
+out:
+    e = r ? errno : 0;
+    pthread_mutex_unlock(&G.lock);
+    if (r && e != ESRCH) /* ESRCH: it has just exited; EPERM: setuid... */
+        LOGEV(ctx, WARN, e, "cannot send signal %d to child %d", sig,
+              (int)ch->pid);
+    errno = e;
+    return r;
+}
+
+int libxl__children_orphan_locked(libxl_ctx *ctx)
+{
+    libxl__child *ch, *next;
+    int running = 0;
+
+    for (ch = LIST_FIRST(&ctx->children); ch; ch = next) {
+        next = LIST_NEXT(ch, ctx_entry);
+        running++;
+        ch->ctx = NULL;
+        ch->ao = NULL;
+        ch->death = NULL;
+        if (ch->cls == LIBXL__CLASS_DEFAULT) {
+            /* An orphan no longer makes the library reap every child of
+             * the process (M3 is about the ctx's own children): it is
+             * collected through its pidfd, or checked by pid. */
+            ch->cls = LIBXL__CLASS_WATCHED;
+            G.n_default_children--;
+        }
+        if (ch->cls == LIBXL__CLASS_APP) {
+            /* The application reaps these; nothing is left to tell. */
+            group_kill_drop_locked(ch);
+            ch->reaped = true;
+            child_unhash_locked(ch);
+            libxl__child_free(ch);
+        }
+    }
+    LIST_INIT(&ctx->children);
+    {
+        /* drop lost children queued for this ctx */
+        libxl__child *p, *pn;
+        struct libxl__child_q keep = STAILQ_HEAD_INITIALIZER(keep);
+        for (p = STAILQ_FIRST(&G.pending); p; p = pn) {
+            pn = STAILQ_NEXT(p, q_entry);
+            if (p->ctx == ctx)
+                libxl__child_free(p);
+            else
+                STAILQ_INSERT_TAIL(&keep, p, q_entry);
+        }
+        STAILQ_INIT(&G.pending);
+        STAILQ_CONCAT(&G.pending, &keep);
+    }
+    return running;
+}
+
+void libxl__children_reap_own(libxl_ctx *ctx, struct libxl__child_q *batch)
+{
+    libxl__child *ch, *next;
+
+    pthread_mutex_lock(&G.lock);
+    for (ch = LIST_FIRST(&ctx->children); ch; ch = next) {
+        next = LIST_NEXT(ch, ctx_entry);
+        libxl__child_collect_locked(ch, batch);
+    }
+    pthread_mutex_unlock(&G.lock);
+}
+
+int libxl__child_reaped_by_app(libxl_ctx *ctx, pid_t pid, int status,
+                               struct libxl__child_q *batch)
+{
+    libxl__child *ch;
+    int rc = ERROR_UNKNOWN_CHILD;
+
+    pthread_mutex_lock(&G.lock);
+    for (ch = libxl__child_lookup_locked(pid); ch; ch = ch->hash_next)
+        if (ch->pid == pid && ch->ctx == ctx && !ch->reaped)
+            break; /* the oldest: same-pid entries are kept in order */
+    if (ch) {
+        /* Already reaped by the application: the group id is still in use
+         * if a member is left, which is when this kill matters (owner
+         * mainloop only has the weaker R6, see libxl__child_kill). */
+        libxl__group_kill_locked(ch);
+        if (libxl__child_collected_locked(ch, status, NULL, false))
+            STAILQ_INSERT_TAIL(batch, ch, q_entry);
+        rc = 0;
+    }
+    pthread_mutex_unlock(&G.lock);
+    return rc;
+}

@@ -1,0 +1,305 @@
+/*
+ * sigchld.c - SIGCHLD's disposition and delivery (rules M1, M2): every
+ * place where the library looks at or changes what SIGCHLD does.
+ *
+ *  - ctx_alloc un-ignores it: SIG_IGN or SA_NOCLDWAIT would make the kernel
+ *    discard the statuses the library waits for (libxl__sigchld_unignore).
+ *  - When the reaper starts, the library's handler is installed, chaining
+ *    whatever handler was there before.  It only ever runs in a thread that
+ *    has SIGCHLD unblocked (M1 asks that none has), and forwards the signal
+ *    to the reaper, which takes it with sigtimedwait.
+ *  - The reaper's timed sweep checks that the handler is still in place,
+ *    and puts it back if SIG_IGN was set behind the library's back.
+ *  - The application's threads that have SIGCHLD unblocked are named in a
+ *    warning, once per process.
+ *  - libxl__reaper_poke is the one way to wake the reaper.
+ */
+#include "internal.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+/* The SIGCHLD disposition found when the library installed its handler
+ * (again, if the sweep had to put it back).  Written under G.lock before
+ * the handler is installed; survives fork (the handler does too). */
+static struct sigaction prev_action;
+static bool handler_installed;
+
+/* ------------------------------------------------------------------ */
+/* The signal side                                                     */
+
+static void chain_prev_handler(int sig, siginfo_t *si, void *uc)
+{
+    if (prev_action.sa_flags & SA_SIGINFO) {
+        if (prev_action.sa_sigaction)
+            prev_action.sa_sigaction(sig, si, uc);
+    } else if (prev_action.sa_handler != SIG_DFL &&
+               prev_action.sa_handler != SIG_IGN) {
+        prev_action.sa_handler(sig);
+    }
+}
+
+/* Marks a SIGCHLD that the library's handler forwarded to the reaper. */
+#define FORWARD_MAGIC 0x786c6368 /* "xlch" */
+
+/*
+ * Runs only in a thread that has SIGCHLD unblocked (one older than the
+ * first ctx, or one that unblocked it: M1).  Chains the handler that was
+ * there before, then forwards the signal to the reaper, which has it
+ * blocked and takes it in sigtimedwait.  Async-signal-safe: one system
+ * call.  The forward is queued with a marker, so the reaper can tell it
+ * from a poke and from the kernel's own SIGCHLD.
+ */
+static void sigchld_handler(int sig, siginfo_t *si, void *uc)
+{
+    int saved = errno;
+    pid_t tid = __atomic_load_n(&G.reaper_tid, __ATOMIC_RELAXED);
+
+    chain_prev_handler(sig, si, uc);
+    if (tid > 0) {
+        siginfo_t fwd;
+        memset(&fwd, 0, sizeof fwd);
+        fwd.si_signo = SIGCHLD;
+        fwd.si_code = SI_QUEUE;
+        fwd.si_pid = G.self;
+        fwd.si_uid = getuid();
+        fwd.si_value.sival_int = FORWARD_MAGIC;
+        if (syscall(__NR_rt_tgsigqueueinfo, G.self, tid, SIGCHLD, &fwd))
+            syscall(__NR_tgkill, G.self, tid, SIGCHLD);
+    }
+    errno = saved;
+}
+
+/*
+ * M1 diagnostic: name the threads that have SIGCHLD unblocked.  Their
+ * signals still reach the reaper (the handler forwards them), but each
+ * costs a detour, and a handler installed behind the library's back would
+ * swallow them (M2).  Logged once per process.
+ */
+void libxl__sigchld_warn_unblocked(void)
+{
+    static bool warned;
+    char dents[4096], path[64], status[2048], tids[192] = "";
+    size_t used = 0;
+    libxl_ctx *ctx;
+    long n;
+    int dfd;
+
+    /* No opendir/fopen: nothing is allocated here, so a fork taken in the
+     * middle of this leaves no heap block behind in the child. */
+    if (warned || (dfd = open("/proc/self/task",
+                              O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+        return;
+    while ((n = syscall(__NR_getdents64, dfd, dents, sizeof dents)) > 0) {
+        long off;
+        for (off = 0; off < n;) {
+            struct {
+                uint64_t ino;
+                int64_t off;
+                unsigned short reclen;
+                unsigned char type;
+                char name[];
+            } *de = (void *)(dents + off);
+            const char *blk;
+            ssize_t len;
+            int fd;
+
+            off += de->reclen;
+            if (de->name[0] == '.')
+                continue;
+            snprintf(path, sizeof path, "%.20s/status", de->name);
+            fd = openat(dfd, path, O_RDONLY | O_CLOEXEC);
+            if (fd < 0)
+                continue;
+            len = read(fd, status, sizeof status - 1);
+            close(fd);
+            if (len <= 0)
+                continue;
+            status[len] = '\0';
+            blk = strstr(status, "\nSigBlk:");
+            if (blk && !(strtoull(blk + 8, NULL, 16) & (1ULL << (SIGCHLD - 1))) &&
+                used < sizeof tids - 24)
+                used += (size_t)snprintf(tids + used, sizeof tids - used,
+                                         "%s%.20s", used ? " " : "", de->name);
+        }
+    }
+    close(dfd);
+    if (!used)
+        return;
+    warned = true;
+    pthread_mutex_lock(&G.lock);
+    ctx = LIST_FIRST(&G.ctxs);
+    LOG(ctx, WARN,
+        "SIGCHLD is unblocked in thread(s) %s: block it before"
+        " creating threads (libxl_ctx_alloc does, in its caller), or child"
+        " statuses may be late",
+        tids);
+    pthread_mutex_unlock(&G.lock);
+}
+
+static bool is_sig_ign(const struct sigaction *sa)
+{
+    return !(sa->sa_flags & SA_SIGINFO) && sa->sa_handler == SIG_IGN;
+}
+
+/*
+ * M1: SIG_IGN and SA_NOCLDWAIT both make the kernel discard child statuses.
+ * Returns whether sa does, and takes that out of it: SIG_IGN becomes a plain
+ * SIG_DFL (its flags meant nothing), a handler loses SA_NOCLDWAIT.
+ */
+static bool sigchld_keep_statuses(struct sigaction *sa)
+{
+    if (is_sig_ign(sa)) {
+        memset(sa, 0, sizeof *sa);
+        sa->sa_handler = SIG_DFL;
+        return true;
+    }
+    if (sa->sa_flags & SA_NOCLDWAIT) {
+        sa->sa_flags &= ~SA_NOCLDWAIT;
+        return true;
+    }
+    return false;
+}
+
+bool libxl__sigchld_unignore(libxl_ctx *ctx)
+{
+    struct sigaction cur, dfl;
+    bool ign;
+
+    pthread_mutex_lock(&G.lock);
+    sigaction(SIGCHLD, NULL, &cur);
+    ign = is_sig_ign(&cur);
+    dfl = cur;
+    if (!handler_installed && sigchld_keep_statuses(&dfl)) {
+        LOG(ctx, WARN,
+            "SIGCHLD was %s, which makes the kernel discard child"
+            " statuses; setting it to SIG_DFL",
+            ign ? "set to SIG_IGN" : "given SA_NOCLDWAIT");
+        sigaction(SIGCHLD, &dfl, NULL);
+    }
+    pthread_mutex_unlock(&G.lock);
+    return ign;
+}
+
+void libxl__sigchld_reignore(void)
+{
+    struct sigaction ign;
+
+    pthread_mutex_lock(&G.lock);
+    if (!handler_installed) {
+        memset(&ign, 0, sizeof ign);
+        ign.sa_handler = SIG_IGN;
+        sigaction(SIGCHLD, &ign, NULL);
+    }
+    pthread_mutex_unlock(&G.lock);
+}
+
+void libxl__sigchld_install_locked(libxl_ctx *ctx)
+{
+    struct sigaction sa;
+
+    if (handler_installed)
+        return; /* also true in a fork child: the handler is inherited */
+    sigaction(SIGCHLD, NULL, &prev_action);
+    if (sigchld_keep_statuses(&prev_action))
+        /* Set back to SIG_IGN behind our back since ctx_alloc (M1). */
+        LOG(ctx, WARN,
+            "SIGCHLD was set to SIG_IGN or SA_NOCLDWAIT, which"
+            " makes the kernel discard child statuses; replacing it");
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = sigchld_handler;
+    sigfillset(&sa.sa_mask);
+    sa.sa_flags =
+        SA_SIGINFO | SA_RESTART | (prev_action.sa_flags & SA_NOCLDSTOP);
+    if (prev_action.sa_handler == SIG_DFL &&
+        !(prev_action.sa_flags & SA_SIGINFO))
+        sa.sa_flags |= SA_NOCLDSTOP;
+    if (sigaction(SIGCHLD, &sa, NULL) == 0)
+        handler_installed = true;
+    else
+        LOGE(ctx, ERROR, "sigaction(SIGCHLD)");
+}
+
+void libxl__sigchld_handler_forget(void)
+{
+    handler_installed = false;
+}
+
+void libxl__reaper_poke(void)
+{
+    pid_t tid = __atomic_load_n(&G.reaper_tid, __ATOMIC_RELAXED);
+
+    if (tid > 0)
+        syscall(__NR_tgkill, G.self, tid, SIGCHLD);
+}
+
+/*
+ * After a timed sweep (M1, M2): has SIGCHLD's disposition been changed
+ * behind the library's back while it reaps?  SIG_IGN (or SA_NOCLDWAIT)
+ * makes the kernel discard statuses: the children that exited meanwhile are
+ * reported lost, and the library's handler is put back, as ctx_alloc would
+ * have done, so that the next ones are not.  Another handler is the
+ * application's choice: it costs latency (statuses wait for this sweep),
+ * which is said once.  collected: statuses this sweep found that no signal
+ * had announced, a sign that some thread swallows SIGCHLD.
+ */
+void libxl__sigchld_sweep_checks(unsigned collected)
+{
+    static bool warned_foreign;
+    struct sigaction cur, fixed;
+    bool ours;
+
+    pthread_mutex_lock(&G.lock);
+    if (!handler_installed || (G.n_watched == 0 && !collected)) {
+        /* Not reaping (owner_mainloop only): SIGCHLD is not ours.  A sweep
+         * that has just collected the last children (typically the ones
+         * lost to SIG_IGN) was reaping: it must still look, or the reaper
+         * goes idle with SIG_IGN in place and the next children are lost
+         * too. */
+        pthread_mutex_unlock(&G.lock);
+        return;
+    }
+    sigaction(SIGCHLD, NULL, &cur);
+    ours = (cur.sa_flags & SA_SIGINFO) && cur.sa_sigaction == sigchld_handler;
+    fixed = cur;
+    if (sigchld_keep_statuses(&fixed)) {
+        LOG(LIST_FIRST(&G.ctxs), WARN,
+            "SIGCHLD was set to %s behind the library's back, which makes"
+            " the kernel discard child statuses; putting the library's"
+            " handler back",
+            cur.sa_flags & SA_NOCLDWAIT ? "SA_NOCLDWAIT" : "SIG_IGN");
+        /* What the application asked for, minus the discarding, becomes
+         * the handler ours chains (libxl__sigchld_install_locked reads it). */
+        sigaction(SIGCHLD, &fixed, NULL);
+        handler_installed = false;
+        libxl__sigchld_install_locked(LIST_FIRST(&G.ctxs));
+    } else if (!ours && !warned_foreign) {
+        warned_foreign = true;
+        LOG(LIST_FIRST(&G.ctxs), WARN,
+            "the library's SIGCHLD handler was replaced behind its back:"
+            " child statuses may wait up to %d s for the reaper's sweep",
+            LIBXL__SWEEP_INTERVAL_S);
+    }
+    pthread_mutex_unlock(&G.lock);
+    if (collected)
+        libxl__sigchld_warn_unblocked();
+}
+
+/* The reaper took a SIGCHLD in sigtimedwait: a poke, a signal forwarded by
+ * the library's handler (which has chained), or the kernel's own, for
+ * which the application's earlier handler is run as the kernel would have
+ * run it. */
+void libxl__sigchld_taken(const siginfo_t *si)
+{
+    if (si->si_pid == G.self &&
+        (si->si_code == SI_TKILL || si->si_code == SI_QUEUE)) {
+        if (si->si_code == SI_QUEUE && si->si_value.sival_int == FORWARD_MAGIC)
+            libxl__sigchld_warn_unblocked();
+        return;
+    }
+    chain_prev_handler(SIGCHLD, (siginfo_t *)si, NULL);
+}
