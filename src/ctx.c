@@ -92,7 +92,7 @@ out_free:
     return rc;
 }
 
-LIBXL_EXPORT int libxl_ctx_free(libxl_ctx *ctx)
+static int ctx_free(libxl_ctx *ctx)
 {
     libxl__child *ch;
     int running;
@@ -159,4 +159,16 @@ LIBXL_EXPORT int libxl_ctx_free(libxl_ctx *ctx)
     pthread_mutex_destroy(&ctx->lock);
     free(ctx);
     return 0;
+}
+
+LIBXL_EXPORT int libxl_ctx_free(libxl_ctx *ctx)
+{
+    int rc, cs;
+
+    /* Waits for other threads, but is not one of the calls a thread may be
+     * cancelled in (E5): a half-freed ctx would help nobody. */
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cs);
+    rc = ctx_free(ctx);
+    pthread_setcancelstate(cs, NULL);
+    return rc;
 }

@@ -18,11 +18,23 @@ bool libxl__ctx_stale(libxl_ctx *ctx)
     return ctx->generation != __atomic_load_n(&G.generation, __ATOMIC_RELAXED);
 }
 
-/* The ctxs this thread is inside (callbacks nest), so that ctx_free from a
- * callback of its own ctx is refused instead of waiting for itself. */
+/*
+ * The calls this thread is inside, outermost first (callbacks nest): the
+ * ctx of each, and what it waits with, if it waits (src/loop.c), so that a
+ * thread cancelled where it sleeps can undo them all (E5).
+ */
 #define MAX_NESTED 16
-static __thread libxl_ctx *entered[MAX_NESTED];
+typedef struct {
+    libxl_ctx *ctx;
+    libxl__waiter *w;
+    libxl__ao *ao;
+} frame;
+static __thread frame frames[MAX_NESTED];
 static __thread int nentered;
+/* The application's cancelability, while this thread is inside the
+ * library: library code runs with cancellation disabled, but where it
+ * sleeps (libxl__cancel_sleep_begin). */
+static __thread int app_cancel_state;
 
 int libxl__ctx_enter(libxl_ctx *ctx, const char *func)
 {
@@ -39,15 +51,18 @@ int libxl__ctx_enter(libxl_ctx *ctx, const char *func)
     }
     ctx->users++;
     CTX_UNLOCK(ctx);
+    if (nentered == 0)
+        pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &app_cancel_state);
     if (nentered < MAX_NESTED)
-        entered[nentered] = ctx;
+        frames[nentered] = (frame){.ctx = ctx};
     nentered++;
     return 0;
 }
 
 void libxl__ctx_leave(libxl_ctx *ctx)
 {
-    nentered--;
+    if (--nentered == 0)
+        pthread_setcancelstate(app_cancel_state, NULL);
     CTX_LOCK(ctx);
     if (--ctx->users == 0 && ctx->freeing)
         pthread_cond_broadcast(&ctx->users_gone);
@@ -59,13 +74,14 @@ bool libxl__ctx_nested(libxl_ctx *ctx)
     int i, n = 0;
 
     for (i = 0; i < nentered && i < MAX_NESTED; i++)
-        n += entered[i] == ctx;
+        n += frames[i].ctx == ctx;
     return n > 1 || nentered > MAX_NESTED;
 }
 
 void libxl__ctx_leave_in_child(void)
 {
-    nentered--;
+    if (--nentered == 0)
+        pthread_setcancelstate(app_cancel_state, NULL);
 }
 
 bool libxl__ctx_entered_here(libxl_ctx *ctx)
@@ -73,8 +89,45 @@ bool libxl__ctx_entered_here(libxl_ctx *ctx)
     int i;
 
     for (i = 0; i < nentered && i < MAX_NESTED; i++)
-        if (entered[i] == ctx)
+        if (frames[i].ctx == ctx)
             return true;
     return false;
 }
 
+void libxl__frame_waits(libxl__waiter *w, libxl__ao *ao)
+{
+    if (nentered > 0 && nentered <= MAX_NESTED) {
+        frames[nentered - 1].w = w;
+        frames[nentered - 1].ao = ao;
+    }
+}
+
+bool libxl__cancel_sleep_begin(void)
+{
+    if (app_cancel_state != PTHREAD_CANCEL_ENABLE || nentered > MAX_NESTED)
+        return false; /* or the outer calls could not be undone */
+    pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, NULL);
+    return true;
+}
+
+void libxl__cancel_sleep_end(bool enabled)
+{
+    if (enabled)
+        pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
+}
+
+void libxl__frames_unwind(void (*undo)(libxl_ctx *ctx, libxl__waiter *w,
+                                       libxl__ao *ao, bool locked))
+{
+    bool innermost = true;
+
+    while (nentered > 0) {
+        frame f = frames[nentered - 1];
+
+        /* Only the innermost call sleeps, holding its ctx's lock; the
+         * outer ones are in callbacks, which run unlocked. */
+        undo(f.ctx, f.w, f.ao, innermost);
+        innermost = false;
+        libxl__ctx_leave(f.ctx);
+    }
+}

@@ -34,7 +34,7 @@ static void wake_taker_locked(libxl_ctx *ctx, const libxl_event *ev)
 }
 
 /* Wakes, for each queued event, one sleeping waiter that would take it. */
-static void wake_for_events_locked(libxl_ctx *ctx)
+void libxl__event_wake_takers_locked(libxl_ctx *ctx)
 {
     libxl_event *ev;
 
@@ -85,7 +85,7 @@ libxl_event *libxl__event_take_locked(libxl_ctx *ctx, uint64_t typemask,
             /* Another waiter may have been woken for the event we took
              * (it matched both): make sure what is left has a taker. */
             if (!TAILQ_EMPTY(&ctx->events))
-                wake_for_events_locked(ctx);
+                libxl__event_wake_takers_locked(ctx);
             return ev;
         }
     }

@@ -34,16 +34,23 @@ void libxl__wake_fd_arm_locked(libxl_ctx *ctx)
 
 void libxl__ctx_kick_locked(libxl_ctx *ctx)
 {
-    libxl__waiter *w;
+    libxl__waiter *w, *tk = NULL;
 
     libxl__wake_fd_arm_locked(ctx);
+    /* One idle waiter, preferably not the one watching the clock (it would
+     * have to hand that role on before it works). */
     TAILQ_FOREACH(w, &ctx->waiters, entry)
     {
-        if (!w->woken) {
+        if (w->woken)
+            continue;
+        if (w != ctx->timekeeper) {
             libxl__waiter_wake_locked(w);
             return;
         }
+        tk = w;
     }
+    if (tk)
+        libxl__waiter_wake_locked(tk);
 }
 
 static bool has_work_locked(libxl_ctx *ctx)

@@ -192,7 +192,8 @@ struct libxl__osreg {
 struct libxl__waiter {
     TAILQ_ENTRY(libxl__waiter) entry; /* ctx->waiters */
     pthread_cond_t cond;
-    bool woken; /* signalled, not yet running */
+    bool woken;   /* signalled, not yet running */
+    bool in_wait; /* in its condition wait (on ctx->waiters) */
     uint64_t typemask;
     libxl_event_predicate *pred;
     void *pred_user;
@@ -325,6 +326,7 @@ typedef struct {
 
     bool have_pidfd;        /* probed once: pidfd_open works */
     bool have_waitid_pidfd; /* waitid(P_PIDFD) works */
+    bool have_pidfd_pgrp;   /* pidfd_send_signal's PROCESS_GROUP works */
 } libxl__global;
 
 extern libxl__global libxl__G;
@@ -358,6 +360,12 @@ static inline int libxl__pidfd_send_signal(int pidfd, int sig)
 {
     return (int)syscall(__NR_pidfd_send_signal, pidfd, sig, NULL, 0);
 }
+#define LIBXL__PIDFD_SIGNAL_PGRP (1u << 2) /* PIDFD_SIGNAL_PROCESS_GROUP */
+static inline int libxl__pidfd_send_signal_flags(int pidfd, int sig,
+                                                 unsigned flags)
+{
+    return (int)syscall(__NR_pidfd_send_signal, pidfd, sig, NULL, flags);
+}
 static inline int libxl__waitid(idtype_t type, id_t id, siginfo_t *si,
                                 int options, struct rusage *ru)
 {
@@ -386,6 +394,11 @@ void libxl__global_init(void); /* once; from ctx_alloc */
 /* Our own fork paths, in the child; generation: G.generation just before
  * the fork. */
 void libxl__child_after_fork(unsigned generation);
+/* Calls fn with an open fd of /proc/self/task/<tid>/<file> for each thread
+ * of the process; allocates nothing. */
+void libxl__each_task_file(const char *file,
+                           void (*fn)(const char *tid, int fd, void *arg),
+                           void *arg);
 
 /* ------------------------------------------------------------------ */
 /* threads/sigchld.c: SIGCHLD's disposition and delivery (M1, M2)      */
@@ -395,8 +408,6 @@ void libxl__child_after_fork(unsigned generation);
 bool libxl__sigchld_unignore(libxl_ctx *ctx);
 /* M4: puts SIG_IGN back, unless the library's handler is installed. */
 void libxl__sigchld_reignore(void);
-/* The SIGCHLD disposition was reset to SIG_DFL (fork child, R2). */
-void libxl__sigchld_handler_forget(void);
 /* The reaper starts: the library's handler goes in.  G.lock held. */
 void libxl__sigchld_install_locked(libxl_ctx *ctx);
 /* The reaper took a SIGCHLD (sigtimedwait). */
@@ -440,6 +451,12 @@ int libxl__child_collect_locked(libxl__child *ch, struct libxl__child_q *batch);
  * (false: it was an orphan and has been freed). */
 bool libxl__child_collected_locked(libxl__child *ch, int status,
                                    const struct rusage *ru, bool lost);
+/* For waitid's siginfo: did that child exit (not a stop or a ptrace
+ * trap, which waitid(WEXITED) reports for a tracee), and its wait status. */
+bool libxl__si_exited(const siginfo_t *si);
+int libxl__status_of_siginfo(const siginfo_t *si);
+/* The entry the reaper collects for pid (not an owner_mainloop one). */
+libxl__child *libxl__child_find_watched_locked(pid_t pid);
 /* ch's leader has exited, unreaped: SIGKILL the rest of its group, if a
  * group kill is pending for it. */
 void libxl__group_kill_locked(libxl__child *ch);
@@ -483,6 +500,18 @@ bool libxl__ctx_nested(libxl_ctx *ctx);
 bool libxl__ctx_entered_here(libxl_ctx *ctx);
 /* In the child of libxl_childproc_fork: the call is over, ctx untouched. */
 void libxl__ctx_leave_in_child(void);
+/* E5: this thread's innermost call now waits with w (and for ao, if it is
+ * synchronous); NULL, NULL when it stops waiting. */
+void libxl__frame_waits(libxl__waiter *w, libxl__ao *ao);
+/* Around a sleep: cancellation enabled if the application had it enabled
+ * (library code otherwise runs with it disabled). */
+bool libxl__cancel_sleep_begin(void);
+void libxl__cancel_sleep_end(bool enabled);
+/* The thread was cancelled in a sleep: undo every call it is inside,
+ * innermost first (locked: the innermost, whose ctx->lock is held), and
+ * leave them. */
+void libxl__frames_unwind(void (*undo)(libxl_ctx *ctx, libxl__waiter *w,
+                                       libxl__ao *ao, bool locked));
 
 /* ------------------------------------------------------------------ */
 /* src/waiter.c: sleeping threads (ctx->lock held)                     */
@@ -499,6 +528,10 @@ void libxl__waiter_leave_locked(libxl_ctx *ctx, libxl__waiter *w,
                                 bool have_timeouts);
 /* The earliest timeout changed: the timekeeper recomputes its deadline. */
 void libxl__timekeeper_poke_locked(libxl_ctx *ctx);
+/* w's thread was cancelled (E5): w leaves for good.  Returns whether it
+ * had been woken (its wakeup must go to someone else). */
+bool libxl__waiter_cancelled_locked(libxl_ctx *ctx, libxl__waiter *w,
+                                    bool have_timeouts);
 
 /* ------------------------------------------------------------------ */
 /* src/event.c: the event queue (ctx->lock held)                       */
@@ -510,6 +543,8 @@ libxl_event *libxl__event_take_locked(libxl_ctx *ctx, uint64_t typemask,
                                       libxl_event_predicate *pred,
                                       void *user);
 void libxl__events_free_locked(libxl_ctx *ctx);
+/* Wakes, for each queued event, one sleeping waiter that would take it. */
+void libxl__event_wake_takers_locked(libxl_ctx *ctx);
 
 /* ------------------------------------------------------------------ */
 /* src/loop.c: the work loop                                           */

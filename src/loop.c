@@ -84,6 +84,61 @@ void libxl__ctx_process_locked(libxl_ctx *ctx, bool timeouts)
     libxl__ctx_settle_locked(ctx);
 }
 
+/*
+ * E5.  A thread may be cancelled only where it sleeps (library code runs
+ * with cancellation disabled: src/enter.c), and then every call it is
+ * inside is undone, innermost first: its waiter leaves (a wakeup it had
+ * taken goes to another waiter), a synchronous operation it waited for is
+ * abandoned as if its ctx were freed (its child is reaped, its status
+ * discarded), and the call is left, so that no lock stays held and
+ * libxl_ctx_free does not wait for it.
+ */
+static void ao_abandon_locked(libxl_ctx *ctx, libxl__ao *ao)
+{
+    if (!ao->complete) {
+        if (ao->child)
+            ao->child->ao = NULL;
+        TAILQ_REMOVE(&ctx->aos, ao, entry);
+        libxl__timeout_cancel_locked(ctx, &ao->timer);
+    }
+    free(ao);
+}
+
+static void frame_undo(libxl_ctx *ctx, libxl__waiter *w, libxl__ao *ao,
+                       bool locked)
+{
+    if (!locked)
+        CTX_LOCK(ctx);
+    if (w && libxl__waiter_cancelled_locked(
+                 ctx, w, libxl__timeouts_earliest_locked(ctx) != NULL)) {
+        libxl__ctx_kick_locked(ctx);
+        libxl__event_wake_takers_locked(ctx);
+    }
+    if (ao)
+        ao_abandon_locked(ctx, ao);
+    CTX_UNLOCK(ctx);
+    if (w)
+        libxl__waiter_destroy(w);
+}
+
+static void cancelled(void *arg)
+{
+    (void)arg;
+    libxl__frames_unwind(frame_undo);
+}
+
+/* Sleeps as libxl__waiter_sleep_locked, the one place where a thread in a
+ * libxl call may be cancelled. */
+static void sleep_locked(libxl_ctx *ctx, libxl__waiter *w)
+{
+    bool cancellable = libxl__cancel_sleep_begin();
+
+    pthread_cleanup_push(cancelled, NULL);
+    libxl__waiter_sleep_locked(ctx, w, libxl__timeouts_earliest_locked(ctx));
+    pthread_cleanup_pop(0);
+    libxl__cancel_sleep_end(cancellable);
+}
+
 int libxl__ao_wait_locked(libxl_ctx *ctx, libxl__ao *ao)
 {
     libxl__waiter w;
@@ -92,6 +147,7 @@ int libxl__ao_wait_locked(libxl_ctx *ctx, libxl__ao *ao)
     libxl__waiter_init(&w);
     w.sync_ao = ao;
     ao->waiter = &w;
+    libxl__frame_waits(&w, ao);
     for (;;) {
         libxl__ctx_process_locked(ctx, true);
         if (ao->complete) {
@@ -112,9 +168,9 @@ int libxl__ao_wait_locked(libxl_ctx *ctx, libxl__ao *ao)
             rc = ERROR_FAIL;
             break;
         }
-        libxl__waiter_sleep_locked(ctx, &w,
-                                   libxl__timeouts_earliest_locked(ctx));
+        sleep_locked(ctx, &w);
     }
+    libxl__frame_waits(NULL, NULL);
     libxl__waiter_leave_locked(ctx, &w,
                                libxl__timeouts_earliest_locked(ctx) != NULL);
     free(ao);
@@ -151,6 +207,7 @@ static int event_wait_entered(libxl_ctx *ctx, libxl_event **event_r,
     w.typemask = typemask;
     w.pred = pred;
     w.pred_user = user;
+    libxl__frame_waits(&w, NULL);
     CTX_LOCK(ctx);
     for (;;) {
         libxl__ctx_process_locked(ctx, true);
@@ -162,9 +219,9 @@ static int event_wait_entered(libxl_ctx *ctx, libxl_event **event_r,
             rc = ERROR_INVAL;
             break;
         }
-        libxl__waiter_sleep_locked(ctx, &w,
-                                   libxl__timeouts_earliest_locked(ctx));
+        sleep_locked(ctx, &w);
     }
+    libxl__frame_waits(NULL, NULL);
     libxl__waiter_leave_locked(ctx, &w,
                                libxl__timeouts_earliest_locked(ctx) != NULL);
     libxl__ctx_settle_locked(ctx);

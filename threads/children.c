@@ -23,14 +23,21 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static int status_of_siginfo(const siginfo_t *si)
+int libxl__status_of_siginfo(const siginfo_t *si)
 {
     switch (si->si_code) {
     case CLD_EXITED: return (si->si_status & 0xff) << 8;
     case CLD_KILLED: return si->si_status & 0x7f;
     case CLD_DUMPED: return (si->si_status & 0x7f) | 0x80;
-    default: return 0;
+    default: return LIBXL__STATUS_LOST; /* never asked: see si_exited */
     }
+}
+
+bool libxl__si_exited(const siginfo_t *si)
+{
+    return si->si_pid != 0 &&
+           (si->si_code == CLD_EXITED || si->si_code == CLD_KILLED ||
+            si->si_code == CLD_DUMPED);
 }
 
 /* ------------------------------------------------------------------ */
@@ -87,6 +94,55 @@ static void child_unhash_locked(libxl__child *ch)
             return;
         }
     }
+}
+
+libxl__child *libxl__child_find_watched_locked(pid_t pid)
+{
+    libxl__child *ch;
+
+    for (ch = libxl__child_lookup_locked(pid); ch; ch = ch->hash_next)
+        if (ch->pid == pid && ch->cls != LIBXL__CLASS_APP)
+            return ch;
+    return NULL;
+}
+
+static void child_lost_locked(libxl__child *ch, int errnoval,
+                              struct libxl__child_q *batch);
+
+/*
+ * Puts ch in the table.  An entry already there for its pid is stale: the
+ * pid was recycled, so that child's status was taken by someone.  Its
+ * status is lost if the library was to reap it (returns true: they are on
+ * G.pending).  But an owner_mainloop (APP) entry stays, whatever the new
+ * child's class: the application reaped it and will report it with
+ * libxl_childproc_reaped, which finds the oldest of a ctx's entries for a
+ * pid first, as the reaper finds only the ones it reaps.
+ */
+static bool table_insert_locked(libxl__child *ch)
+{
+    libxl__child **pp = &G.table[hash_pid(ch->pid, G.table_size)];
+    bool lost = false, kept = false;
+
+    while (*pp) {
+        libxl__child *old = *pp;
+        if (old->pid == ch->pid && old->cls != LIBXL__CLASS_APP) {
+            child_lost_locked(old, -1, &G.pending); /* unhashes it */
+            lost = true;
+            continue;
+        }
+        kept |= old->pid == ch->pid;
+        pp = &old->hash_next;
+    }
+    if (kept) { /* after the older entries of its pid */
+        ch->hash_next = NULL;
+        *pp = ch;
+    } else {
+        pp = &G.table[hash_pid(ch->pid, G.table_size)];
+        ch->hash_next = *pp;
+        *pp = ch;
+    }
+    G.table_count++;
+    return lost;
 }
 
 /* ------------------------------------------------------------------ */
@@ -199,15 +255,6 @@ static int child_waitid_locked(libxl__child *ch, siginfo_t *si, int options,
     return libxl__waitid(P_PID, (id_t)ch->pid, si, options, ru);
 }
 
-/* Has ch exited (not yet reaped)?  For group kills only. */
-static bool exited_unreaped_locked(libxl__child *ch)
-{
-    siginfo_t si;
-
-    child_waitid_locked(ch, &si, WNOWAIT, NULL);
-    return si.si_pid != 0;
-}
-
 /*
  * A child whose status was taken behind the library's back.  It is reported
  * once, as lost: status LIBXL__STATUS_LOST (-1, which no wait status is),
@@ -235,10 +282,19 @@ int libxl__child_collect_locked(libxl__child *ch, struct libxl__child_q *batch)
     struct rusage ru;
     int r;
 
-    if (ch->kill_group_on_exit && exited_unreaped_locked(ch))
-        libxl__group_kill_locked(ch);
-    memset(&ru, 0, sizeof ru);
-    r = child_waitid_locked(ch, &si, 0, &ru);
+    /* Peek first: waitid(WEXITED) also reports the ptrace stops of a child
+     * that this process traces, and taking one would steal it from the
+     * tracer and make a death of a stop (R2). */
+    r = child_waitid_locked(ch, &si, WNOWAIT, NULL);
+    if (r == 0 && libxl__si_exited(&si)) {
+        /* A group whose leader we are killing is killed before the
+         * leader's zombie, which keeps the group id from being reused,
+         * is reaped (R6). */
+        if (ch->kill_group_on_exit)
+            libxl__group_kill_locked(ch);
+        memset(&ru, 0, sizeof ru);
+        r = child_waitid_locked(ch, &si, 0, &ru);
+    }
     if (r < 0 && errno == EINTR)
         return 0; /* next pass */
     if (r < 0) {
@@ -247,9 +303,10 @@ int libxl__child_collect_locked(libxl__child *ch, struct libxl__child_q *batch)
         child_lost_locked(ch, errno, batch);
         return 1;
     }
-    if (si.si_pid == 0)
-        return 0;
-    if (libxl__child_collected_locked(ch, status_of_siginfo(&si), &ru, false))
+    if (!libxl__si_exited(&si))
+        return 0; /* running, or stopped */
+    if (libxl__child_collected_locked(ch, libxl__status_of_siginfo(&si), &ru,
+                                      false))
         STAILQ_INSERT_TAIL(batch, ch, q_entry);
     return 1;
 }
@@ -279,35 +336,8 @@ int libxl__child_register(libxl_ctx *ctx, libxl_sigchld_owner mode,
                                                      : LIBXL__CLASS_WATCHED;
     ch->ctx = ctx;
     ch->id = G.next_id++;
-    {
-        /* A stale entry for this pid means its status was taken behind the
-         * library's back and the pid recycled: report it lost.  Except in
-         * owner_mainloop, where the application reaps and may not have told
-         * us yet: both entries stay, the older found first by
-         * libxl_childproc_reaped. */
-        libxl__child *old = libxl__child_lookup_locked(ch->pid);
-        if (old && old->cls == LIBXL__CLASS_APP &&
-            ch->cls == LIBXL__CLASS_APP) {
-            libxl__child **pp = &G.table[hash_pid(ch->pid, G.table_size)];
-            while (*pp)
-                pp = &(*pp)->hash_next;
-            ch->hash_next = NULL;
-            *pp = ch;
-            G.table_count++;
-            goto hashed;
-        }
-        if (old) {
-            child_lost_locked(old, -1, &G.pending);
-            libxl__reaper_poke();
-        }
-    }
-    {
-        unsigned h = hash_pid(ch->pid, G.table_size);
-        ch->hash_next = G.table[h];
-        G.table[h] = ch;
-        G.table_count++;
-    }
-hashed:
+    if (table_insert_locked(ch))
+        libxl__reaper_poke(); /* to hand over the lost ones */
     LIST_INSERT_HEAD(&ctx->children, ch, ctx_entry);
     if (ch->cls == LIBXL__CLASS_APP)
         goto out;
@@ -370,9 +400,27 @@ bool libxl__child_collected_locked(libxl__child *ch, int status,
  * avoided by sending only while the child is unreaped: G.lock is held from
  * the check to the kill, and the reaper holds G.lock while it collects, so
  * the pid (and the group, which its unreaped leader keeps alive) cannot be
- * freed in between.  In mode M4 the application reaps without that lock,
- * so there the group kill is preceded by a pidfd probe of the leader.
+ * freed in between.
+ *
+ * In owner_mainloop the application reaps without that lock, so "not
+ * reported yet" does not mean "unreaped": there a group is signalled only
+ * through the leader's pidfd with PIDFD_SIGNAL_PROCESS_GROUP (Linux 6.9),
+ * which names the group the leader made, never one that reuses its number;
+ * without that, only the leader is signalled.
  */
+static int group_kill_mainloop_locked(libxl__child *ch, int sig)
+{
+    if (ch->pidfd >= 0 && G.have_pidfd_pgrp &&
+        libxl__pidfd_send_signal_flags(ch->pidfd, sig,
+                                       LIBXL__PIDFD_SIGNAL_PGRP) == 0)
+        return 0;
+    /* No such group (not made yet, or gone), or no way to name it: the
+     * leader alone. */
+    if (ch->pidfd >= 0)
+        return libxl__pidfd_send_signal(ch->pidfd, sig);
+    return kill(ch->pid, sig);
+}
+
 int libxl__child_kill(libxl__child *ch, int sig)
 {
     libxl_ctx *ctx;
@@ -382,6 +430,14 @@ int libxl__child_kill(libxl__child *ch, int sig)
     ctx = ch->ctx;
     if (ch->reaped)
         goto out;
+    if (ch->group && ch->cls == LIBXL__CLASS_APP) {
+        r = group_kill_mainloop_locked(ch, sig);
+        if (!r && !ch->kill_group_on_exit) {
+            ch->kill_group_on_exit = true;
+            G.n_group_kills++;
+        }
+        goto out;
+    }
     if (ch->pidfd >= 0) {
         r = libxl__pidfd_send_signal(ch->pidfd, ch->group ? 0 : sig);
         if (r || !ch->group)
@@ -474,11 +530,22 @@ int libxl__child_reaped_by_app(libxl_ctx *ctx, pid_t pid, int status,
     for (ch = libxl__child_lookup_locked(pid); ch; ch = ch->hash_next)
         if (ch->pid == pid && ch->ctx == ctx && !ch->reaped)
             break; /* the oldest: same-pid entries are kept in order */
-    if (ch) {
-        /* Already reaped by the application: the group id is still in use
-         * if a member is left, which is when this kill matters (owner
-         * mainloop only has the weaker R6, see libxl__child_kill). */
-        libxl__group_kill_locked(ch);
+    if (ch && (WIFSTOPPED(status) || WIFCONTINUED(status))) {
+        /* A stop (of a tracee, say) passed on by an application that
+         * waits with WUNTRACED or traces: the child lives on. */
+        LOG(ctx, DEBUG, "child %d stopped or continued (%#x): not a death",
+            (int)pid, status);
+        rc = 0;
+    } else if (ch) {
+        /* The application has reaped the leader, so its group id may be
+         * anybody's by now: what is left of a group we are killing gets
+         * its SIGKILL only through the leader's pidfd (which names the
+         * group the leader made, never a new one of the same number);
+         * without that, the grace ends here with no signal (S9). */
+        if (group_kill_drop_locked(ch) && ch->pidfd >= 0 &&
+            G.have_pidfd_pgrp)
+            libxl__pidfd_send_signal_flags(ch->pidfd, SIGKILL,
+                                           LIBXL__PIDFD_SIGNAL_PGRP);
         if (libxl__child_collected_locked(ch, status, NULL, false))
             STAILQ_INSERT_TAIL(batch, ch, q_entry);
         rc = 0;

@@ -19,8 +19,11 @@
  */
 #include "internal.h"
 
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 libxl__global libxl__G = {
@@ -55,6 +58,11 @@ static void probe_pidfd(void)
             errno == ECHILD)
             G.have_waitid_pidfd = true;
     }
+    /* Signal 0 to the group our pid names: EINVAL if the flag is unknown,
+     * else 0, or ESRCH when we lead no group. */
+    if (libxl__pidfd_send_signal_flags(fd, 0, LIBXL__PIDFD_SIGNAL_PGRP) == 0 ||
+        errno != EINVAL)
+        G.have_pidfd_pgrp = true;
     close(fd);
 }
 
@@ -196,7 +204,6 @@ void libxl__child_after_fork(unsigned generation)
     sa.sa_flags = 0;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGCHLD, &sa, NULL);
-    libxl__sigchld_handler_forget();
     sigemptyset(&s);
     sigaddset(&s, SIGCHLD);
     pthread_sigmask(SIG_UNBLOCK, &s, NULL);
@@ -218,4 +225,46 @@ LIBXL_EXPORT void libxl_postfork_child_noexec(libxl_ctx *ctx)
         c->wake_fd = -1;
     }
     LIST_INIT(&stale_ctxs);
+}
+
+/* ------------------------------------------------------------------ */
+/* The process's threads                                               */
+
+void libxl__each_task_file(const char *file,
+                           void (*fn)(const char *tid, int fd, void *arg),
+                           void *arg)
+{
+    char dents[4096], path[64];
+    long n;
+    int dfd;
+
+    /* No opendir: nothing is allocated here, so a fork taken in the middle
+     * of this leaves no heap block behind in the child. */
+    dfd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0)
+        return;
+    while ((n = syscall(__NR_getdents64, dfd, dents, sizeof dents)) > 0) {
+        long off;
+        for (off = 0; off < n;) {
+            struct {
+                uint64_t ino;
+                int64_t off;
+                unsigned short reclen;
+                unsigned char type;
+                char name[];
+            } *de = (void *)(dents + off);
+            int fd;
+
+            off += de->reclen;
+            if (de->name[0] == '.')
+                continue;
+            snprintf(path, sizeof path, "%.20s/%.32s", de->name, file);
+            fd = openat(dfd, path, O_RDONLY | O_CLOEXEC);
+            if (fd < 0)
+                continue;
+            fn(de->name, fd, arg);
+            close(fd);
+        }
+    }
+    close(dfd);
 }

@@ -167,51 +167,108 @@ static libxl_ctx *unknown_target_locked(void)
     return best;
 }
 
-/* waitpid(-1) until nothing is left (modes M3 with children, M5). */
+/* Reaps pid, which has exited: the library's child, or not (then its status
+ * goes to reaped_callback). */
+static void reap_pid_locked(pid_t pid, struct libxl__child_q *batch)
+{
+    libxl__child *ch = libxl__child_find_watched_locked(pid);
+    struct rusage ru;
+    int status;
+
+    /* An owner_mainloop ctx's child, reaped by a ctx that reaps all: its
+     * status goes to its ctx, since the application's waitpid cannot get
+     * it any more. */
+    if (!ch)
+        ch = libxl__child_lookup_locked(pid);
+
+    if (ch && ch->kill_group_on_exit)
+        libxl__group_kill_locked(ch); /* before its zombie goes (R6) */
+    memset(&ru, 0, sizeof ru);
+    if (wait4(pid, &status, WNOHANG, &ru) != pid)
+        return; /* taken by someone else meanwhile: found lost later */
+    if (ch) {
+        if (libxl__child_collected_locked(ch, status, &ru, false))
+            STAILQ_INSERT_TAIL(batch, ch, q_entry);
+        return;
+    }
+    {
+        libxl_ctx *target = unknown_target_locked();
+        libxl__child *u = target ? libxl__child_new() : NULL;
+        if (!u) {
+            LOG(target, WARN, "reaped unknown child %d (status %#x)",
+                (int)pid, status);
+            return;
+        }
+        u->cls = LIBXL__CLASS_UNKNOWN;
+        u->pid = pid;
+        u->status = status;
+        u->ctx = target;
+        STAILQ_INSERT_TAIL(batch, u, q_entry);
+    }
+}
+
+/* Parses a /proc/self/task/<tid>/children file and reaps each child in it
+ * that has exited. */
+static void reap_listed_children(const char *tid, int fd, void *arg)
+{
+    struct libxl__child_q *batch = arg;
+    char buf[4096];
+    size_t have = 0;
+    ssize_t n;
+
+    (void)tid;
+    while ((n = read(fd, buf + have, sizeof buf - 1 - have)) > 0) {
+        char *p = buf, *end;
+        have += (size_t)n;
+        buf[have] = '\0';
+        for (;;) {
+            siginfo_t si;
+            long pid;
+
+            while (*p == ' ' || *p == '\n')
+                p++;
+            pid = strtol(p, &end, 10);
+            if (end == p || *end == '\0')
+                break; /* none left, or one the read cut: carried over */
+            p = end;
+            memset(&si, 0, sizeof si);
+            if (pid > 0 &&
+                waitid(P_PID, (id_t)pid, &si,
+                       WEXITED | WNOHANG | WNOWAIT) == 0 &&
+                libxl__si_exited(&si))
+                reap_pid_locked((pid_t)pid, batch);
+        }
+        have = strlen(p);
+        memmove(buf, p, have);
+    }
+}
+
+/*
+ * waitpid(-1) until nothing is left (modes M3 with children, M5), one
+ * child at a time: each is peeked at first, since the ptrace stops of a
+ * child this process traces are reported to any waitid, and are its
+ * tracer's to take.  A stopped tracee at the head of the kernel's list
+ * hides every child behind it from waitid(P_ALL): those are then found in
+ * /proc (the children of each thread), one waitid(P_PID) each.
+ */
 static void reap_all_locked(struct libxl__child_q *batch)
 {
     while (G.reap_all) {
-        struct rusage ru;
-        int status;
-        pid_t pid;
-        libxl__child *ch;
+        siginfo_t si;
 
-        if (G.n_group_kills > 0) {
-            /* Peek first: a leader whose group we are killing is reaped
-             * only after the rest of its group got its SIGKILL. */
-            siginfo_t si;
-            memset(&si, 0, sizeof si);
-            if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
-                si.si_pid > 0 && (ch = libxl__child_lookup_locked(si.si_pid)))
-                libxl__group_kill_locked(ch);
-        }
-        pid = wait4(-1, &status, WNOHANG, &ru);
-
-        if (pid < 0 && errno == EINTR)
-            continue;
-        if (pid <= 0)
-            break; /* 0: none exited; ECHILD: no children at all */
-        ch = libxl__child_lookup_locked(pid);
-        if (ch) {
-            if (libxl__child_collected_locked(ch, status, &ru, false))
-                STAILQ_INSERT_TAIL(batch, ch, q_entry);
-            continue;
-        }
-        {
-            /* Not the library's: its status goes to reaped_callback. */
-            libxl_ctx *target = unknown_target_locked();
-            libxl__child *u = target ? libxl__child_new() : NULL;
-            if (!u) {
-                LOG(target, WARN, "reaped unknown child %d (status %#x)",
-                    (int)pid, status);
+        memset(&si, 0, sizeof si);
+        if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0) {
+            if (errno == EINTR)
                 continue;
-            }
-            u->cls = LIBXL__CLASS_UNKNOWN;
-            u->pid = pid;
-            u->status = status;
-            u->ctx = target;
-            STAILQ_INSERT_TAIL(batch, u, q_entry);
+            break; /* ECHILD: no children at all */
         }
+        if (si.si_pid == 0)
+            break; /* none exited */
+        if (!libxl__si_exited(&si)) {
+            libxl__each_task_file("children", reap_listed_children, batch);
+            break;
+        }
+        reap_pid_locked(si.si_pid, batch);
     }
 }
 

@@ -25,9 +25,11 @@
 
 /* The SIGCHLD disposition found when the library installed its handler
  * (again, if the sweep had to put it back).  Written under G.lock before
- * the handler is installed; survives fork (the handler does too). */
+ * the handler is installed; survives fork (the handler does too).  Whether
+ * the handler is installed is always asked of the kernel, never
+ * remembered: the application may change the disposition at any time, and
+ * a fork child inherits it. */
 static struct sigaction prev_action;
-static bool handler_installed;
 
 /* ------------------------------------------------------------------ */
 /* The signal side                                                     */
@@ -60,7 +62,9 @@ static void sigchld_handler(int sig, siginfo_t *si, void *uc)
     pid_t tid = __atomic_load_n(&G.reaper_tid, __ATOMIC_RELAXED);
 
     chain_prev_handler(sig, si, uc);
-    if (tid > 0) {
+    /* Not from the reaper itself: there it is called by an application
+     * handler installed after ours, which the reaper has just run. */
+    if (tid > 0 && tid != (pid_t)syscall(__NR_gettid)) {
         siginfo_t fwd;
         memset(&fwd, 0, sizeof fwd);
         fwd.si_signo = SIGCHLD;
@@ -80,55 +84,39 @@ static void sigchld_handler(int sig, siginfo_t *si, void *uc)
  * costs a detour, and a handler installed behind the library's back would
  * swallow them (M2).  Logged once per process.
  */
+typedef struct {
+    char tids[192];
+    size_t used;
+} unblocked_threads;
+
+static void note_if_unblocked(const char *tid, int fd, void *arg)
+{
+    unblocked_threads *u = arg;
+    char status[2048];
+    const char *blk;
+    ssize_t len = read(fd, status, sizeof status - 1);
+
+    if (len <= 0)
+        return;
+    status[len] = '\0';
+    blk = strstr(status, "\nSigBlk:");
+    if (blk && !(strtoull(blk + 8, NULL, 16) & (1ULL << (SIGCHLD - 1))) &&
+        u->used < sizeof u->tids - 24)
+        u->used += (size_t)snprintf(u->tids + u->used,
+                                    sizeof u->tids - u->used, "%s%.20s",
+                                    u->used ? " " : "", tid);
+}
+
 void libxl__sigchld_warn_unblocked(void)
 {
     static bool warned;
-    char dents[4096], path[64], status[2048], tids[192] = "";
-    size_t used = 0;
+    unblocked_threads u = {.used = 0};
     libxl_ctx *ctx;
-    long n;
-    int dfd;
 
-    /* No opendir/fopen: nothing is allocated here, so a fork taken in the
-     * middle of this leaves no heap block behind in the child. */
-    if (warned || (dfd = open("/proc/self/task",
-                              O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+    if (warned)
         return;
-    while ((n = syscall(__NR_getdents64, dfd, dents, sizeof dents)) > 0) {
-        long off;
-        for (off = 0; off < n;) {
-            struct {
-                uint64_t ino;
-                int64_t off;
-                unsigned short reclen;
-                unsigned char type;
-                char name[];
-            } *de = (void *)(dents + off);
-            const char *blk;
-            ssize_t len;
-            int fd;
-
-            off += de->reclen;
-            if (de->name[0] == '.')
-                continue;
-            snprintf(path, sizeof path, "%.20s/status", de->name);
-            fd = openat(dfd, path, O_RDONLY | O_CLOEXEC);
-            if (fd < 0)
-                continue;
-            len = read(fd, status, sizeof status - 1);
-            close(fd);
-            if (len <= 0)
-                continue;
-            status[len] = '\0';
-            blk = strstr(status, "\nSigBlk:");
-            if (blk && !(strtoull(blk + 8, NULL, 16) & (1ULL << (SIGCHLD - 1))) &&
-                used < sizeof tids - 24)
-                used += (size_t)snprintf(tids + used, sizeof tids - used,
-                                         "%s%.20s", used ? " " : "", de->name);
-        }
-    }
-    close(dfd);
-    if (!used)
+    libxl__each_task_file("status", note_if_unblocked, &u);
+    if (!u.used)
         return;
     warned = true;
     pthread_mutex_lock(&G.lock);
@@ -137,7 +125,7 @@ void libxl__sigchld_warn_unblocked(void)
         "SIGCHLD is unblocked in thread(s) %s: block it before"
         " creating threads (libxl_ctx_alloc does, in its caller), or child"
         " statuses may be late",
-        tids);
+        u.tids);
     pthread_mutex_unlock(&G.lock);
 }
 
@@ -165,6 +153,11 @@ static bool sigchld_keep_statuses(struct sigaction *sa)
     return false;
 }
 
+static bool handler_is_ours(const struct sigaction *sa)
+{
+    return (sa->sa_flags & SA_SIGINFO) && sa->sa_sigaction == sigchld_handler;
+}
+
 bool libxl__sigchld_unignore(libxl_ctx *ctx)
 {
     struct sigaction cur, dfl;
@@ -174,12 +167,17 @@ bool libxl__sigchld_unignore(libxl_ctx *ctx)
     sigaction(SIGCHLD, NULL, &cur);
     ign = is_sig_ign(&cur);
     dfl = cur;
-    if (!handler_installed && sigchld_keep_statuses(&dfl)) {
+    if (sigchld_keep_statuses(&dfl)) {
         LOG(ctx, WARN,
             "SIGCHLD was %s, which makes the kernel discard child"
-            " statuses; setting it to SIG_DFL",
-            ign ? "set to SIG_IGN" : "given SA_NOCLDWAIT");
+            " statuses; setting it to %s",
+            ign ? "set to SIG_IGN" : "given SA_NOCLDWAIT",
+            G.reaper_running ? "the library's handler" : "SIG_DFL");
         sigaction(SIGCHLD, &dfl, NULL);
+        /* The reaper runs (an earlier ctx started it): the library's
+         * handler goes back, chaining what the application asked for. */
+        if (G.reaper_running)
+            libxl__sigchld_install_locked(ctx);
     }
     pthread_mutex_unlock(&G.lock);
     return ign;
@@ -190,7 +188,8 @@ void libxl__sigchld_reignore(void)
     struct sigaction ign;
 
     pthread_mutex_lock(&G.lock);
-    if (!handler_installed) {
+    sigaction(SIGCHLD, NULL, &ign);
+    if (!handler_is_ours(&ign)) {
         memset(&ign, 0, sizeof ign);
         ign.sa_handler = SIG_IGN;
         sigaction(SIGCHLD, &ign, NULL);
@@ -200,11 +199,12 @@ void libxl__sigchld_reignore(void)
 
 void libxl__sigchld_install_locked(libxl_ctx *ctx)
 {
-    struct sigaction sa;
+    struct sigaction sa, cur;
 
-    if (handler_installed)
-        return; /* also true in a fork child: the handler is inherited */
-    sigaction(SIGCHLD, NULL, &prev_action);
+    sigaction(SIGCHLD, NULL, &cur);
+    if (handler_is_ours(&cur))
+        return; /* also in a fork child: the handler is inherited */
+    prev_action = cur;
     if (sigchld_keep_statuses(&prev_action))
         /* Set back to SIG_IGN behind our back since ctx_alloc (M1). */
         LOG(ctx, WARN,
@@ -218,15 +218,8 @@ void libxl__sigchld_install_locked(libxl_ctx *ctx)
     if (prev_action.sa_handler == SIG_DFL &&
         !(prev_action.sa_flags & SA_SIGINFO))
         sa.sa_flags |= SA_NOCLDSTOP;
-    if (sigaction(SIGCHLD, &sa, NULL) == 0)
-        handler_installed = true;
-    else
+    if (sigaction(SIGCHLD, &sa, NULL))
         LOGE(ctx, ERROR, "sigaction(SIGCHLD)");
-}
-
-void libxl__sigchld_handler_forget(void)
-{
-    handler_installed = false;
 }
 
 void libxl__reaper_poke(void)
@@ -247,14 +240,29 @@ void libxl__reaper_poke(void)
  * which is said once.  collected: statuses this sweep found that no signal
  * had announced, a sign that some thread swallows SIGCHLD.
  */
+/* Said once: the application replaced the library's handler. */
+static void warn_replaced_locked(void)
+{
+    static bool warned;
+
+    if (warned)
+        return;
+    warned = true;
+    LOG(LIST_FIRST(&G.ctxs), WARN,
+        "a SIGCHLD handler was installed after the library's: the reaper"
+        " thread calls it for each SIGCHLD it takes, but threads that have"
+        " SIGCHLD unblocked no longer forward it, so statuses may wait up to"
+        " %d s for the reaper's sweep",
+        LIBXL__SWEEP_INTERVAL_S);
+}
+
 void libxl__sigchld_sweep_checks(unsigned collected)
 {
-    static bool warned_foreign;
     struct sigaction cur, fixed;
     bool ours;
 
     pthread_mutex_lock(&G.lock);
-    if (!handler_installed || (G.n_watched == 0 && !collected)) {
+    if (G.n_watched == 0 && !G.reap_all && !collected) {
         /* Not reaping (owner_mainloop only): SIGCHLD is not ours.  A sweep
          * that has just collected the last children (typically the ones
          * lost to SIG_IGN) was reaping: it must still look, or the reaper
@@ -264,7 +272,7 @@ void libxl__sigchld_sweep_checks(unsigned collected)
         return;
     }
     sigaction(SIGCHLD, NULL, &cur);
-    ours = (cur.sa_flags & SA_SIGINFO) && cur.sa_sigaction == sigchld_handler;
+    ours = handler_is_ours(&cur);
     fixed = cur;
     if (sigchld_keep_statuses(&fixed)) {
         LOG(LIST_FIRST(&G.ctxs), WARN,
@@ -275,14 +283,9 @@ void libxl__sigchld_sweep_checks(unsigned collected)
         /* What the application asked for, minus the discarding, becomes
          * the handler ours chains (libxl__sigchld_install_locked reads it). */
         sigaction(SIGCHLD, &fixed, NULL);
-        handler_installed = false;
         libxl__sigchld_install_locked(LIST_FIRST(&G.ctxs));
-    } else if (!ours && !warned_foreign) {
-        warned_foreign = true;
-        LOG(LIST_FIRST(&G.ctxs), WARN,
-            "the library's SIGCHLD handler was replaced behind its back:"
-            " child statuses may wait up to %d s for the reaper's sweep",
-            LIBXL__SWEEP_INTERVAL_S);
+    } else if (!ours) {
+        warn_replaced_locked();
     }
     pthread_mutex_unlock(&G.lock);
     if (collected)
@@ -295,11 +298,32 @@ void libxl__sigchld_sweep_checks(unsigned collected)
  * run it. */
 void libxl__sigchld_taken(const siginfo_t *si)
 {
+    struct sigaction cur;
+
     if (si->si_pid == G.self &&
         (si->si_code == SI_TKILL || si->si_code == SI_QUEUE)) {
         if (si->si_code == SI_QUEUE && si->si_value.sival_int == FORWARD_MAGIC)
             libxl__sigchld_warn_unblocked();
         return;
     }
-    chain_prev_handler(SIGCHLD, (siginfo_t *)si, NULL);
+    sigaction(SIGCHLD, NULL, &cur);
+    if (handler_is_ours(&cur)) {
+        chain_prev_handler(SIGCHLD, (siginfo_t *)si, NULL);
+        return;
+    }
+    /* A handler installed after the library's: SIGCHLD is blocked in
+     * every thread but the reaper, so the kernel would never run it.  The
+     * reaper does, as it runs the one installed before (if it calls ours
+     * in turn, ours does not forward from the reaper's own thread). */
+    if (cur.sa_flags & SA_SIGINFO) {
+        if (cur.sa_sigaction)
+            cur.sa_sigaction(SIGCHLD, (siginfo_t *)si, NULL);
+    } else if (cur.sa_handler != SIG_DFL && cur.sa_handler != SIG_IGN) {
+        cur.sa_handler(SIGCHLD);
+    } else {
+        return;
+    }
+    pthread_mutex_lock(&G.lock);
+    warn_replaced_locked();
+    pthread_mutex_unlock(&G.lock);
 }
