@@ -34,15 +34,24 @@ static struct sigaction prev_action;
 /* ------------------------------------------------------------------ */
 /* The signal side                                                     */
 
+/* Runs the handler of action as the kernel would have. */
+static void run_handler(const struct sigaction *action, int sig, siginfo_t *si,
+                        void *uc)
+{
+    if (action->sa_flags & SA_SIGINFO) {
+        if (action->sa_sigaction)
+            action->sa_sigaction(sig, si, uc);
+    } else if (action->sa_handler != SIG_DFL &&
+               action->sa_handler != SIG_IGN) {
+        action->sa_handler(sig);
+    }
+}
+
+/* In the signal handler: prev_action is read as it is (a handler cannot
+ * lock); it changes only when the library's handler is put back. */
 static void chain_prev_handler(int sig, siginfo_t *si, void *uc)
 {
-    if (prev_action.sa_flags & SA_SIGINFO) {
-        if (prev_action.sa_sigaction)
-            prev_action.sa_sigaction(sig, si, uc);
-    } else if (prev_action.sa_handler != SIG_DFL &&
-               prev_action.sa_handler != SIG_IGN) {
-        prev_action.sa_handler(sig);
-    }
+    run_handler(&prev_action, sig, si, uc);
 }
 
 /* Marks a SIGCHLD that the library's handler forwarded to the reaper. */
@@ -306,23 +315,23 @@ void libxl__sigchld_taken(const siginfo_t *si)
             libxl__sigchld_warn_unblocked();
         return;
     }
+    pthread_mutex_lock(&G.lock);
     sigaction(SIGCHLD, NULL, &cur);
     if (handler_is_ours(&cur)) {
-        chain_prev_handler(SIGCHLD, (siginfo_t *)si, NULL);
+        cur = prev_action; /* written under G.lock */
+        pthread_mutex_unlock(&G.lock);
+        run_handler(&cur, SIGCHLD, (siginfo_t *)si, NULL);
         return;
     }
+    pthread_mutex_unlock(&G.lock);
     /* A handler installed after the library's: SIGCHLD is blocked in
      * every thread but the reaper, so the kernel would never run it.  The
      * reaper does, as it runs the one installed before (if it calls ours
      * in turn, ours does not forward from the reaper's own thread). */
-    if (cur.sa_flags & SA_SIGINFO) {
-        if (cur.sa_sigaction)
-            cur.sa_sigaction(SIGCHLD, (siginfo_t *)si, NULL);
-    } else if (cur.sa_handler != SIG_DFL && cur.sa_handler != SIG_IGN) {
-        cur.sa_handler(SIGCHLD);
-    } else {
+    if (!(cur.sa_flags & SA_SIGINFO) &&
+        (cur.sa_handler == SIG_DFL || cur.sa_handler == SIG_IGN))
         return;
-    }
+    run_handler(&cur, SIGCHLD, (siginfo_t *)si, NULL);
     pthread_mutex_lock(&G.lock);
     warn_replaced_locked();
     pthread_mutex_unlock(&G.lock);
