@@ -189,7 +189,7 @@ done:
     } else {
         libxl__child_free(ch);
         if (ao->result_out) {
-            memset(ao->result_out, 0, sizeof *ao->result_out);
+            memset(ao->result_out, 0, ao->result_size);
             ao->result_out->exec_errno = exec_errno;
         }
         libxl__ao_fail_later_locked(ctx, ao, ERROR_FAIL);
@@ -198,7 +198,7 @@ done:
 }
 
 static int run_entered(libxl_ctx *ctx, const libxl_childproc_args *args,
-                       libxl_childproc_result *result_out,
+                       libxl_childproc_result *result_out, size_t result_size,
                        const libxl_asyncop_how *ao_how)
 {
     libxl__ao *ao;
@@ -220,6 +220,7 @@ static int run_entered(libxl_ctx *ctx, const libxl_childproc_args *args,
     }
     ao->result_out = result_out;
     ao->abort = run_kill_locked;
+    ao->result_size = result_size;
     ao->starting = true;
     ao->kill_grace_ms =
         args->kill_grace_ms > 0 ? args->kill_grace_ms : DEFAULT_KILL_GRACE_MS;
@@ -270,18 +271,56 @@ static int run_entered(libxl_ctx *ctx, const libxl_childproc_args *args,
     return rc;
 }
 
-LIBXL_EXPORT int libxl_childproc_run(libxl_ctx *ctx,
-                                     const libxl_childproc_args *args,
-                                     libxl_childproc_result *result_out,
-                                     const libxl_asyncop_how *ao_how)
+static int run_api(libxl_ctx *ctx, const libxl_childproc_args *args,
+                   libxl_childproc_result *result_out, size_t result_size,
+                   const libxl_asyncop_how *ao_how)
 {
-    int rc = libxl__ctx_enter(ctx, __func__);
+    int rc = libxl__ctx_enter(ctx, "libxl_childproc_run");
 
     if (rc)
         return rc;
-    rc = run_entered(ctx, args, result_out, ao_how);
+    rc = run_entered(ctx, args, result_out, result_size, ao_how);
     libxl__ctx_leave(ctx);
     return rc;
+}
+
+/*
+ * S0: two entries for one function, told apart by symbol version (see
+ * src/libxlchild.map).  Programs built against 0.2 bind to the default
+ * libxl_childproc_run@@XLCHILD_0.2; those built against 0.1 (unversioned
+ * references, which bind to the first node) to @XLCHILD_0.1, whose structs
+ * end where 0.1's did: it copies their args into a zeroed 0.2 struct (a
+ * zeroed 0.2 struct behaves as 0.1) and has only the 0.1 part of their
+ * result written.
+ */
+LIBXL_EXPORT __attribute__((symver("libxl_childproc_run@@XLCHILD_0.2"))) int
+libxl__childproc_run_v02(libxl_ctx *ctx, const libxl_childproc_args *args,
+                         libxl_childproc_result *result_out,
+                         const libxl_asyncop_how *ao_how);
+LIBXL_EXPORT int
+libxl__childproc_run_v02(libxl_ctx *ctx, const libxl_childproc_args *args,
+                         libxl_childproc_result *result_out,
+                         const libxl_asyncop_how *ao_how)
+{
+    return run_api(ctx, args, result_out, sizeof *result_out, ao_how);
+}
+
+LIBXL_EXPORT __attribute__((symver("libxl_childproc_run@XLCHILD_0.1"))) int
+libxl__childproc_run_v01(libxl_ctx *ctx, const libxl_childproc_args *args01,
+                         libxl_childproc_result *result01,
+                         const libxl_asyncop_how *ao_how);
+LIBXL_EXPORT int
+libxl__childproc_run_v01(libxl_ctx *ctx, const libxl_childproc_args *args01,
+                         libxl_childproc_result *result01,
+                         const libxl_asyncop_how *ao_how)
+{
+    libxl_childproc_args args;
+
+    if (!args01)
+        return run_api(ctx, NULL, result01, LIBXL__RESULT_V01_SIZE, ao_how);
+    memset(&args, 0, sizeof args);
+    memcpy(&args, args01, LIBXL__ARGS_V01_SIZE);
+    return run_api(ctx, &args, result01, LIBXL__RESULT_V01_SIZE, ao_how);
 }
 
 /* Returns like libxl_childproc_fork; *in_child set in the child, which

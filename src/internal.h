@@ -41,6 +41,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -218,6 +219,8 @@ struct libxl__ao {
     libxl__child *done_early; /* reaped while starting */
     libxl__child *child;      /* NULL until spawned */
     libxl_childproc_result *result_out;
+    size_t result_size;    /* how much of *result_out the caller has: the
+                              0.1 part for 0.1 programs (S0) */
     pid_t pid;             /* 0 until spawned */
     int exec_errno;
     int kill_grace_ms;
@@ -600,5 +603,13 @@ void libxl__osevent_free_locked(libxl_ctx *ctx);
  * mode uncounted (free; returns how many children were still running). */
 void libxl__mode_ctx_register(libxl_ctx *ctx);
 int libxl__mode_ctx_unregister(libxl_ctx *ctx);
+
+/* ------------------------------------------------------------------ */
+/* Spawning for toolstacks, API.md §9 (src/childproc.c, src/spawn.c)    */
+
+/* S0: where the 0.1 structs ended.  The 0.1 entry of libxl_childproc_run
+ * reads and writes nothing past these. */
+#define LIBXL__ARGS_V01_SIZE offsetof(libxl_childproc_args, fds)
+#define LIBXL__RESULT_V01_SIZE offsetof(libxl_childproc_result, out)
 
 #endif /* XLCHILD_INTERNAL_H */

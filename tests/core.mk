@@ -20,3 +20,21 @@ TESTS += tests/test_ctx tests/test_events tests/test_run tests/test_reaper \
 	tests/check-exports.sh
 endif
 EXTRA_DIST += tests/check-exports.sh
+
+# S0 (issue 17): a program built against the 0.1 header, linked with the
+# unversioned references of a 0.1 program (against tests/abi01/stub.c, a
+# stand-in with the 0.1 soname), run against this library.  Plain $(CC)
+# rules: libtool would link it against libxlchild.la itself.
+ABI01_CFLAGS = $(CFLAGS) -I$(srcdir)/tests/abi01
+tests/abi01/stub/libxlchild.so.0: $(srcdir)/tests/abi01/stub.c $(srcdir)/tests/abi01/xlchild.h
+	@$(MKDIR_P) tests/abi01/stub
+	$(AM_V_CCLD)$(CC) $(ABI01_CFLAGS) -fPIC -shared -Wl,-soname,libxlchild.so.0 \
+	  -o $@ $(srcdir)/tests/abi01/stub.c
+tests/abi01/prog01: $(srcdir)/tests/abi01/prog01.c $(srcdir)/tests/abi01/xlchild.h tests/abi01/stub/libxlchild.so.0
+	$(AM_V_CCLD)$(CC) $(ABI01_CFLAGS) -o $@ $(srcdir)/tests/abi01/prog01.c \
+	  tests/abi01/stub/libxlchild.so.0 $(PTHREAD_LIBS)
+check_SCRIPTS = tests/abi01/prog01
+TESTS += tests/test_abi01.sh
+CLEANFILES = tests/abi01/prog01 tests/abi01/stub/libxlchild.so.0
+EXTRA_DIST += tests/test_abi01.sh tests/abi01/xlchild.h tests/abi01/stub.c \
+	tests/abi01/prog01.c
