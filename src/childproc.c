@@ -50,6 +50,19 @@ static void run_kill_locked(libxl_ctx *ctx, libxl__ao *ao)
     }
 }
 
+/* The §9 part of a 0.2 caller's result (S5: out and err are always
+ * written, NULL when not captured). */
+static void result_outputs_locked(libxl__ao *ao)
+{
+    libxl_childproc_result *r = ao->result_out;
+
+    if (ao->result_size < sizeof *r)
+        return; /* a 0.1 caller's struct ends before them (S0) */
+    r->out = r->err = NULL;
+    r->out_len = r->err_len = 0;
+    r->out_truncated = r->err_truncated = 0;
+}
+
 static void child_done_locked(libxl_ctx *ctx, libxl__child *ch)
 {
     libxl__ao *ao = ch->ao;
@@ -72,6 +85,7 @@ static void child_done_locked(libxl_ctx *ctx, libxl__child *ch)
             ao->result_out->status = ch->status;
             ao->result_out->exec_errno = ao->exec_errno;
             ao->result_out->rusage = ch->rusage;
+            result_outputs_locked(ao);
         }
         if (ao->exec_errno || ch->lost)
             rc = ERROR_FAIL;
@@ -107,6 +121,12 @@ void libxl__start_begin_locked(libxl_ctx *ctx, libxl__start *st)
     ctx->nstarting++;
 }
 
+pid_t libxl__start_fork(const libxl__start *st)
+{
+    return st->fork_replacement ? st->fork_replacement(st->hooks_user)
+                                : fork();
+}
+
 void libxl__start_end(libxl_ctx *ctx)
 {
     CTX_LOCK(ctx);
@@ -123,9 +143,83 @@ void libxl__starts_wait(libxl_ctx *ctx)
     CTX_UNLOCK(ctx);
 }
 
-static bool fd_arg_ok(int fd)
+static bool fd_open(int fd)
 {
-    return fd == 0 || fd == -1 || (fd > 0 && fcntl(fd, F_GETFD) != -1);
+    return fd >= 0 && fcntl(fd, F_GETFD) != -1;
+}
+
+/* An argument check of libxl_childproc_run: the log line names the
+ * function and the bad value, as the caller wrote them. */
+#define RUN_CHECK(ctx, cond, ...)                                         \
+    do {                                                                  \
+        if (!(cond)) {                                                    \
+            libxl__log((ctx), LIBXL_LOG_ERROR, -1, "libxl_childproc_run", \
+                       __VA_ARGS__);                                      \
+            return false;                                                 \
+        }                                                                 \
+    } while (0)
+
+static bool stdio_arg_ok(libxl_ctx *ctx, const char *name, int fd)
+{
+    RUN_CHECK(ctx, fd == 0 || fd == -1 || (fd > 0 && fd_open(fd)),
+              "%s %d is not open", name, fd);
+    return true;
+}
+
+/* R1, R0 and §9's rules on args; logs the first bad one. */
+static bool run_args_ok(libxl_ctx *ctx, const libxl_childproc_args *args)
+{
+    int i, j;
+
+    RUN_CHECK(ctx, args, "args is NULL");
+    RUN_CHECK(ctx, args->path && args->path[0], "path is %s",
+              args->path ? "empty" : "NULL");
+    RUN_CHECK(ctx, args->argv, "argv is NULL");
+    RUN_CHECK(ctx, args->argv[0], "argv is empty (argv[0] is NULL)");
+    if (!stdio_arg_ok(ctx, "stdin_fd", args->stdin_fd) ||
+        !stdio_arg_ok(ctx, "stdout_fd", args->stdout_fd) ||
+        !stdio_arg_ok(ctx, "stderr_fd", args->stderr_fd))
+        return false;
+    RUN_CHECK(ctx, args->nr_fds >= 0, "nr_fds %d is negative", args->nr_fds);
+    RUN_CHECK(ctx, args->fds || args->nr_fds == 0,
+              "fds is NULL with nr_fds %d", args->nr_fds);
+    for (i = 0; i < args->nr_fds; i++) {
+        const libxl_childproc_fd *f = &args->fds[i];
+
+        RUN_CHECK(ctx, f->child_fd >= 3, "fds[%d].child_fd %d is below 3", i,
+                  f->child_fd);
+        RUN_CHECK(ctx, fd_open(f->parent_fd), "fds[%d].parent_fd %d is not open",
+                  i, f->parent_fd);
+        for (j = 0; j < i; j++)
+            RUN_CHECK(ctx, args->fds[j].child_fd != f->child_fd,
+                      "fds[%d].child_fd %d is also fds[%d]'s", i, f->child_fd,
+                      j);
+    }
+    RUN_CHECK(ctx, !(args->capture & ~(LIBXL_CAPTURE_STDOUT |
+                                       LIBXL_CAPTURE_STDERR)),
+              "capture 0x%x has unknown bits", args->capture);
+    RUN_CHECK(ctx, !(args->capture & LIBXL_CAPTURE_STDOUT) ||
+                   args->stdout_fd == 0 || args->stdout_fd == -1,
+              "capture of stdout with stdout_fd %d", args->stdout_fd);
+    RUN_CHECK(ctx, !(args->capture & LIBXL_CAPTURE_STDERR) ||
+                   args->stderr_fd == 0 || args->stderr_fd == -1,
+              "capture of stderr with stderr_fd %d", args->stderr_fd);
+    RUN_CHECK(ctx, !args->stdin_data || args->stdin_fd == 0 ||
+                   args->stdin_fd == -1,
+              "stdin_data with stdin_fd %d", args->stdin_fd);
+    RUN_CHECK(ctx, args->stdin_data || !args->stdin_len,
+              "stdin_len %zu with no stdin_data", args->stdin_len);
+    if (!libxl__env_args_ok(ctx, args))
+        return false;
+    /* Not in this version yet: refused rather than silently ignored. */
+    if (args->capture || args->stdin_data || args->cgroup) {
+        libxl__log(ctx, LIBXL_LOG_ERROR, -1, "libxl_childproc_run",
+                   "%s is not implemented in this version",
+                   args->cgroup ? "cgroup"
+                   : args->capture ? "capture" : "stdin_data");
+        return false;
+    }
+    return true;
 }
 
 /* Registers the child just created as ch (spawn_lock held for reading).
@@ -152,6 +246,8 @@ static void run_start(libxl_ctx *ctx, const libxl__start *st, libxl__ao *ao,
                       const libxl_childproc_args *args)
 {
     libxl__child *ch = libxl__child_new();
+    libxl__spawn_io io = {.stdin_pipe = args->stdin_data != NULL,
+                          .capture = args->capture};
     int exec_errno = 0;
     pid_t pid = 0;
 
@@ -162,11 +258,11 @@ static void run_start(libxl_ctx *ctx, const libxl__start *st, libxl__ao *ao,
     }
     ch->ao = ao;
     ch->done = child_done_locked;
-    ch->group = args->new_process_group != 0;
+    ch->group = args->new_process_group || args->new_session; /* S7 */
 
     pthread_rwlock_rdlock(&G.spawn_lock);
     ch->spawn_seq = __atomic_load_n(&G.pass_seq, __ATOMIC_ACQUIRE);
-    libxl__spawn(ctx, st, args, &pid, &exec_errno);
+    libxl__spawn(ctx, st, args, &io, &pid, &exec_errno);
     if (pid > 0 && child_track(ctx, st, ch, pid)) {
         exec_errno = ENOMEM;
         pid = 0;
@@ -183,6 +279,9 @@ done:
         child_done_locked(ctx, ch);
     } else if (pid > 0) {
         ao->child = ch;
+        /* S1: the pid is the caller's from the moment the call returns. */
+        if (ao->result_out)
+            ao->result_out->pid = pid;
         /* Aborted, or timed out, while it was being spawned. */
         if (ao->abort_requested || ao->timed_out)
             run_kill_locked(ctx, ao);
@@ -206,12 +305,8 @@ static int run_entered(libxl_ctx *ctx, const libxl_childproc_args *args,
     bool sync = ao_how == NULL;
     int rc;
 
-    CHECK_ARG(ctx, args);
-    CHECK_ARG(ctx, args->path && args->path[0]);
-    CHECK_ARG(ctx, args->argv);
-    CHECK_ARG(ctx, fd_arg_ok(args->stdin_fd));
-    CHECK_ARG(ctx, fd_arg_ok(args->stdout_fd));
-    CHECK_ARG(ctx, fd_arg_ok(args->stderr_fd));
+    if (!run_args_ok(ctx, args))
+        return ERROR_INVAL;
 
     ao = libxl__ao_new(ctx, ao_how);
     if (!ao) {
@@ -323,6 +418,47 @@ libxl__childproc_run_v01(libxl_ctx *ctx, const libxl_childproc_args *args01,
     return run_api(ctx, &args, result01, LIBXL__RESULT_V01_SIZE, ao_how);
 }
 
+int libxl__child_signal(libxl_ctx *ctx, libxl__child *ch, int sig)
+{
+    int r, e;
+
+    /* Under G.lock the child cannot be reaped (the reaper holds it around
+     * its waits), so its pid, and its group's id, are still its own (R6). */
+    pthread_mutex_lock(&G.lock);
+    if (ch->reaped) {
+        pthread_mutex_unlock(&G.lock);
+        return ERROR_NOTFOUND;
+    }
+    if (ch->group) {
+        r = kill(-ch->pid, sig);
+        if (r && errno == ESRCH)
+            r = kill(ch->pid, sig); /* not yet a group leader */
+    } else {
+        r = kill(ch->pid, sig);
+    }
+    e = errno;
+    pthread_mutex_unlock(&G.lock);
+    if (r && e == ESRCH)
+        return ERROR_NOTFOUND; /* exited, not yet reaped: nothing to signal */
+    if (r) {
+        LOGEV(ctx, ERROR, e, "libxl_childproc_kill: signal %d to child %d",
+              sig, (int)ch->pid);
+        return ERROR_FAIL;
+    }
+    return 0;
+}
+
+LIBXL_EXPORT void libxl_childproc_result_dispose(libxl_childproc_result *r)
+{
+    if (!r)
+        return;
+    free(r->out);
+    free(r->err);
+    r->out = r->err = NULL;
+    r->out_len = r->err_len = 0;
+    r->out_truncated = r->err_truncated = 0;
+}
+
 /* Returns like libxl_childproc_fork; *in_child set in the child, which
  * must not touch the ctx any more (its copy is stale). */
 static pid_t fork_entered(libxl_ctx *ctx, libxl_childproc_death_cb *death,
@@ -356,10 +492,7 @@ static pid_t fork_entered(libxl_ctx *ctx, libxl_childproc_death_cb *death,
     pthread_rwlock_rdlock(&G.spawn_lock);
     ch->spawn_seq = __atomic_load_n(&G.pass_seq, __ATOMIC_ACQUIRE);
     generation = __atomic_load_n(&G.generation, __ATOMIC_RELAXED);
-    if (st.fork_replacement)
-        pid = st.fork_replacement(st.hooks_user);
-    else
-        pid = fork();
+    pid = libxl__start_fork(&st);
     if (pid == 0) {
         /* The child: spawn_lock is reset with the rest (by the atfork
          * handler, or by libxl__child_after_fork if none ran). */

@@ -567,9 +567,10 @@ void libxl__starts_wait(libxl_ctx *ctx);
  * for reading.  On success *pid_r > 0; on exec failure known at once,
  * *exec_errno_r is set and, for the fork path, the pid is still returned
  * (it must be reaped).  Returns 0 or ERROR_FAIL (no child). */
+typedef struct libxl__spawn_io libxl__spawn_io;
 int libxl__spawn(libxl_ctx *ctx, const libxl__start *st,
-                 const libxl_childproc_args *args, pid_t *pid_r,
-                 int *exec_errno_r);
+                 const libxl_childproc_args *args, libxl__spawn_io *io,
+                 pid_t *pid_r, int *exec_errno_r);
 
 /* ------------------------------------------------------------------ */
 /* src/timeout.c: the ctx's timers (ctx->lock held)                    */
@@ -611,5 +612,30 @@ int libxl__mode_ctx_unregister(libxl_ctx *ctx);
  * reads and writes nothing past these. */
 #define LIBXL__ARGS_V01_SIZE offsetof(libxl_childproc_args, fds)
 #define LIBXL__RESULT_V01_SIZE offsetof(libxl_childproc_result, out)
+
+/* The pipes of a run (S5): asked for in stdin_pipe and capture, the
+ * parent's ends (non-blocking, close-on-exec; -1 when none) returned in
+ * parent_fd[0] (stdin's write end), [1] and [2] (read ends). */
+struct libxl__spawn_io {
+    bool stdin_pipe;
+    unsigned capture;
+    int parent_fd[3];
+};
+
+/* Creates a child the way the ctx's hooks say (R3): fork_replacement, or
+ * fork().  With spawn_lock held for reading. */
+pid_t libxl__start_fork(const libxl__start *st);
+
+/* S2: sends sig to ch (its group if ch->group) unless it has been reaped:
+ * 0, ERROR_NOTFOUND (reaped, or a zombie) or ERROR_FAIL (logged).  No G.lock
+ * held; ctx->lock may be. */
+int libxl__child_signal(libxl_ctx *ctx, libxl__child *ch, int sig);
+
+/* S6 (src/env.c).  Logs and returns false for a malformed entry. */
+bool libxl__env_args_ok(libxl_ctx *ctx, const libxl_childproc_args *args);
+/* *envp_r: NULL when args edit nothing, else a malloc'd array of pointers
+ * to the base's and env_set's strings.  0 or ERROR_NOMEM. */
+int libxl__env_build(libxl_ctx *ctx, const libxl_childproc_args *args,
+                     char ***envp_r);
 
 #endif /* XLCHILD_INTERNAL_H */
