@@ -47,8 +47,9 @@ bool libxl__env_args_ok(libxl_ctx *ctx, const libxl_childproc_args *args)
         const char *eq = strchr(args->env_set[i], '=');
 
         if (!eq || eq == args->env_set[i]) {
-            LOG(ctx, ERROR, "libxl_childproc_run: env_set[%zu] \"%s\" is not"
-                " NAME=value", i, args->env_set[i]);
+            libxl__log(ctx, LIBXL_LOG_ERROR, -1, "libxl_childproc_run",
+                       "env_set[%zu] \"%s\" is not NAME=value", i,
+                       args->env_set[i]);
             return false;
         }
     }
@@ -56,8 +57,8 @@ bool libxl__env_args_ok(libxl_ctx *ctx, const libxl_childproc_args *args)
         const char *n = args->env_unset[i];
 
         if (!*n || strchr(n, '=')) {
-            LOG(ctx, ERROR, "libxl_childproc_run: env_unset[%zu] \"%s\" is not"
-                " a variable name", i, n);
+            libxl__log(ctx, LIBXL_LOG_ERROR, -1, "libxl_childproc_run",
+                       "env_unset[%zu] \"%s\" is not a variable name", i, n);
             return false;
         }
     }
@@ -81,7 +82,8 @@ int libxl__env_build(libxl_ctx *ctx, const libxl_childproc_args *args,
         nset++;
     env = malloc((nbase + nset + 1) * sizeof *env);
     if (!env) {
-        LOGEV(ctx, ERROR, ENOMEM, "libxl_childproc_run: the environment");
+        libxl__log(ctx, LIBXL_LOG_ERROR, ENOMEM, "libxl_childproc_run",
+                   "cannot allocate the child's environment");
         return ERROR_NOMEM;
     }
     for (i = 0; i < nbase; i++)

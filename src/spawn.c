@@ -36,6 +36,11 @@
 
 extern char **environ;
 
+/* Log lines name the public function the caller called. */
+#define RUN_LOG(ctx, lvl, errnoval, ...)                                    \
+    libxl__log((ctx), LIBXL_LOG_##lvl, (errnoval), "libxl_childproc_run",   \
+               __VA_ARGS__)
+
 #if defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 34)
 #define HAVE_ADDCLOSEFROM 1
 #endif
@@ -166,6 +171,17 @@ static void __attribute__((noreturn)) child_exec(const plan *p)
         sa.sa_handler = SIG_DFL;
         sigaction(sig, &sa, NULL);
     }
+#ifdef SYS_rt_sigaction
+    /* glibc's sigaction refuses its internal signals (32 and 33), which a
+     * caller started by glibc's posix_spawn has ignored: the kernel's call
+     * with an all-zero struct sigaction (SIG_DFL, whatever the
+     * architecture's field order) resets them. */
+    for (sig = 32; sig < SIGRTMIN; sig++) {
+        unsigned long ksa[4] = {0, 0, 0, 0};
+
+        syscall(SYS_rt_sigaction, sig, ksa, NULL, (size_t)(NSIG / 8));
+    }
+#endif
     step = STEP_SETSID;
     if (args->new_session && setsid() < 0)
         goto fail;
@@ -240,7 +256,7 @@ static int spawn_fork(libxl_ctx *ctx, const libxl__start *st, plan *p,
     close(p->errfd);
     if (pid < 0) {
         close(ep[0]);
-        LOGEV(ctx, ERROR, e, "libxl_childproc_run: cannot fork");
+        RUN_LOG(ctx, ERROR, e, "cannot fork");
         return e;
     }
     *pid_r = pid;
@@ -253,6 +269,26 @@ static int spawn_fork(libxl_ctx *ctx, const libxl__start *st, plan *p,
         return 0;
     *step_r = rep[0];
     return rep[1] ? rep[1] : EIO;
+}
+
+/* Every signal, for POSIX_SPAWN_SETSIGDEF.  glibc's sigfillset leaves out
+ * its two internal signals (32 and 33, below SIGRTMIN), which its
+ * posix_spawn then sets to SIG_IGN in the child, where they would stay
+ * ignored across the exec, in a program that may use them (S3): their
+ * bits are set by hand, glibc's posix_spawn reads the set bit by bit. */
+static void sigdefault_all(sigset_t *set)
+{
+    sigfillset(set);
+#ifdef __GLIBC__
+    {
+        unsigned long *w = (unsigned long *)(void *)set;
+        const unsigned bits = 8 * sizeof *w;
+        int sig;
+
+        for (sig = 32; sig < SIGRTMIN; sig++)
+            w[(unsigned)(sig - 1) / bits] |= 1ul << ((unsigned)(sig - 1) % bits);
+    }
+#endif
 }
 
 static int spawn_posix(const plan *p, pid_t *pid_r)
@@ -295,7 +331,7 @@ static int spawn_posix(const plan *p, pid_t *pid_r)
     /* S3: every signal at its default, not only those the library
      * touched (glibc resets caught ones anyway, not ignored ones). */
     sigemptyset(&empty);
-    sigfillset(&dfl);
+    sigdefault_all(&dfl);
     posix_spawnattr_setsigmask(&at, &empty);
     posix_spawnattr_setsigdefault(&at, &dfl);
     if (args->new_session) {
@@ -436,7 +472,7 @@ int libxl__spawn(libxl_ctx *ctx, const libxl__start *st,
             continue;
         if (pipe2(pp, O_CLOEXEC)) {
             e = errno;
-            LOGE(ctx, ERROR, "libxl_childproc_run: cannot make a pipe");
+            RUN_LOG(ctx, ERROR, errno, "cannot make a pipe");
             goto out;
         }
         child_end[i] = pp[i == 0 ? 0 : 1];
@@ -463,7 +499,7 @@ int libxl__spawn(libxl_ctx *ctx, const libxl__start *st,
         fd = fcntl(src, F_DUPFD_CLOEXEC, p.max_target + 1);
         if (fd < 0) {
             e = errno;
-            LOGE(ctx, ERROR, "libxl_childproc_run: cannot dup fd %d above %d",
+            RUN_LOG(ctx, ERROR, errno, "cannot dup fd %d above %d",
                  src, p.max_target);
             goto out;
         }
@@ -486,10 +522,10 @@ out:
     /* The program's own failures (ENOENT, EACCES...) are the caller's to
      * report (exec_errno); a resource the system refused is logged. */
     if (e == EAGAIN || e == ENOMEM || e == EMFILE || e == ENFILE)
-        LOGEV(ctx, ERROR, e, "libxl_childproc_run: cannot start %s: %s",
+        RUN_LOG(ctx, ERROR, e, "cannot start %s: %s failed",
               args->path, step_names[step]);
     else if (e)
-        LOGEV(ctx, DEBUG, e, "libxl_childproc_run: cannot start %s: %s",
+        RUN_LOG(ctx, DEBUG, e, "cannot start %s: %s failed",
               args->path, step_names[step]);
     for (i = 0; i < p.nmoves; i++)
         close(p.moves[i].src);

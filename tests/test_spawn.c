@@ -1,0 +1,726 @@
+/*
+ * test_spawn.c - API.md §9, spawning for toolstacks: the pid at start
+ * (S1), libxl_childproc_kill (S2), the child's signal dispositions (S3),
+ * fds[] and close_other_fds (S4), env_set/env_unset (S6), new_session
+ * (S7), the PATH of the child's environment (S10); and the spawn-side rules
+ * of R1 (an empty argv, the exec errno with fds 0-2 closed, a script
+ * without "#!").  Most cases run twice: on the posix_spawn path and on the
+ * fork path (a fork_replacement, R3), which must give the same child.
+ */
+#define _GNU_SOURCE
+#include "harness.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static pid_t fork_hook(void *user)
+{
+    (void)user;
+    return fork();
+}
+
+/* A ctx on the posix_spawn path (fork_path 0) or the fork path. */
+static libxl_ctx *ctx_on_path(int fork_path, libxl_logger *lg)
+{
+    libxl_ctx *ctx = xlt_ctx_new(lg);
+
+    if (fork_path) {
+        libxl_childproc_hooks h;
+
+        memset(&h, 0, sizeof h);
+        h.chldowner = libxl_sigchld_owner_libxl;
+        h.fork_replacement = fork_hook;
+        libxl_childproc_setmode(ctx, &h, NULL);
+    }
+    return ctx;
+}
+
+/* Runs a synchronously with its stdout read into out (NUL-terminated). */
+static int run_out(libxl_ctx *ctx, libxl_childproc_args *a, char *out,
+                   size_t outsz, libxl_childproc_result *r)
+{
+    int p[2], rc;
+
+    xlt_pipe(p);
+    a->stdout_fd = p[1];
+    rc = xlt_childproc_run(ctx, a, r, NULL);
+    close(p[1]);
+    xlt_read_all(p[0], out, outsz);
+    close(p[0]);
+    return rc;
+}
+
+static void make_tmpdir(char *buf, size_t size)
+{
+    snprintf(buf, size, "/tmp/xlt-spawn.XXXXXX");
+    XLT_ASSERT(mkdtemp(buf) != NULL);
+}
+
+static void write_file(const char *path, const char *text, mode_t mode)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+
+    XLT_ASSERT(fd >= 0);
+    XLT_ASSERT(write(fd, text, strlen(text)) == (ssize_t)strlen(text));
+    close(fd);
+    XLT_ASSERT(chmod(path, mode) == 0);
+}
+
+/* ------------------------------------------------------------------ R1 */
+
+/* R1: argv = {NULL} is a bad argument, refused at once. */
+XLT_TEST(test_R1_argv_empty_is_inval, 20)
+{
+    xlt_logger *lg = xlt_logger_new();
+    libxl_ctx *ctx = xlt_ctx_new(&lg->lg);
+    char *argv[] = {NULL};
+    libxl_childproc_args a = xlt_args(argv);
+    libxl_childproc_result r;
+
+    a.path = "/bin/true";
+    XLT_ASSERT_RC(xlt_childproc_run(ctx, &a, &r, NULL), ERROR_INVAL);
+    XLT_ASSERT_EQ(xlt_count_children(NULL), 0);
+    XLT_ASSERT(xlt_logger_count(lg, LIBXL_LOG_ERROR,
+                                "libxl_childproc_run: argv is empty") == 1);
+    libxl_ctx_free(ctx);
+}
+
+/* R1/S3: with fds 0-2 closed in the caller, the exec-error pipe of the
+ * fork path must not be one of them, where the child's dup2s of its stdio
+ * would overwrite it and lose the exec errno. */
+static void exec_errno_closed_std(int fork_path)
+{
+    libxl_ctx *ctx = ctx_on_path(fork_path, NULL);
+    char *argv[] = {"/nonexistent/xlt-prog", NULL};
+    libxl_childproc_args a = xlt_args(argv);
+    libxl_childproc_result r;
+    int saved[3], null[3], i, rc;
+
+    for (i = 0; i < 3; i++) {
+        saved[i] = fcntl(i, F_DUPFD_CLOEXEC, 10);
+        null[i] = open("/dev/null", O_RDWR | O_CLOEXEC);
+        XLT_ASSERT(saved[i] >= 0 && null[i] >= 0);
+    }
+    for (i = 0; i < 3; i++) /* dups at >= 3, then 0-2 closed */
+        null[i] = fcntl(null[i], F_DUPFD_CLOEXEC, 20 + i);
+    close(0);
+    close(1);
+    close(2);
+    a.stdin_fd = null[0];
+    a.stdout_fd = null[1];
+    a.stderr_fd = null[2];
+    rc = xlt_childproc_run(ctx, &a, &r, NULL);
+    for (i = 0; i < 3; i++)
+        dup2(saved[i], i);
+    XLT_ASSERT_RC(rc, ERROR_FAIL);
+    XLT_ASSERT_EQ(r.exec_errno, ENOENT);
+    libxl_ctx_free(ctx);
+}
+
+XLT_TEST(test_R1_exec_errno_with_std_fds_closed, 20)
+{
+    exec_errno_closed_std(1);
+    exec_errno_closed_std(0);
+}
+
+/* R1: a file without "#!" that the kernel will not run is ENOEXEC on both
+ * paths (as glibc's posix_spawn), never run through /bin/sh by one of
+ * them only; by full path and by PATH search alike. */
+XLT_TEST(test_R1_script_without_shebang_is_enoexec_on_both_paths, 20)
+{
+    char dir[64], prog[128], pathvar[160];
+    int fork_path, by_search;
+
+    make_tmpdir(dir, sizeof dir);
+    snprintf(prog, sizeof prog, "%s/xlt-noshebang", dir);
+    snprintf(pathvar, sizeof pathvar, "PATH=%s", dir);
+    write_file(prog, "exit 0\n", 0755);
+    for (fork_path = 0; fork_path < 2; fork_path++)
+        for (by_search = 0; by_search < 2; by_search++) {
+            libxl_ctx *ctx = ctx_on_path(fork_path, NULL);
+            char *argv[] = {"xlt-noshebang", NULL};
+            char *set[] = {pathvar, NULL};
+            libxl_childproc_args a = xlt_args(argv);
+            libxl_childproc_result r;
+
+            a.path = by_search ? "xlt-noshebang" : prog;
+            a.env_set = set;
+            XLT_ASSERT_RC(xlt_childproc_run(ctx, &a, &r, NULL), ERROR_FAIL);
+            XLT_ASSERT_EQ(r.exec_errno, ENOEXEC);
+            libxl_ctx_free(ctx);
+        }
+    unlink(prog);
+    rmdir(dir);
+}
+
+/* ------------------------------------------------------------------ S0 */
+
+/* S0: a zero-initialised 0.2 struct runs as in 0.1, and out and err are
+ * written (NULL: nothing captured) whatever the caller left there. */
+XLT_TEST(test_S0_zeroed_args_run_as_01_and_outputs_written, 20)
+{
+    libxl_ctx *ctx = xlt_ctx_new(NULL);
+    char *argv[] = {"/bin/sh", "-c", "exit 4", NULL};
+    libxl_childproc_args a = xlt_args(argv);
+    libxl_childproc_result r;
+
+    memset(&r, 0x5a, sizeof r);
+    XLT_ASSERT_RC(xlt_childproc_run(ctx, &a, &r, NULL), 0);
+    XLT_ASSERT_EXITED(r.status, 4);
+    XLT_ASSERT(r.out == NULL && r.err == NULL);
+    XLT_ASSERT(r.out_len == 0 && r.err_len == 0);
+    XLT_ASSERT(!r.out_truncated && !r.err_truncated);
+    libxl_childproc_result_dispose(&r);
+    libxl_childproc_result_dispose(&r); /* disposed: no-op */
+    libxl_childproc_result_dispose(NULL);
+    libxl_ctx_free(ctx);
+}
+
+/* ------------------------------------------------------------- S1, S2 */
+
+/* S1: the pid is known when the asynchronous call returns; S2 signals it,
+ * and refuses once it has been reaped. */
+static void pid_then_kill(int fork_path)
+{
+    libxl_ctx *ctx = ctx_on_path(fork_path, NULL);
+    char *argv[] = {"/bin/sleep", "30", NULL};
+    libxl_childproc_result r;
+    libxl_asyncop_how how;
+
+    memset(&how, 0, sizeof how);
+    how.u.for_event = 41;
+    memset(&r, 0, sizeof r);
+    {
+        libxl_childproc_args a = xlt_args(argv);
+        XLT_ASSERT_RC(xlt_childproc_run(ctx, &a, &r, &how), 0);
+    }
+    XLT_ASSERT(r.pid > 0);
+    XLT_ASSERT(kill(r.pid, 0) == 0);
+    XLT_ASSERT_RC(libxl_childproc_kill(ctx, &how, 0), 0);
+    XLT_ASSERT_RC(libxl_childproc_kill(ctx, &how, SIGUSR2), 0);
+    XLT_ASSERT_RC(xlt_wait_for(ctx, 41), 0);
+    XLT_ASSERT_KILLED(r.status, SIGUSR2);
+    XLT_ASSERT_RC(libxl_childproc_kill(ctx, &how, SIGKILL), ERROR_NOTFOUND);
+    libxl_ctx_free(ctx);
+}
+
+XLT_TEST(test_S1_S2_pid_at_start_and_kill, 30)
+{
+    pid_then_kill(0);
+    pid_then_kill(1);
+}
+
+/* S2: how == NULL and bad signals are ERROR_INVAL, checked before the
+ * search; an unknown how is ERROR_NOTFOUND. */
+XLT_TEST(test_S2_kill_bad_arguments, 20)
+{
+    libxl_ctx *ctx = xlt_ctx_new(NULL);
+    libxl_asyncop_how how;
+
+    memset(&how, 0, sizeof how);
+    how.u.for_event = 7;
+    XLT_ASSERT_RC(libxl_childproc_kill(ctx, NULL, SIGTERM), ERROR_INVAL);
+    XLT_ASSERT_RC(libxl_childproc_kill(ctx, &how, -1), ERROR_INVAL);
+    XLT_ASSERT_RC(libxl_childproc_kill(ctx, &how, 65), ERROR_INVAL);
+    XLT_ASSERT_RC(libxl_childproc_kill(ctx, NULL, 999), ERROR_INVAL);
+    XLT_ASSERT_RC(libxl_childproc_kill(ctx, &how, SIGTERM), ERROR_NOTFOUND);
+    libxl_ctx_free(ctx);
+}
+
+/* S2/S7: a run with its own session is signalled as a group: the
+ * grandchild gets the signal too. */
+XLT_TEST(test_S7_new_session_kill_reaches_group, 30)
+{
+    libxl_ctx *ctx = xlt_ctx_new(NULL);
+    char *argv[] = {"/bin/sh", "-c",
+                    "sleep 30 & echo $! $(cut -d' ' -f6 /proc/$$/stat); wait",
+                    NULL};
+    libxl_childproc_args a = xlt_args(argv);
+    libxl_childproc_result r;
+    libxl_asyncop_how how;
+    char line[128];
+    int p[2];
+    long gpid = 0, sid = 0;
+
+    xlt_pipe(p);
+    a.stdout_fd = p[1];
+    a.new_session = 1;
+    memset(&how, 0, sizeof how);
+    how.u.for_event = 9;
+    XLT_ASSERT_RC(xlt_childproc_run(ctx, &a, &r, &how), 0);
+    close(p[1]);
+    xlt_read_line(p[0], line, sizeof line);
+    XLT_ASSERT(sscanf(line, "%ld %ld", &gpid, &sid) == 2);
+    XLT_ASSERT_EQ(sid, r.pid); /* setsid(): its own session */
+    XLT_ASSERT_RC(libxl_childproc_kill(ctx, &how, SIGKILL), 0);
+    XLT_ASSERT_RC(xlt_wait_for(ctx, 9), 0);
+    XLT_ASSERT_KILLED(r.status, SIGKILL);
+    /* The grandchild got it too (it is gone or a zombie of init's). */
+    {
+        int64_t end = xlt_now_ms() + 5000;
+        char st;
+
+        while ((st = xlt_proc_state((pid_t)gpid)) != 0 && st != 'Z' &&
+               xlt_now_ms() < end)
+            xlt_sleep_ms(10);
+        XLT_ASSERT(st == 0 || st == 'Z');
+    }
+    close(p[0]);
+    libxl_ctx_free(ctx);
+}
+
+/* ------------------------------------------------------------------ S3 */
+
+static int s3_pipe_w = -1;
+static pid_t s3_parent;
+
+static void s3_handler(int sig)
+{
+    char c = getpid() == s3_parent ? 'p' : 'c';
+
+    (void)sig;
+    if (write(s3_pipe_w, &c, 1) < 0) {
+        /* nothing to do: the test sees the byte missing */
+    }
+}
+
+/* A fork_replacement that has a signal arrive in the child before the
+ * library's child side has run. */
+static pid_t fork_and_signal(void *user)
+{
+    pid_t pid = fork();
+
+    (void)user;
+    if (pid == 0)
+        kill(getpid(), SIGUSR1);
+    return pid;
+}
+
+/* S3: what the caller ignores or catches is default in the exec'd child,
+ * with an empty mask, on both paths. */
+XLT_TEST(test_S3_ignored_and_caught_signals_default_in_child, 20)
+{
+    struct sigaction sa;
+    int fork_path;
+
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &sa, NULL);
+    sigaction(SIGUSR2, &sa, NULL);
+    sa.sa_handler = s3_handler;
+    sigaction(SIGUSR1, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    for (fork_path = 0; fork_path < 2; fork_path++) {
+        libxl_ctx *ctx = ctx_on_path(fork_path, NULL);
+        /* cat installs no handler of its own (grep, for one, catches
+         * SIGSEGV). */
+        char *argv[] = {"/bin/cat", "/proc/self/status", NULL};
+        libxl_childproc_args a = xlt_args(argv);
+        libxl_childproc_result r;
+        char out[4096];
+
+        XLT_ASSERT_RC(run_out(ctx, &a, out, sizeof out, &r), 0);
+        XLT_ASSERT_EXITED(r.status, 0);
+        XLT_ASSERT_MSG(strstr(out, "SigBlk:\t0000000000000000") &&
+                           strstr(out, "SigIgn:\t0000000000000000") &&
+                           strstr(out, "SigCgt:\t0000000000000000"),
+                       "path %d: child's signal state:\n%s", fork_path, out);
+        libxl_ctx_free(ctx);
+    }
+}
+
+/* S3: the SIGPIPE a daemon ignores does not reach `yes | head -1`. */
+XLT_TEST(test_S3_sigpipe_ignored_in_caller_yes_head_ends, 20)
+{
+    struct sigaction sa;
+    int fork_path;
+
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &sa, NULL);
+    for (fork_path = 0; fork_path < 2; fork_path++) {
+        libxl_ctx *ctx = ctx_on_path(fork_path, NULL);
+        char *argv[] = {"/bin/sh", "-c", "yes | head -1", NULL};
+        libxl_childproc_args a = xlt_args(argv);
+        libxl_childproc_result r;
+        char out[64];
+
+        a.timeout_ms = 5000;
+        XLT_ASSERT_RC(run_out(ctx, &a, out, sizeof out, &r), 0);
+        XLT_ASSERT_STREQ(out, "y\n");
+        libxl_ctx_free(ctx);
+    }
+}
+
+/* S3: on the fork path no handler of the parent runs in the child before
+ * its exec, even for a signal that arrives at once. */
+XLT_TEST(test_S3_no_parent_handler_runs_in_child_before_exec, 20)
+{
+    libxl_ctx *ctx = xlt_ctx_new(NULL);
+    libxl_childproc_hooks h;
+    struct sigaction sa;
+    char *argv[] = {"/bin/true", NULL};
+    libxl_childproc_args a = xlt_args(argv);
+    libxl_childproc_result r;
+    char buf[16];
+    int p[2];
+    ssize_t n;
+
+    xlt_pipe(p);
+    fcntl(p[0], F_SETFL, O_NONBLOCK);
+    s3_pipe_w = p[1];
+    s3_parent = getpid();
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = s3_handler;
+    sigaction(SIGUSR1, &sa, NULL);
+    memset(&h, 0, sizeof h);
+    h.fork_replacement = fork_and_signal;
+    libxl_childproc_setmode(ctx, &h, NULL);
+    XLT_ASSERT_RC(xlt_childproc_run(ctx, &a, &r, NULL), 0);
+    /* The pending SIGUSR1 met its default action, not the handler. */
+    XLT_ASSERT_KILLED(r.status, SIGUSR1);
+    n = read(p[0], buf, sizeof buf);
+    XLT_ASSERT_MSG(n < 0 && errno == EAGAIN,
+                   "a handler ran (%zd bytes: %.*s)", n, (int)(n > 0 ? n : 0),
+                   buf);
+    libxl_ctx_free(ctx);
+}
+
+/* ------------------------------------------------------------------ S4 */
+
+/* S4: fds[] entries land where asked, also when each child_fd is the other
+ * entry's parent_fd (a swap), on both paths. */
+XLT_TEST(test_S4_fd_mapping_swaps, 20)
+{
+    int fork_path;
+
+    for (fork_path = 0; fork_path < 2; fork_path++) {
+        libxl_ctx *ctx = ctx_on_path(fork_path, NULL);
+        char *argv[] = {"/bin/sh", "-c", "echo to-a >&8; echo to-b >&9",
+                        NULL};
+        libxl_childproc_args a = xlt_args(argv);
+        libxl_childproc_result r;
+        libxl_childproc_fd fds[2];
+        int pa[2], pb[2];
+        char out[64];
+
+        xlt_pipe(pa);
+        xlt_pipe(pb);
+        /* pa's write end at 9, pb's at 8: child 8 <- pa, 9 <- pb.  (dash
+         * takes one-digit fds only; the ends are first moved out of the
+         * way of 8 and 9.) */
+        {
+            int *ends[4] = {&pa[0], &pa[1], &pb[0], &pb[1]}, i;
+
+            for (i = 0; i < 4; i++) {
+                int fd = fcntl(*ends[i], F_DUPFD_CLOEXEC, 40);
+
+                XLT_ASSERT(fd >= 40);
+                close(*ends[i]);
+                *ends[i] = fd;
+            }
+        }
+        XLT_ASSERT(dup2(pa[1], 9) == 9 && dup2(pb[1], 8) == 8);
+        close(pa[1]);
+        close(pb[1]);
+        fds[0].child_fd = 8;
+        fds[0].parent_fd = 9;
+        fds[1].child_fd = 9;
+        fds[1].parent_fd = 8;
+        a.fds = fds;
+        a.nr_fds = 2;
+        XLT_ASSERT_RC(xlt_childproc_run(ctx, &a, &r, NULL), 0);
+        XLT_ASSERT_EXITED(r.status, 0);
+        close(8);
+        close(9);
+        xlt_read_all(pa[0], out, sizeof out);
+        XLT_ASSERT_STREQ(out, "to-a\n");
+        xlt_read_all(pb[0], out, sizeof out);
+        XLT_ASSERT_STREQ(out, "to-b\n");
+        close(pa[0]);
+        close(pb[0]);
+        libxl_ctx_free(ctx);
+    }
+}
+
+/* S4: a child_fd equal to an fd the library uses (the ctx's wakeup fd)
+ * still gets the caller's fd. */
+XLT_TEST(test_S4_child_fd_on_a_library_fd, 20)
+{
+    int fork_path;
+
+    for (fork_path = 0; fork_path < 2; fork_path++) {
+        libxl_ctx *ctx = ctx_on_path(fork_path, NULL);
+        struct pollfd pfd[8];
+        struct timeval now = {0, 0};
+        int nfds = 8, tmo = -1, p[2];
+        char script[64], out[64];
+        char *argv[] = {"/bin/sh", "-c", script, NULL};
+        libxl_childproc_args a = xlt_args(argv);
+        libxl_childproc_result r;
+        libxl_childproc_fd fd;
+
+        XLT_ASSERT_RC(libxl_osevent_beforepoll(ctx, &nfds, pfd, &tmo, now), 0);
+        XLT_ASSERT(nfds >= 1 && pfd[0].fd >= 3);
+        xlt_pipe(p);
+        fd.child_fd = pfd[0].fd;
+        fd.parent_fd = p[1];
+        snprintf(script, sizeof script, "echo here >&%d", fd.child_fd);
+        a.fds = &fd;
+        a.nr_fds = 1;
+        XLT_ASSERT_RC(xlt_childproc_run(ctx, &a, &r, NULL), 0);
+        XLT_ASSERT_EXITED(r.status, 0);
+        close(p[1]);
+        xlt_read_all(p[0], out, sizeof out);
+        XLT_ASSERT_STREQ(out, "here\n");
+        close(p[0]);
+        libxl_ctx_free(ctx);
+    }
+}
+
+/* S4: with close_other_fds the child holds exactly 0-2 and the targets,
+ * even an fd the caller left without close-on-exec. */
+XLT_TEST(test_S4_close_other_fds_leaves_only_targets, 20)
+{
+    int fork_path;
+
+    for (fork_path = 0; fork_path < 2; fork_path++) {
+        libxl_ctx *ctx = ctx_on_path(fork_path, NULL);
+        /* Probed with stat, which opens nothing (a glob of the fd
+         * directory would show the directory's own fd). */
+        char *argv[] = {"/bin/sh", "-c",
+                        "i=0; while [ $i -lt 256 ]; do"
+                        " [ -e /proc/$$/fd/$i ] && printf '%s ' $i;"
+                        " i=$((i+1)); done; true",
+                        NULL};
+        libxl_childproc_args a = xlt_args(argv);
+        libxl_childproc_result r;
+        libxl_childproc_fd fds[2];
+        int leak, extra;
+        char out[256];
+
+        leak = open("/dev/null", O_RDONLY); /* no close-on-exec */
+        extra = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        XLT_ASSERT(leak >= 3 && extra >= 3);
+        fds[0].child_fd = 7;
+        fds[0].parent_fd = extra;
+        fds[1].child_fd = 12;
+        fds[1].parent_fd = extra;
+        a.fds = fds;
+        a.nr_fds = 2;
+        a.close_other_fds = 1;
+        XLT_ASSERT_RC(run_out(ctx, &a, out, sizeof out, &r), 0);
+        XLT_ASSERT_EXITED(r.status, 0);
+        XLT_ASSERT_MSG(!strcmp(out, "0 1 2 7 12 "),
+                       "path %d: child fds \"%s\" (leaked fd was %d)",
+                       fork_path, out, leak);
+        /* Without it, the leaked fd is inherited (what the flag is for). */
+        a.close_other_fds = 0;
+        XLT_ASSERT_RC(run_out(ctx, &a, out, sizeof out, &r), 0);
+        {
+            char want[16];
+
+            snprintf(want, sizeof want, " %d ", leak);
+            XLT_ASSERT_MSG(strstr(out, want) != NULL,
+                           "leaked fd %d not in \"%s\"", leak, out);
+        }
+        close(leak);
+        close(extra);
+        libxl_ctx_free(ctx);
+    }
+}
+
+/* S4: bad fds[] are ERROR_INVAL at once, naming the bad value. */
+XLT_TEST(test_S4_bad_fds_are_inval, 20)
+{
+    xlt_logger *lg = xlt_logger_new();
+    libxl_ctx *ctx = xlt_ctx_new(&lg->lg);
+    char *argv[] = {"/bin/true", NULL};
+    libxl_childproc_args a = xlt_args(argv);
+    libxl_childproc_result r;
+    libxl_childproc_fd fds[2];
+    int p[2];
+
+    xlt_pipe(p);
+    a.fds = fds;
+    fds[0].child_fd = 2; /* below 3 */
+    fds[0].parent_fd = p[0];
+    a.nr_fds = 1;
+    XLT_ASSERT_RC(xlt_childproc_run(ctx, &a, &r, NULL), ERROR_INVAL);
+    fds[0].child_fd = 5; /* twice */
+    fds[1].child_fd = 5;
+    fds[1].parent_fd = p[1];
+    a.nr_fds = 2;
+    XLT_ASSERT_RC(xlt_childproc_run(ctx, &a, &r, NULL), ERROR_INVAL);
+    fds[1].child_fd = 6; /* parent_fd not open */
+    fds[1].parent_fd = 987;
+    XLT_ASSERT_RC(xlt_childproc_run(ctx, &a, &r, NULL), ERROR_INVAL);
+    XLT_ASSERT(xlt_logger_count(lg, LIBXL_LOG_ERROR,
+                                "libxl_childproc_run: fds[1].parent_fd 987 "
+                                "is not open") == 1);
+    a.nr_fds = -1;
+    XLT_ASSERT_RC(xlt_childproc_run(ctx, &a, &r, NULL), ERROR_INVAL);
+    a.fds = NULL;
+    a.nr_fds = 1;
+    XLT_ASSERT_RC(xlt_childproc_run(ctx, &a, &r, NULL), ERROR_INVAL);
+    a.nr_fds = 0;
+    a.stdout_fd = 987;
+    XLT_ASSERT_RC(xlt_childproc_run(ctx, &a, &r, NULL), ERROR_INVAL);
+    XLT_ASSERT(xlt_logger_count(lg, LIBXL_LOG_ERROR,
+                                "libxl_childproc_run: stdout_fd 987 is not "
+                                "open") == 1);
+    XLT_ASSERT_EQ(xlt_count_children(NULL), 0);
+    close(p[0]);
+    close(p[1]);
+    libxl_ctx_free(ctx);
+}
+
+/* ------------------------------------------------------------------ S6 */
+
+/* S6: env_unset first (every entry of the name), then env_set (replacing
+ * every entry of its name, the last of a name winning), on a copy of
+ * envp. */
+XLT_TEST(test_S6_env_edits_on_envp, 20)
+{
+    int fork_path;
+
+    for (fork_path = 0; fork_path < 2; fork_path++) {
+        libxl_ctx *ctx = ctx_on_path(fork_path, NULL);
+        char *argv[] = {"/usr/bin/env", NULL};
+        char *envp[] = {"A=1", "B=2", "A=3", "C=4", "E=5", NULL};
+        char *unset[] = {"C", "A", NULL};
+        char *set[] = {"A=9", "D=5", "E=x=y", "D=6", NULL};
+        libxl_childproc_args a = xlt_args(argv);
+        libxl_childproc_result r;
+        char out[256];
+
+        a.envp = envp;
+        a.env_unset = unset;
+        a.env_set = set;
+        XLT_ASSERT_RC(run_out(ctx, &a, out, sizeof out, &r), 0);
+        XLT_ASSERT_EXITED(r.status, 0);
+        XLT_ASSERT_STREQ(out, "B=2\nA=9\nE=x=y\nD=6\n");
+        XLT_ASSERT_STREQ(envp[0], "A=1"); /* the caller's, untouched */
+        libxl_ctx_free(ctx);
+    }
+}
+
+/* S6: with envp NULL the base is the caller's environ, which the library
+ * never modifies. */
+XLT_TEST(test_S6_env_edits_on_environ_leave_it_alone, 20)
+{
+    libxl_ctx *ctx = xlt_ctx_new(NULL);
+    char *argv[] = {"/bin/sh", "-c", "echo \"$XLT_S6|${XLT_S6_GONE-unset}\"",
+                    NULL};
+    char *set[] = {"XLT_S6=child", NULL};
+    char *unset[] = {"XLT_S6_GONE", NULL};
+    libxl_childproc_args a = xlt_args(argv);
+    libxl_childproc_result r;
+    char out[128];
+
+    setenv("XLT_S6", "parent", 1);
+    setenv("XLT_S6_GONE", "here", 1);
+    a.env_set = set;
+    a.env_unset = unset;
+    XLT_ASSERT_RC(run_out(ctx, &a, out, sizeof out, &r), 0);
+    XLT_ASSERT_STREQ(out, "child|unset\n");
+    XLT_ASSERT_STREQ(getenv("XLT_S6"), "parent");
+    XLT_ASSERT_STREQ(getenv("XLT_S6_GONE"), "here");
+    libxl_ctx_free(ctx);
+}
+
+XLT_TEST(test_S6_env_set_without_equals_is_inval, 20)
+{
+    libxl_ctx *ctx = xlt_ctx_new(NULL);
+    char *argv[] = {"/bin/true", NULL};
+    char *set[] = {"JUSTANAME", NULL};
+    libxl_childproc_args a = xlt_args(argv);
+    libxl_childproc_result r;
+
+    a.env_set = set;
+    XLT_ASSERT_RC(xlt_childproc_run(ctx, &a, &r, NULL), ERROR_INVAL);
+    XLT_ASSERT_EQ(xlt_count_children(NULL), 0);
+    libxl_ctx_free(ctx);
+}
+
+/* ----------------------------------------------------------------- S10 */
+
+/* S10: a path without '/' is searched in the child's PATH (from envp or
+ * env_set), not the caller's, on both paths. */
+XLT_TEST(test_S10_path_searched_in_childs_env, 20)
+{
+    char dir[64], prog[128], pathvar[160];
+    int fork_path, how;
+
+    make_tmpdir(dir, sizeof dir);
+    snprintf(prog, sizeof prog, "%s/xlt-s10-prog", dir);
+    snprintf(pathvar, sizeof pathvar, "PATH=/nonexistent:%s", dir);
+    write_file(prog, "#!/bin/sh\necho found-it\n", 0755);
+    for (fork_path = 0; fork_path < 2; fork_path++)
+        for (how = 0; how < 2; how++) {
+            libxl_ctx *ctx = ctx_on_path(fork_path, NULL);
+            char *argv[] = {"xlt-s10-prog", NULL};
+            char *env[] = {pathvar, NULL};
+            libxl_childproc_args a = xlt_args(argv);
+            libxl_childproc_result r;
+            char out[64];
+
+            if (how)
+                a.env_set = env;
+            else
+                a.envp = env;
+            XLT_ASSERT_RC(run_out(ctx, &a, out, sizeof out, &r), 0);
+            XLT_ASSERT_STREQ(out, "found-it\n");
+            libxl_ctx_free(ctx);
+        }
+    /* Not in the child's PATH: ENOENT, though the caller's PATH has it. */
+    {
+        libxl_ctx *ctx = xlt_ctx_new(NULL);
+        char *argv[] = {"sh", "-c", "exit 0", NULL};
+        char *env[] = {pathvar, NULL};
+        libxl_childproc_args a = xlt_args(argv);
+        libxl_childproc_result r;
+
+        a.path = "sh";
+        a.envp = env;
+        XLT_ASSERT_RC(xlt_childproc_run(ctx, &a, &r, NULL), ERROR_FAIL);
+        XLT_ASSERT_EQ(r.exec_errno, ENOENT);
+        libxl_ctx_free(ctx);
+    }
+    unlink(prog);
+    rmdir(dir);
+}
+
+int main(void)
+{
+    static const xlt_case cases[] = {
+        XLT_CASE(test_R1_argv_empty_is_inval),
+        XLT_CASE(test_R1_exec_errno_with_std_fds_closed),
+        XLT_CASE(test_R1_script_without_shebang_is_enoexec_on_both_paths),
+        XLT_CASE(test_S0_zeroed_args_run_as_01_and_outputs_written),
+        XLT_CASE(test_S1_S2_pid_at_start_and_kill),
+        XLT_CASE(test_S2_kill_bad_arguments),
+        XLT_CASE(test_S7_new_session_kill_reaches_group),
+        XLT_CASE(test_S3_ignored_and_caught_signals_default_in_child),
+        XLT_CASE(test_S3_sigpipe_ignored_in_caller_yes_head_ends),
+        XLT_CASE(test_S3_no_parent_handler_runs_in_child_before_exec),
+        XLT_CASE(test_S4_fd_mapping_swaps),
+        XLT_CASE(test_S4_child_fd_on_a_library_fd),
+        XLT_CASE(test_S4_close_other_fds_leaves_only_targets),
+        XLT_CASE(test_S4_bad_fds_are_inval),
+        XLT_CASE(test_S6_env_edits_on_envp),
+        XLT_CASE(test_S6_env_edits_on_environ_leave_it_alone),
+        XLT_CASE(test_S6_env_set_without_equals_is_inval),
+        XLT_CASE(test_S10_path_searched_in_childs_env),
+    };
+
+    return xlt_main("spawn", cases, sizeof cases / sizeof cases[0]);
+}
