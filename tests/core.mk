@@ -43,3 +43,12 @@ TESTS += tests/test_abi01.sh
 CLEANFILES = tests/abi01/prog01 tests/abi01/stub/libxlchild.so.0
 EXTRA_DIST += tests/test_abi01.sh tests/abi01/xlchild.h tests/abi01/stub.c \
 	tests/abi01/prog01.c
+
+# xlchild.h compiles cleanly as C99 -pedantic, C11 and C++ (issue 17):
+# tests/check-header.sh, with the compilers this build uses.
+tests/check-header.env: Makefile
+	$(AM_V_GEN)printf "HEADER_CC='%s'\nHEADER_CXX='%s'\n" '$(CC)' 'c++' > $@
+check_SCRIPTS += tests/check-header.env
+TESTS += tests/check-header.sh
+CLEANFILES += tests/check-header.env
+EXTRA_DIST += tests/check-header.sh
