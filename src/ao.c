@@ -87,6 +87,7 @@ void libxl__aos_free_locked(libxl_ctx *ctx)
     while ((ao = TAILQ_FIRST(&ctx->aos))) {
         TAILQ_REMOVE(&ctx->aos, ao, entry);
         libxl__timeout_cancel_locked(ctx, &ao->timer);
+        libxl__capture_free_locked(ctx, ao->cap);
         libxl__ao_free(ao); /* asynchronous: a synchronous one is its
                                thread's, which has left with it */
     }

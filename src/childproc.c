@@ -61,6 +61,34 @@ static void result_outputs_locked(libxl__ao *ao)
     r->out = r->err = NULL;
     r->out_len = r->err_len = 0;
     r->out_truncated = r->err_truncated = 0;
+    if (ao->cap)
+        libxl__capture_result_locked(ao->cap, r);
+}
+
+void libxl__run_done_locked(libxl_ctx *ctx, libxl__ao *ao, libxl__child *ch)
+{
+    int rc = 0;
+
+    /* R1: the result is in place before the completion is delivered.
+     * It goes straight to the caller's struct (the ao keeps no copy:
+     * memory per child in flight, W5). */
+    if (ao->result_out) {
+        ao->result_out->pid = ch->pid;
+        ao->result_out->status = ch->status;
+        ao->result_out->exec_errno = ao->exec_errno;
+        ao->result_out->rusage = ch->rusage;
+        result_outputs_locked(ao);
+    }
+    libxl__capture_free_locked(ctx, ao->cap);
+    ao->cap = NULL;
+    if (ao->exec_errno || ch->lost)
+        rc = ERROR_FAIL;
+    else if (ao->abort_requested)
+        rc = ERROR_ABORTED;
+    else if (ao->timed_out)
+        rc = ERROR_TIMEDOUT;
+    libxl__child_free(ch);
+    libxl__ao_complete_locked(ctx, ao, rc);
 }
 
 static void child_done_locked(libxl_ctx *ctx, libxl__child *ch)
@@ -74,27 +102,11 @@ static void child_done_locked(libxl_ctx *ctx, libxl__child *ch)
         return;
     }
     if (ao) {
-        int rc = 0;
-
         ao->child = NULL;
-        /* R1: the result is in place before the completion is delivered.
-         * It goes straight to the caller's struct (the ao keeps no copy:
-         * memory per child in flight, W5). */
-        if (ao->result_out) {
-            ao->result_out->pid = ch->pid;
-            ao->result_out->status = ch->status;
-            ao->result_out->exec_errno = ao->exec_errno;
-            ao->result_out->rusage = ch->rusage;
-            result_outputs_locked(ao);
-        }
-        if (ao->exec_errno || ch->lost)
-            rc = ERROR_FAIL;
-        else if (ao->abort_requested)
-            rc = ERROR_ABORTED;
-        else if (ao->timed_out)
-            rc = ERROR_TIMEDOUT;
-        libxl__child_free(ch);
-        libxl__ao_complete_locked(ctx, ao, rc);
+        /* S5: not before its captured pipes are at EOF (or lingered). */
+        if (ao->cap && !libxl__capture_reaped_locked(ctx, ao->cap, ch))
+            return;
+        libxl__run_done_locked(ctx, ao, ch);
         return;
     }
     {
@@ -212,13 +224,7 @@ static bool run_args_ok(libxl_ctx *ctx, const libxl_childproc_args *args)
     if (!libxl__env_args_ok(ctx, args))
         return false;
     /* Not in this version yet: refused rather than silently ignored. */
-    if (args->capture || args->stdin_data || args->cgroup) {
-        libxl__log(ctx, LIBXL_LOG_ERROR, -1, "libxl_childproc_run",
-                   "%s is not implemented in this version",
-                   args->cgroup ? "cgroup"
-                   : args->capture ? "capture" : "stdin_data");
-        return false;
-    }
+    RUN_CHECK(ctx, !args->cgroup, "cgroup is not implemented in this version");
     return true;
 }
 
@@ -273,6 +279,8 @@ done:
     ao->pid = pid;
     ao->exec_errno = exec_errno;
     ao->starting = false;
+    if (pid > 0 && ao->cap)
+        libxl__capture_start_locked(ctx, ao->cap, pid, io.parent_fd);
     if (pid > 0 && ao->done_early) {
         ch = ao->done_early;
         ao->done_early = NULL;
@@ -290,7 +298,10 @@ done:
         if (ao->result_out) {
             memset(ao->result_out, 0, ao->result_size);
             ao->result_out->exec_errno = exec_errno;
+            result_outputs_locked(ao); /* S5: "" for a captured stream */
         }
+        libxl__capture_free_locked(ctx, ao->cap);
+        ao->cap = NULL;
         libxl__ao_fail_later_locked(ctx, ao, ERROR_FAIL);
     }
     CTX_UNLOCK(ctx);
@@ -323,8 +334,11 @@ static int run_entered(libxl_ctx *ctx, const libxl_childproc_args *args,
 
     CTX_LOCK(ctx);
     if ((rc = libxl__osevent_ready_locked(ctx)) ||
+        ((args->capture || args->stdin_data) &&
+         (rc = libxl__capture_new_locked(ctx, ao, args))) ||
         (args->timeout_ms > 0 &&
          (rc = libxl__timeout_set_locked(ctx, &ao->timer, args->timeout_ms)))) {
+        libxl__capture_free_locked(ctx, ao->cap);
         CTX_UNLOCK(ctx);
         libxl__ao_free(ao);
         return rc;
@@ -335,6 +349,7 @@ static int run_entered(libxl_ctx *ctx, const libxl_childproc_args *args,
         (rc = libxl__reaper_ensure(ctx))) {
         CTX_LOCK(ctx);
         libxl__timeout_cancel_locked(ctx, &ao->timer);
+        libxl__capture_free_locked(ctx, ao->cap);
         CTX_UNLOCK(ctx);
         libxl__start_end(ctx);
         libxl__ao_free(ao);

@@ -111,6 +111,7 @@ typedef struct libxl__ao libxl__ao;
 typedef struct libxl__waiter libxl__waiter;
 typedef struct libxl__timeout libxl__timeout;
 typedef struct libxl__osreg libxl__osreg;
+typedef struct libxl__capture libxl__capture;
 
 /* Which reaping rule a child falls under; fixed when it is registered
  * (but for orphans, libxl__children_orphan). */
@@ -198,6 +199,9 @@ struct libxl__waiter {
     libxl_event_predicate *pred;
     void *pred_user;
     libxl__ao *sync_ao; /* non-NULL: waits for this only */
+    int poll_fd;        /* >= 0: asleep in poll(), woken through this
+                           eventfd instead of cond (src/capture.c) */
+    libxl_ctx *poll_ctx;
 };
 
 struct libxl__ao {
@@ -227,6 +231,7 @@ struct libxl__ao {
     bool timed_out;
     bool term_sent, kill_sent;
     libxl__timeout timer; /* the timeout, then the grace */
+    libxl__capture *cap;  /* S5: its pipes, or NULL */
 };
 
 struct libxl__ctx {
@@ -281,6 +286,12 @@ struct libxl__ctx {
     bool wake_fd_registered;
     LIST_HEAD(, libxl__osreg) osregs;
     uintptr_t osreg_seq;
+
+    /* S5's pipes (src/capture.c) */
+    LIST_HEAD(, libxl__capture) captures;
+    int ncapture_fds;        /* open parent ends among them */
+    libxl__waiter *poller;   /* the waiter asleep in poll() on them */
+    int poll_efd;            /* wakes the poller; -1 until first needed */
 
     /* G.lock */
     LIST_ENTRY(libxl__ctx) g_entry; /* G.ctxs */
@@ -637,5 +648,59 @@ bool libxl__env_args_ok(libxl_ctx *ctx, const libxl_childproc_args *args);
  * to the base's and env_set's strings.  0 or ERROR_NOMEM. */
 int libxl__env_build(libxl_ctx *ctx, const libxl_childproc_args *args,
                      char ***envp_r);
+
+/* S5 (src/capture.c), all with ctx->lock held. */
+typedef struct {
+    int fd;          /* the parent's end, -1 once closed */
+    char *buf;       /* captured bytes (out/err) */
+    size_t len, size;
+    bool truncated;
+    bool registered; /* with the fd_register hook */
+    uintptr_t token; /* its for_libxl */
+    void *for_app;
+} libxl__capture_stream;
+
+struct libxl__capture {
+    LIST_ENTRY(libxl__capture) entry; /* ctx->captures */
+    libxl__ao *ao;
+    pid_t pid;
+    unsigned captured;        /* LIBXL_CAPTURE_* */
+    size_t max;               /* capture_max */
+    libxl__capture_stream s[3]; /* stdin (written), stdout, stderr */
+    const char *in;           /* stdin_data still to write */
+    char *in_copy;
+    size_t in_len, in_off;
+    libxl__child *reaped;     /* reaped, waiting for the pipes' EOF */
+    libxl__timeout linger;    /* 200 ms after the reap */
+};
+
+/* Allocates ao->cap for args (capture or stdin_data), on ctx->captures. */
+int libxl__capture_new_locked(libxl_ctx *ctx, libxl__ao *ao,
+                              const libxl_childproc_args *args);
+/* The child was started: its pipes' parent ends (libxl__spawn_io) are
+ * the ctx's from now on.  Returns 0 or a failing fd_register's error. */
+int libxl__capture_start_locked(libxl_ctx *ctx, libxl__capture *cap, pid_t pid,
+                                const int parent_fd[3]);
+/* The child was reaped: true when its run may complete now; false when
+ * it waits for the pipes (cap keeps ch and completes it later through
+ * libxl__run_done_locked). */
+bool libxl__capture_reaped_locked(libxl_ctx *ctx, libxl__capture *cap,
+                                  libxl__child *ch);
+/* Moves the captured bytes to the caller's result. */
+void libxl__capture_result_locked(libxl__capture *cap,
+                                  libxl_childproc_result *r);
+void libxl__capture_free_locked(libxl_ctx *ctx, libxl__capture *cap);
+/* The work loop's pass over every pipe of the ctx; may complete runs
+ * (dropping the lock for their callbacks). */
+void libxl__captures_drain_locked(libxl_ctx *ctx);
+/* Fills up to max pollfds for the open pipes; returns how many exist. */
+int libxl__capture_pollfds_locked(libxl_ctx *ctx, struct pollfd *fds,
+                                  int max);
+/* Is token the for_libxl of one of the ctx's registered pipes? */
+bool libxl__capture_token_locked(libxl_ctx *ctx, uintptr_t token);
+/* The set of pipes changed: the thread that sleeps for them must look. */
+void libxl__capture_poke_locked(libxl_ctx *ctx);
+/* childproc.c: completes the run ao with its reaped child ch. */
+void libxl__run_done_locked(libxl_ctx *ctx, libxl__ao *ao, libxl__child *ch);
 
 #endif /* XLCHILD_INTERNAL_H */

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 static pid_t fork_hook(void *user)
@@ -651,6 +652,236 @@ XLT_TEST(test_S6_env_set_without_equals_is_inval, 20)
     libxl_ctx_free(ctx);
 }
 
+
+/* ------------------------------------------------------------------ S5 */
+
+/* S5: a synchronous run of a child writing MiBs on both streams neither
+ * deadlocks nor loses a byte. */
+XLT_TEST(test_S5_capture_large_outputs_sync, 60)
+{
+    int fork_path;
+
+    for (fork_path = 0; fork_path < 2; fork_path++) {
+        libxl_ctx *ctx = ctx_on_path(fork_path, NULL);
+        char *argv[] = {"/bin/sh", "-c",
+                        "head -c 3000000 /dev/zero; head -c 200000 /dev/zero"
+                        " | tr '\\0' e >&2; echo tail",
+                        NULL};
+        libxl_childproc_args a = xlt_args(argv);
+        libxl_childproc_result r;
+        size_t i;
+
+        a.capture = LIBXL_CAPTURE_STDOUT | LIBXL_CAPTURE_STDERR;
+        a.capture_max = 8u << 20;
+        a.timeout_ms = 30000;
+        XLT_ASSERT_RC(xlt_childproc_run(ctx, &a, &r, NULL), 0);
+        XLT_ASSERT_EXITED(r.status, 0);
+        XLT_ASSERT_EQ(r.out_len, 3000005);
+        XLT_ASSERT(!memcmp(r.out + 3000000, "tail\n", 6)); /* and the NUL */
+        for (i = 0; i < 3000000 && r.out[i] == 0; i++)
+            ;
+        XLT_ASSERT_EQ(i, 3000000);
+        XLT_ASSERT_EQ(r.err_len, 200000);
+        XLT_ASSERT(r.err[0] == 'e' && r.err[199999] == 'e' && !r.err[200000]);
+        XLT_ASSERT(!r.out_truncated && !r.err_truncated);
+        libxl_childproc_result_dispose(&r);
+        XLT_ASSERT(r.out == NULL && r.err == NULL && r.out_len == 0);
+        libxl_ctx_free(ctx);
+    }
+}
+
+/* S5: past capture_max the rest is read and dropped (the child is never
+ * blocked), and the stream is marked truncated; an uncaptured stream is
+ * NULL, a captured empty one "". */
+XLT_TEST(test_S5_capture_max_truncates_without_blocking, 30)
+{
+    libxl_ctx *ctx = xlt_ctx_new(NULL);
+    char *argv[] = {"/bin/sh", "-c", "head -c 1000000 /dev/zero; exit 3",
+                    NULL};
+    libxl_childproc_args a = xlt_args(argv);
+    libxl_childproc_result r;
+
+    a.capture = LIBXL_CAPTURE_STDOUT | LIBXL_CAPTURE_STDERR;
+    a.capture_max = 1000;
+    XLT_ASSERT_RC(xlt_childproc_run(ctx, &a, &r, NULL), 0);
+    XLT_ASSERT_EXITED(r.status, 3);
+    XLT_ASSERT_EQ(r.out_len, 1000);
+    XLT_ASSERT(r.out_truncated);
+    XLT_ASSERT_STREQ(r.err, "");
+    XLT_ASSERT(!r.err_truncated);
+    libxl_childproc_result_dispose(&r);
+
+    a.capture = LIBXL_CAPTURE_STDERR;
+    a.stdout_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+    XLT_ASSERT(a.stdout_fd > 0);
+    XLT_ASSERT_RC(xlt_childproc_run(ctx, &a, &r, NULL), 0);
+    close(a.stdout_fd);
+    XLT_ASSERT(r.out == NULL);
+    XLT_ASSERT_STREQ(r.err, "");
+    libxl_childproc_result_dispose(&r);
+    libxl_ctx_free(ctx);
+}
+
+/* S5: a background process holding the pipe does not hold the run: it
+ * completes soon after the reap, with what was read. */
+XLT_TEST(test_S5_background_holder_completes_after_reap, 30)
+{
+    libxl_ctx *ctx = xlt_ctx_new(NULL);
+    char *argv[] = {"/bin/sh", "-c", "echo hi; sleep 20 & exit 0", NULL};
+    libxl_childproc_args a = xlt_args(argv);
+    libxl_childproc_result r;
+    int64_t t0 = xlt_now_ms();
+
+    a.capture = LIBXL_CAPTURE_STDOUT;
+    a.new_process_group = 1;
+    XLT_ASSERT_RC(xlt_childproc_run(ctx, &a, &r, NULL), 0);
+    XLT_ASSERT_MSG(xlt_now_ms() - t0 < 10000, "held by the background process");
+    XLT_ASSERT_STREQ(r.out, "hi\n");
+    kill(-r.pid, SIGKILL); /* the sleep */
+    libxl_childproc_result_dispose(&r);
+    libxl_ctx_free(ctx);
+}
+
+/* S5: stdin_data is fed, then EOF; a child that does not read it is not
+ * an error (and no SIGPIPE reaches the caller). */
+XLT_TEST(test_S5_stdin_data_fed_then_eof, 30)
+{
+    libxl_ctx *ctx = xlt_ctx_new(NULL);
+    char *cat[] = {"/bin/cat", NULL};
+    char *tru[] = {"/bin/true", NULL};
+    size_t n = 300000, i;
+    char *in = malloc(n);
+    libxl_childproc_result r;
+
+    XLT_ASSERT(in);
+    for (i = 0; i < n; i++)
+        in[i] = (char)('a' + i % 26);
+    {
+        libxl_childproc_args a = xlt_args(cat);
+        a.stdin_data = in;
+        a.stdin_len = n;
+        a.capture = LIBXL_CAPTURE_STDOUT;
+        XLT_ASSERT_RC(xlt_childproc_run(ctx, &a, &r, NULL), 0);
+        XLT_ASSERT_EXITED(r.status, 0);
+        XLT_ASSERT_EQ(r.out_len, n);
+        XLT_ASSERT(!memcmp(r.out, in, n));
+        libxl_childproc_result_dispose(&r);
+    }
+    {
+        libxl_childproc_args a = xlt_args(tru);
+        a.stdin_data = in;
+        a.stdin_len = n;
+        XLT_ASSERT_RC(xlt_childproc_run(ctx, &a, &r, NULL), 0);
+        XLT_ASSERT_EXITED(r.status, 0);
+    }
+    free(in);
+    libxl_ctx_free(ctx);
+}
+
+/* S5: an asynchronous run's pipes are drained by libxl_event_wait. */
+XLT_TEST(test_S5_async_capture_drained_by_event_wait, 30)
+{
+    libxl_ctx *ctx = xlt_ctx_new(NULL);
+    char *argv[] = {"/bin/sh", "-c", "head -c 500000 /dev/zero; echo done >&2",
+                    NULL};
+    libxl_childproc_args a = xlt_args(argv);
+    libxl_childproc_result r;
+    libxl_asyncop_how how;
+
+    memset(&how, 0, sizeof how);
+    how.u.for_event = 5;
+    a.capture = LIBXL_CAPTURE_STDOUT | LIBXL_CAPTURE_STDERR;
+    XLT_ASSERT_RC(xlt_childproc_run(ctx, &a, &r, &how), 0);
+    XLT_ASSERT_RC(xlt_wait_for(ctx, 5), 0);
+    XLT_ASSERT_EQ(r.out_len, 500000);
+    XLT_ASSERT_STREQ(r.err, "done\n");
+    libxl_childproc_result_dispose(&r);
+    libxl_ctx_free(ctx);
+}
+
+/* S5: a single-threaded main loop on beforepoll/afterpoll drains them. */
+XLT_TEST(test_S5_capture_drained_by_afterpoll, 30)
+{
+    libxl_ctx *ctx = xlt_ctx_new(NULL);
+    char *argv[] = {"/bin/sh", "-c", "head -c 700000 /dev/zero", NULL};
+    libxl_childproc_args a = xlt_args(argv);
+    libxl_childproc_result r;
+    libxl_asyncop_how how;
+    libxl_event *ev = NULL;
+    int64_t end = xlt_now_ms() + 20000;
+
+    memset(&how, 0, sizeof how);
+    how.u.for_event = 6;
+    a.capture = LIBXL_CAPTURE_STDOUT;
+    XLT_ASSERT_RC(xlt_childproc_run(ctx, &a, &r, &how), 0);
+    while (xlt_event_check(ctx, &ev, LIBXL_EVENTMASK_ALL, NULL, NULL) ==
+           ERROR_NOT_READY) {
+        struct pollfd fds[8];
+        struct timeval now;
+        int nfds = 8, tmo = 1000;
+
+        XLT_ASSERT(xlt_now_ms() < end);
+        gettimeofday(&now, NULL);
+        XLT_ASSERT_RC(libxl_osevent_beforepoll(ctx, &nfds, fds, &tmo, now), 0);
+        poll(fds, (nfds_t)nfds, tmo);
+        gettimeofday(&now, NULL);
+        libxl_osevent_afterpoll(ctx, nfds, fds, now);
+    }
+    XLT_ASSERT_EQ(ev->for_user, 6);
+    XLT_ASSERT_RC(ev->u.operation_complete.rc, 0);
+    libxl_event_free(ctx, ev);
+    XLT_ASSERT_EQ(r.out_len, 700000);
+    libxl_childproc_result_dispose(&r);
+    libxl_ctx_free(ctx);
+}
+
+/* S5: what was read is kept when the run times out. */
+XLT_TEST(test_S5_timeout_keeps_what_was_read, 30)
+{
+    libxl_ctx *ctx = xlt_ctx_new(NULL);
+    char *argv[] = {"/bin/sh", "-c", "echo part; exec sleep 20", NULL};
+    libxl_childproc_args a = xlt_args(argv);
+    libxl_childproc_result r;
+
+    a.capture = LIBXL_CAPTURE_STDOUT;
+    a.timeout_ms = 300;
+    XLT_ASSERT_RC(xlt_childproc_run(ctx, &a, &r, NULL), ERROR_TIMEDOUT);
+    XLT_ASSERT_STREQ(r.out, "part\n");
+    libxl_childproc_result_dispose(&r);
+    libxl_ctx_free(ctx);
+}
+
+/* S5: a stream both captured and given an fd, or stdin_data with a
+ * stdin_fd, is ERROR_INVAL; a failed start still writes "" for captured
+ * streams. */
+XLT_TEST(test_S5_capture_conflicts_inval_and_failed_start, 20)
+{
+    libxl_ctx *ctx = xlt_ctx_new(NULL);
+    char *argv[] = {"/nonexistent/xlt", NULL};
+    libxl_childproc_args a = xlt_args(argv);
+    libxl_childproc_result r;
+    int p[2];
+
+    xlt_pipe(p);
+    a.capture = LIBXL_CAPTURE_STDOUT;
+    a.stdout_fd = p[1];
+    XLT_ASSERT_RC(xlt_childproc_run(ctx, &a, &r, NULL), ERROR_INVAL);
+    a.stdout_fd = 0;
+    a.stdin_data = "x";
+    a.stdin_len = 1;
+    a.stdin_fd = p[0];
+    XLT_ASSERT_RC(xlt_childproc_run(ctx, &a, &r, NULL), ERROR_INVAL);
+    a.stdin_fd = 0;
+    XLT_ASSERT_RC(xlt_childproc_run(ctx, &a, &r, NULL), ERROR_FAIL);
+    XLT_ASSERT_EQ(r.exec_errno, ENOENT);
+    XLT_ASSERT_STREQ(r.out, "");
+    XLT_ASSERT(r.err == NULL);
+    libxl_childproc_result_dispose(&r);
+    close(p[0]);
+    close(p[1]);
+    libxl_ctx_free(ctx);
+}
+
 /* ----------------------------------------------------------------- S10 */
 
 /* S10: a path without '/' is searched in the child's PATH (from envp or
@@ -720,6 +951,14 @@ int main(void)
         XLT_CASE(test_S6_env_edits_on_environ_leave_it_alone),
         XLT_CASE(test_S6_env_set_without_equals_is_inval),
         XLT_CASE(test_S10_path_searched_in_childs_env),
+        XLT_CASE(test_S5_capture_large_outputs_sync),
+        XLT_CASE(test_S5_capture_max_truncates_without_blocking),
+        XLT_CASE(test_S5_background_holder_completes_after_reap),
+        XLT_CASE(test_S5_stdin_data_fed_then_eof),
+        XLT_CASE(test_S5_async_capture_drained_by_event_wait),
+        XLT_CASE(test_S5_capture_drained_by_afterpoll),
+        XLT_CASE(test_S5_timeout_keeps_what_was_read),
+        XLT_CASE(test_S5_capture_conflicts_inval_and_failed_start),
     };
 
     return xlt_main("spawn", cases, sizeof cases / sizeof cases[0]);
