@@ -835,6 +835,183 @@ XLT_TEST(test_S5_capture_drained_by_afterpoll, 30)
     libxl_ctx_free(ctx);
 }
 
+/* A minimal application main loop on the osevent hooks: the fds and
+ * timeouts the library registers, polled here. */
+typedef struct {
+    int fd;
+    short events;
+    void *for_libxl;
+    int used;
+} hook_fd;
+
+typedef struct {
+    struct timeval abs;
+    void *for_libxl;
+    int used;
+} hook_timeout;
+
+typedef struct {
+    hook_fd fd[16];
+    hook_timeout to[16];
+} hook_loop;
+
+static int hl_fd_register(void *user, int fd, void **reg, short events,
+                          void *for_libxl)
+{
+    hook_loop *h = user;
+    int i;
+
+    for (i = 0; i < 16 && h->fd[i].used; i++)
+        ;
+    XLT_ASSERT(i < 16);
+    h->fd[i].fd = fd;
+    h->fd[i].events = events;
+    h->fd[i].for_libxl = for_libxl;
+    h->fd[i].used = 1;
+    *reg = &h->fd[i];
+    return 0;
+}
+
+static int hl_fd_modify(void *user, int fd, void **reg, short events)
+{
+    (void)user;
+    (void)fd;
+    ((hook_fd *)*reg)->events = events;
+    return 0;
+}
+
+static void hl_fd_deregister(void *user, int fd, void *reg)
+{
+    (void)user;
+    (void)fd;
+    memset(reg, 0, sizeof(hook_fd));
+}
+
+static int hl_timeout_register(void *user, void **reg, struct timeval abs,
+                               void *for_libxl)
+{
+    hook_loop *h = user;
+    int i;
+
+    for (i = 0; i < 16 && h->to[i].used; i++)
+        ;
+    XLT_ASSERT(i < 16);
+    h->to[i].abs = abs;
+    h->to[i].for_libxl = for_libxl;
+    h->to[i].used = 1;
+    *reg = &h->to[i];
+    return 0;
+}
+
+static int hl_timeout_modify(void *user, void **reg, struct timeval abs)
+{
+    (void)user;
+    ((hook_timeout *)*reg)->abs = abs;
+    return 0;
+}
+
+static void hl_timeout_deregister(void *user, void *reg)
+{
+    (void)user;
+    memset(reg, 0, sizeof(hook_timeout));
+}
+
+/* One turn of the loop: poll the registered fds until the nearest
+ * timeout, then report what is ready and what expired. */
+static void hook_loop_turn(libxl_ctx *ctx, hook_loop *h)
+{
+    struct pollfd pfd[16];
+    void *tok[16];
+    struct timeval now;
+    int n = 0, i, ms = 200;
+
+    gettimeofday(&now, NULL);
+    for (i = 0; i < 16; i++) {
+        long long d;
+
+        if (!h->to[i].used)
+            continue;
+        d = (h->to[i].abs.tv_sec - now.tv_sec) * 1000LL +
+            (h->to[i].abs.tv_usec - now.tv_usec) / 1000;
+        if (d < ms)
+            ms = d < 0 ? 0 : (int)d;
+    }
+    for (i = 0; i < 16; i++) {
+        if (!h->fd[i].used)
+            continue;
+        pfd[n].fd = h->fd[i].fd;
+        pfd[n].events = h->fd[i].events;
+        tok[n++] = h->fd[i].for_libxl;
+    }
+    poll(pfd, (nfds_t)n, ms);
+    for (i = 0; i < n; i++)
+        if (pfd[i].revents) {
+            xlt_in_libxl++;
+            libxl_osevent_occurred_fd(ctx, tok[i], pfd[i].fd, pfd[i].events,
+                                      pfd[i].revents);
+            xlt_in_libxl--;
+        }
+    gettimeofday(&now, NULL);
+    for (i = 0; i < 16; i++) {
+        if (!h->to[i].used || timercmp(&h->to[i].abs, &now, >))
+            continue;
+        h->to[i].used = 0; /* forgotten once reported (O3) */
+        xlt_in_libxl++;
+        libxl_osevent_occurred_timeout(ctx, h->to[i].for_libxl);
+        xlt_in_libxl--;
+    }
+}
+
+static void s5_done(libxl_ctx *ctx, int rc, void *user)
+{
+    (void)ctx;
+    *(int *)user = rc == 0 ? 1 : rc;
+}
+
+/* S5: with the osevent hooks, the pipes are registered through
+ * fd_register and drained in occurred_fd; the 200 ms linger is a
+ * registered timeout. */
+XLT_TEST(test_S5_capture_through_osevent_hooks, 30)
+{
+    static hook_loop h;
+    libxl_osevent_hooks oh = {hl_fd_register, hl_fd_modify, hl_fd_deregister,
+                              hl_timeout_register, hl_timeout_modify,
+                              hl_timeout_deregister};
+    libxl_ctx *ctx = xlt_ctx_new(NULL);
+    char *argv[] = {"/bin/sh", "-c",
+                    "head -c 600000 /dev/zero; echo e >&2; sleep 20 & exit 0",
+                    NULL};
+    libxl_childproc_args a = xlt_args(argv);
+    libxl_childproc_result r;
+    libxl_asyncop_how how;
+    int done = 0, i, regs = 0;
+    int64_t end = xlt_now_ms() + 20000;
+
+    libxl_osevent_register_hooks(ctx, &oh, &h);
+    memset(&how, 0, sizeof how);
+    how.callback = s5_done;
+    how.u.for_callback = &done;
+    a.capture = LIBXL_CAPTURE_STDOUT | LIBXL_CAPTURE_STDERR;
+    a.new_process_group = 1;
+    XLT_ASSERT_RC(xlt_childproc_run(ctx, &a, &r, &how), 0);
+    for (i = 0; i < 16; i++)
+        regs += h.fd[i].used;
+    XLT_ASSERT_EQ(regs, 3); /* the wakeup fd and the two pipes */
+    while (!done) {
+        XLT_ASSERT(xlt_now_ms() < end);
+        hook_loop_turn(ctx, &h);
+    }
+    XLT_ASSERT_EQ(done, 1);
+    XLT_ASSERT_EQ(r.out_len, 600000);
+    XLT_ASSERT_STREQ(r.err, "e\n");
+    for (i = 0, regs = 0; i < 16; i++)
+        regs += h.fd[i].used;
+    XLT_ASSERT_EQ(regs, 1); /* the pipes were deregistered */
+    kill(-r.pid, SIGKILL);
+    libxl_childproc_result_dispose(&r);
+    libxl_ctx_free(ctx);
+}
+
 /* S5: what was read is kept when the run times out. */
 XLT_TEST(test_S5_timeout_keeps_what_was_read, 30)
 {
@@ -957,6 +1134,7 @@ int main(void)
         XLT_CASE(test_S5_stdin_data_fed_then_eof),
         XLT_CASE(test_S5_async_capture_drained_by_event_wait),
         XLT_CASE(test_S5_capture_drained_by_afterpoll),
+        XLT_CASE(test_S5_capture_through_osevent_hooks),
         XLT_CASE(test_S5_timeout_keeps_what_was_read),
         XLT_CASE(test_S5_capture_conflicts_inval_and_failed_start),
     };
