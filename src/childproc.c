@@ -223,8 +223,7 @@ static bool run_args_ok(libxl_ctx *ctx, const libxl_childproc_args *args)
               "stdin_len %zu with no stdin_data", args->stdin_len);
     if (!libxl__env_args_ok(ctx, args))
         return false;
-    /* Not in this version yet: refused rather than silently ignored. */
-    RUN_CHECK(ctx, !args->cgroup, "cgroup is not implemented in this version");
+    RUN_CHECK(ctx, !args->cgroup || args->cgroup[0], "cgroup is empty");
     return true;
 }
 

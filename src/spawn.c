@@ -19,6 +19,8 @@
  *  - fork_replacement (R3), or fork() where posix_spawn lacks an action we
  *    need, then child_exec below, which reports the failing step and its
  *    errno through a close-on-exec pipe.
+ * With a cgroup (S8) the fork path is taken, through clone3 where it can
+ * be (see create_child).
  * A script without "#!" fails with ENOEXEC on both (glibc's and musl's
  * posix_spawn do not retry it through /bin/sh, so child_exec does not
  * either).
@@ -27,6 +29,7 @@
 
 #include <fcntl.h>
 #include <limits.h>
+#include <sched.h>
 #include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,11 +61,13 @@ typedef struct {
     } *moves;
     int max_target; /* >= 2 */
     int errfd;      /* fork path: the exec-error pipe's write end */
+    int cgfd;       /* S8: the cgroup directory, or -1 */
+    bool cg_move;   /* S8 without clone3: the child moves itself there */
 } plan;
 
 /* The steps of the child side, for the log line of a failed start. */
 enum { STEP_EXEC, STEP_SIGNALS, STEP_SETSID, STEP_SETPGID, STEP_CHDIR,
-       STEP_FDS };
+       STEP_FDS, STEP_CGROUP };
 
 static const char *const step_names[] = {
     [STEP_EXEC] = "exec",
@@ -71,7 +76,16 @@ static const char *const step_names[] = {
     [STEP_SETPGID] = "setpgid",
     [STEP_CHDIR] = "chdir to the cwd",
     [STEP_FDS] = "setting up the fds",
+    [STEP_CGROUP] = "entering the cgroup",
 };
+
+/* clone3's arguments, as far as CLONE_INTO_CGROUP (Linux 5.7), declared
+ * here: <linux/sched.h> clashes with glibc's <sched.h>. */
+struct clone3_args {
+    uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack,
+        stack_size, tls, set_tid, set_tid_size, cgroup;
+};
+#define XL_CLONE_INTO_CGROUP 0x200000000ULL
 
 /* ---------------------------------------------------------- child side */
 
@@ -182,6 +196,14 @@ static void __attribute__((noreturn)) child_exec(const plan *p)
         syscall(SYS_rt_sigaction, sig, ksa, NULL, (size_t)(NSIG / 8));
     }
 #endif
+    step = STEP_CGROUP;
+    if (p->cg_move) {
+        int fd = openat(p->cgfd, "cgroup.procs", O_WRONLY | O_CLOEXEC);
+
+        if (fd < 0 || write(fd, "0", 1) != 1)
+            goto fail;
+        close(fd);
+    }
     step = STEP_SETSID;
     if (args->new_session && setsid() < 0)
         goto fail;
@@ -222,6 +244,29 @@ fail:
 
 /* --------------------------------------------------------- parent side */
 
+/* Creates the child of the fork path.  S8: straight into its cgroup with
+ * clone3(CLONE_INTO_CGROUP) where the kernel has it (and no
+ * fork_replacement must be used, R3); else the child moves itself. */
+static pid_t create_child(const libxl__start *st, plan *p)
+{
+#ifdef SYS_clone3
+    if (p->cgfd >= 0 && !st->fork_replacement) {
+        struct clone3_args ca;
+        long pid;
+
+        memset(&ca, 0, sizeof ca);
+        ca.flags = CLONE_VFORK | XL_CLONE_INTO_CGROUP;
+        ca.exit_signal = SIGCHLD;
+        ca.cgroup = (uint64_t)p->cgfd;
+        pid = syscall(SYS_clone3, &ca, sizeof ca);
+        if (pid >= 0 || (errno != ENOSYS && errno != E2BIG && errno != EINVAL))
+            return (pid_t)pid; /* a cgroup that cannot be used: no child */
+    }
+#endif
+    p->cg_move = p->cgfd >= 0;
+    return libxl__start_fork(st);
+}
+
 static int spawn_fork(libxl_ctx *ctx, const libxl__start *st, plan *p,
                       pid_t *pid_r, int *step_r)
 {
@@ -246,7 +291,7 @@ static int spawn_fork(libxl_ctx *ctx, const libxl__start *st, plan *p,
      * parent's handlers there (S3). */
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
-    pid = libxl__start_fork(st);
+    pid = create_child(st, p);
     if (pid == 0) {
         close(ep[0]);
         child_exec(p);
@@ -256,7 +301,11 @@ static int spawn_fork(libxl_ctx *ctx, const libxl__start *st, plan *p,
     close(p->errfd);
     if (pid < 0) {
         close(ep[0]);
-        RUN_LOG(ctx, ERROR, e, "cannot fork");
+        if (p->cgfd >= 0 && !p->cg_move) {
+            *step_r = STEP_CGROUP; /* clone3 refused the cgroup */
+        } else {
+            RUN_LOG(ctx, ERROR, e, "cannot fork");
+        }
         return e;
     }
     *pid_r = pid;
@@ -418,6 +467,7 @@ int libxl__spawn(libxl_ctx *ctx, const libxl__start *st,
     p.args = args;
     p.prog = args->path;
     p.errfd = -1;
+    p.cgfd = -1;
     *pid_r = 0;
     for (i = 0; i < 3; i++)
         io->parent_fd[i] = -1;
@@ -428,6 +478,15 @@ int libxl__spawn(libxl_ctx *ctx, const libxl__start *st,
 #ifndef HAVE_ADDCLOSEFROM
     use_fork = use_fork || args->close_other_fds;
 #endif
+    if (args->cgroup) {
+        use_fork = true; /* posix_spawn has no cgroup attribute */
+        p.cgfd = open(args->cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (p.cgfd < 0) {
+            e = errno;
+            step = STEP_CGROUP;
+            goto out;
+        }
+    }
     rc = libxl__env_build(ctx, args, &envp_alloc);
     if (rc) {
         e = ENOMEM;
@@ -538,6 +597,8 @@ out:
             io->parent_fd[i] = -1;
         }
     }
+    if (p.cgfd >= 0)
+        close(p.cgfd);
     free(found);
     free(envp_alloc);
     *exec_errno_r = e;

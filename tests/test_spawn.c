@@ -1059,6 +1059,94 @@ XLT_TEST(test_S5_capture_conflicts_inval_and_failed_start, 20)
     libxl_ctx_free(ctx);
 }
 
+/* ------------------------------------------------------------------ S8 */
+
+/* A fresh cgroup v2 directory for the test, or 0 (after saying why) where
+ * there is no writable cgroup v2 hierarchy. */
+static int s8_make_cgroup(char *dir, size_t size)
+{
+    FILE *f = fopen("/proc/self/mountinfo", "r");
+    char line[1024], mnt[512] = "";
+
+    if (f) {
+        while (fgets(line, sizeof line, f)) {
+            char *sep = strstr(line, " - cgroup2 ");
+            char point[512];
+
+            if (sep && sscanf(line, "%*s %*s %*s %*s %511s", point) == 1) {
+                snprintf(mnt, sizeof mnt, "%s", point);
+                break;
+            }
+        }
+        fclose(f);
+    }
+    if (!mnt[0]) {
+        fprintf(stderr, "S8 skipped: no cgroup v2 hierarchy mounted\n");
+        return 0;
+    }
+    snprintf(dir, size, "%s/xlt-s8-%d", mnt, (int)getpid());
+    if (mkdir(dir, 0755) != 0) {
+        fprintf(stderr, "S8 skipped: cannot create %s: %s\n", dir,
+                strerror(errno));
+        return 0;
+    }
+    return 1;
+}
+
+/* S8: the child is in the cgroup (by clone3 on the posix_spawn path, by
+ * moving itself on the fork_replacement path). */
+XLT_TEST(test_S8_child_starts_in_cgroup, 30)
+{
+    char dir[600], want[64];
+    int fork_path;
+
+    if (!s8_make_cgroup(dir, sizeof dir))
+        return;
+    snprintf(want, sizeof want, "/xlt-s8-%d\n", (int)getpid());
+    for (fork_path = 0; fork_path < 2; fork_path++) {
+        libxl_ctx *ctx = ctx_on_path(fork_path, NULL);
+        char *argv[] = {"/bin/sh", "-c", "grep '^0::' /proc/self/cgroup",
+                        NULL};
+        libxl_childproc_args a = xlt_args(argv);
+        libxl_childproc_result r;
+        char out[600];
+        size_t n, w = strlen(want);
+
+        a.cgroup = dir;
+        XLT_ASSERT_RC(run_out(ctx, &a, out, sizeof out, &r), 0);
+        XLT_ASSERT_EXITED(r.status, 0);
+        n = strlen(out);
+        XLT_ASSERT_MSG(n >= w && !strcmp(out + n - w, want),
+                       "path %d: child's cgroup line \"%s\", wanted ...%s",
+                       fork_path, out, want);
+        libxl_ctx_free(ctx);
+    }
+    XLT_ASSERT(rmdir(dir) == 0);
+}
+
+/* S8: a directory that cannot be used is ERROR_FAIL with exec_errno set,
+ * and no child is left over. */
+XLT_TEST(test_S8_bad_cgroup_is_error_fail_no_child, 30)
+{
+    int fork_path;
+
+    for (fork_path = 0; fork_path < 2; fork_path++) {
+        libxl_ctx *ctx = ctx_on_path(fork_path, NULL);
+        char *argv[] = {"/bin/true", NULL};
+        libxl_childproc_args a = xlt_args(argv);
+        libxl_childproc_result r;
+
+        a.cgroup = "/nonexistent/xlt-cgroup";
+        XLT_ASSERT_RC(xlt_childproc_run(ctx, &a, &r, NULL), ERROR_FAIL);
+        XLT_ASSERT_EQ(r.exec_errno, ENOENT);
+        a.cgroup = "/tmp"; /* a directory, not a cgroup */
+        XLT_ASSERT_RC(xlt_childproc_run(ctx, &a, &r, NULL), ERROR_FAIL);
+        XLT_ASSERT(r.exec_errno != 0);
+        XLT_ASSERT_EQ(xlt_count_children(NULL), 0);
+        libxl_ctx_free(ctx);
+    }
+}
+
 /* ----------------------------------------------------------------- S10 */
 
 /* S10: a path without '/' is searched in the child's PATH (from envp or
@@ -1128,6 +1216,8 @@ int main(void)
         XLT_CASE(test_S6_env_edits_on_environ_leave_it_alone),
         XLT_CASE(test_S6_env_set_without_equals_is_inval),
         XLT_CASE(test_S10_path_searched_in_childs_env),
+        XLT_CASE(test_S8_child_starts_in_cgroup),
+        XLT_CASE(test_S8_bad_cgroup_is_error_fail_no_child),
         XLT_CASE(test_S5_capture_large_outputs_sync),
         XLT_CASE(test_S5_capture_max_truncates_without_blocking),
         XLT_CASE(test_S5_background_holder_completes_after_reap),
