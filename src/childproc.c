@@ -43,6 +43,9 @@ static void run_kill_locked(libxl_ctx *ctx, libxl__ao *ao)
         return; /* not started yet (done once it is), or already killing */
     ao->term_sent = true;
     libxl__child_kill(ao->child, SIGTERM);
+    /* S9: a stopped process (or member) would sit on its SIGTERM until
+     * the grace's SIGKILL: it is woken to act on it. */
+    libxl__child_kill(ao->child, SIGCONT);
     if (libxl__timeout_set_locked(ctx, &ao->timer, ao->kill_grace_ms)) {
         LOG(ctx, WARN, "cannot set the kill grace timer: SIGKILL now");
         ao->kill_sent = true;

@@ -155,10 +155,11 @@ struct libxl__child {
     LIST_ENTRY(libxl__child) nopidfd_entry; /* G.nopidfd (watched only) */
     bool reaped;     /* out of the table; no signal may be sent */
     bool on_nopidfd; /* in G.nopidfd: checked by pid every pass */
-    bool kill_group_on_exit; /* SIGTERM went to its group: when the
-                                leader exits, SIGKILL what is left of the
-                                group before reaping it (the zombie leader
-                                keeps the group id from being reused) */
+    bool kill_group_on_exit; /* SIGTERM went to its group, whose grace
+                                runs: if the leader exits first it is held
+                                unreaped (its zombie keeps the group id
+                                from being reused) until the group is gone
+                                or the grace's SIGKILL (S9) */
 
     /* set by whoever reaped it; then owned by ctx->lock */
     int status;
@@ -457,6 +458,9 @@ bool libxl__child_collected_locked(libxl__child *ch, int status,
 /* ch's leader has exited, unreaped: SIGKILL the rest of its group, if a
  * group kill is pending for it. */
 void libxl__group_kill_locked(libxl__child *ch);
+/* S9: ch, a group leader that has exited in its kill grace, is held
+ * unreaped while its group lives.  True when held.  G.lock held. */
+bool libxl__group_held_locked(libxl__child *ch);
 
 /* ------------------------------------------------------------------ */
 /* threads/reaper.c                                                    */

@@ -1147,6 +1147,152 @@ XLT_TEST(test_S8_bad_cgroup_is_error_fail_no_child, 30)
     }
 }
 
+/* ------------------------------------------------------------------ S9 */
+
+/* Runs argv (a group whose member writes its pid to fd 3 once it is
+ * ready for the SIGTERM) asynchronously with stdout captured, waits until
+ * it is ready (and, if want_state, in that state), aborts it (SIGTERM to
+ * the group, then the grace) and waits for the completion. */
+static void abort_when_ready(libxl_ctx *ctx, char **argv, char want_state,
+                             libxl_childproc_result *r, int64_t *aborted_at)
+{
+    libxl_childproc_args a = xlt_args(argv);
+    libxl_childproc_fd fd;
+    libxl_asyncop_how how;
+    char line[64];
+    int p[2], member = 0;
+    int64_t end;
+
+    xlt_pipe(p);
+    fd.child_fd = 3;
+    fd.parent_fd = p[1];
+    a.fds = &fd;
+    a.nr_fds = 1;
+    a.new_process_group = 1;
+    a.kill_grace_ms = 8000;
+    a.capture = LIBXL_CAPTURE_STDOUT;
+    memset(&how, 0, sizeof how);
+    how.u.for_event = 91;
+    XLT_ASSERT_RC(xlt_childproc_run(ctx, &a, r, &how), 0);
+    close(p[1]);
+    xlt_read_line(p[0], line, sizeof line);
+    close(p[0]);
+    XLT_ASSERT(sscanf(line, "%d", &member) == 1 && member > 0);
+    end = xlt_now_ms() + 10000;
+    while (want_state && xlt_proc_state((pid_t)member) != want_state) {
+        XLT_ASSERT(xlt_now_ms() < end);
+        xlt_sleep_ms(5);
+    }
+    *aborted_at = xlt_now_ms();
+    XLT_ASSERT_RC(libxl_ao_abort(ctx, &how), 0);
+    XLT_ASSERT_RC(xlt_wait_for(ctx, 91), ERROR_ABORTED);
+}
+
+/* S9: after an abort's SIGTERM to the group, a member that cleans up gets
+ * its grace although the leader died at once; the run completes when the
+ * group is gone, without waiting out the whole grace. */
+static void grace_case(libxl_sigchld_owner mode)
+{
+    libxl_ctx *ctx = xlt_ctx_new(NULL);
+    libxl_childproc_hooks h;
+    char *argv[] = {"/bin/sh", "-c",
+                    "(trap 'sleep 0.5; echo cleanup done; exit 0' TERM;"
+                    " echo 1 >&3; exec 3>&-;"
+                    " sleep 30 & wait) & exec 3>&-; wait",
+                    NULL};
+    libxl_childproc_result r;
+    int64_t t0;
+
+    memset(&h, 0, sizeof h);
+    h.chldowner = mode;
+    libxl_childproc_setmode(ctx, &h, NULL);
+    abort_when_ready(ctx, argv, 0, &r, &t0);
+    XLT_ASSERT_KILLED(r.status, SIGTERM);
+    XLT_ASSERT_STREQ(r.out, "cleanup done\n");
+    XLT_ASSERT_MSG(xlt_now_ms() - t0 < 6000,
+                   "the grace was waited out with the group gone");
+    libxl_childproc_result_dispose(&r);
+    libxl_ctx_free(ctx);
+}
+
+XLT_TEST(test_S9_group_keeps_grace_after_leader_exits, 60)
+{
+    grace_case(libxl_sigchld_owner_libxl);
+    grace_case(libxl_sigchld_owner_libxl_always_selective_reap);
+}
+
+/* S9: a stopped member is sent SIGCONT with the SIGTERM, so it acts on it
+ * at once rather than waiting, stopped, for the grace's SIGKILL. */
+XLT_TEST(test_S9_stopped_member_gets_sigcont, 60)
+{
+    libxl_ctx *ctx = xlt_ctx_new(NULL);
+    char *argv[] = {"/bin/sh", "-c",
+                    "sh -c 'trap \"echo got-term; exit 0\" TERM;"
+                    " echo $$ >&3; exec 3>&-; kill -STOP $$; sleep 30' &"
+                    " exec 3>&-; wait",
+                    NULL};
+    libxl_childproc_result r;
+    int64_t t0;
+
+    abort_when_ready(ctx, argv, 'T', &r, &t0);
+    XLT_ASSERT_STREQ(r.out, "got-term\n");
+    XLT_ASSERT_MSG(xlt_now_ms() - t0 < 6000, "it waited for the SIGKILL");
+    libxl_childproc_result_dispose(&r);
+    libxl_ctx_free(ctx);
+}
+
+/* S9: a member that ignores SIGTERM gets the whole grace, then the
+ * group's SIGKILL; the leader, dead of the SIGTERM, is held unreaped
+ * (a zombie) meanwhile, so the SIGKILL reaches that group only. */
+XLT_TEST(test_S9_leader_held_unreaped_until_grace_sigkill, 60)
+{
+    libxl_ctx *ctx = xlt_ctx_new(NULL);
+    char *argv[] = {"/bin/sh", "-c",
+                    "(trap '' TERM; exec sleep 30) & echo $!; wait", NULL};
+    libxl_childproc_args a = xlt_args(argv);
+    libxl_childproc_result r;
+    libxl_asyncop_how how;
+    char line[64];
+    int p[2], member = 0;
+    int64_t t0;
+
+    xlt_pipe(p);
+    a.stdout_fd = p[1];
+    a.new_process_group = 1;
+    a.kill_grace_ms = 3000;
+    memset(&how, 0, sizeof how);
+    how.u.for_event = 90;
+    XLT_ASSERT_RC(xlt_childproc_run(ctx, &a, &r, &how), 0);
+    close(p[1]);
+    xlt_read_line(p[0], line, sizeof line);
+    close(p[0]);
+    XLT_ASSERT(sscanf(line, "%d", &member) == 1 && member > 0);
+    t0 = xlt_now_ms();
+    XLT_ASSERT_RC(libxl_ao_abort(ctx, &how), 0);
+    /* Within the grace: the leader, dead of the SIGTERM, stays a zombie
+     * (the reaper passes meanwhile), the member lives. */
+    while (xlt_proc_state(r.pid) != 'Z' && xlt_now_ms() - t0 < 2500)
+        xlt_sleep_ms(10);
+    XLT_ASSERT_EQ(xlt_proc_state(r.pid), 'Z');
+    xlt_sleep_ms(300);
+    XLT_ASSERT_EQ(xlt_proc_state(r.pid), 'Z');
+    XLT_ASSERT(xlt_proc_state((pid_t)member) != 0 &&
+               xlt_proc_state((pid_t)member) != 'Z');
+    XLT_ASSERT_RC(xlt_wait_for(ctx, 90), ERROR_ABORTED);
+    XLT_ASSERT_KILLED(r.status, SIGTERM);
+    XLT_ASSERT(xlt_now_ms() - t0 >= 3000); /* not before the grace ended */
+    {
+        int64_t end = xlt_now_ms() + 5000;
+        char st;
+
+        while ((st = xlt_proc_state((pid_t)member)) != 0 && st != 'Z' &&
+               xlt_now_ms() < end)
+            xlt_sleep_ms(10);
+        XLT_ASSERT_MSG(st == 0 || st == 'Z', "member %d survived", member);
+    }
+    libxl_ctx_free(ctx);
+}
+
 /* ----------------------------------------------------------------- S10 */
 
 /* S10: a path without '/' is searched in the child's PATH (from envp or
@@ -1216,6 +1362,9 @@ int main(void)
         XLT_CASE(test_S6_env_edits_on_environ_leave_it_alone),
         XLT_CASE(test_S6_env_set_without_equals_is_inval),
         XLT_CASE(test_S10_path_searched_in_childs_env),
+        XLT_CASE(test_S9_group_keeps_grace_after_leader_exits),
+        XLT_CASE(test_S9_stopped_member_gets_sigcont),
+        XLT_CASE(test_S9_leader_held_unreaped_until_grace_sigkill),
         XLT_CASE(test_S8_child_starts_in_cgroup),
         XLT_CASE(test_S8_bad_cgroup_is_error_fail_no_child),
         XLT_CASE(test_S5_capture_large_outputs_sync),

@@ -430,12 +430,19 @@ WD=${WD_SAVE:-}
 # ---------------------------------------------------------------------
 echo "# the whole group is killed"
 
-# A group member that ignores SIGTERM, whose leader dies of it: the library
-# SIGKILLs what is left of the group before it reaps the leader.
+# A group member that ignores SIGTERM, whose leader dies of it.  S9: the
+# library keeps the grace only while it holds the leader unreaped, and
+# xlchild-run reaps its children itself (owner_mainloop), where no group
+# signal may follow the application's reaping of the leader (the group id
+# could be recycled): the grace ends with the leader and the member is not
+# SIGKILLed (xlchild-run(1), BUGS) until xlchild-run lets the library hold
+# the leader through the grace.
 input "echo \$\$ > $T/xf.pgid; (trap '' TERM; exec sleep 30) & wait"
 run --timeout 0.3 --kill-after 0.3
-check "timeout: a SIGTERM-ignoring member dies with its leader's group" \
-    group_gone "$(cat "$T/xf.pgid")"
+xf_pgid=$(cat "$T/xf.pgid")
+check "timeout in owner_mainloop: no group signal after the leader's reap" \
+    live_in_group "$xf_pgid"
+kill -KILL -- "-$xf_pgid" 2> /dev/null
 
 # ---------------------------------------------------------------------
 echo "# the README's first command, and the documentation"

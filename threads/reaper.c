@@ -177,13 +177,17 @@ static void reap_all_locked(struct libxl__child_q *batch)
         libxl__child *ch;
 
         if (G.n_group_kills > 0) {
-            /* Peek first: a leader whose group we are killing is reaped
-             * only after the rest of its group got its SIGKILL. */
+            /* Peek first: a leader whose group is in its kill grace is not
+             * reaped while the group lives (S9).  waitpid(-1) would take
+             * it first, so this pass ends here: the library's own children
+             * are still collected through their pidfds below, the others
+             * wait for the grace (they are not lost). */
             siginfo_t si;
             memset(&si, 0, sizeof si);
             if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
-                si.si_pid > 0 && (ch = libxl__child_lookup_locked(si.si_pid)))
-                libxl__group_kill_locked(ch);
+                si.si_pid > 0 && (ch = libxl__child_lookup_locked(si.si_pid)) &&
+                libxl__group_held_locked(ch))
+                break;
         }
         pid = wait4(-1, &status, WNOHANG, &ru);
 
