@@ -6,13 +6,24 @@
 # and writes bench/RESULTS.md in the source tree.  Each peer is built only
 # when configure found its library.
 XLBENCH_COMMON_SRC = bench/common.c bench/common.h
-BENCH_PROGS = bench/xlbench-stamp bench/xlbench-raw bench/xlbench-xlchild
+BENCH_PROGS = bench/xlbench-stamp bench/xlbench-raw bench/xlbench-xlchild \
+	bench/xlbench-capture
 
 bench_xlbench_stamp_SOURCES = bench/stamp.c
 bench_xlbench_raw_SOURCES = bench/m_raw.c $(XLBENCH_COMMON_SRC)
 bench_xlbench_xlchild_SOURCES = bench/m_xlchild.c $(XLBENCH_COMMON_SRC)
 bench_xlbench_xlchild_LDADD = libxlchild.la $(PTHREAD_LIBS)
 bench_xlbench_xlchild_LDFLAGS = -no-install
+
+# W6: captured output (issue 17), xlchild beside g_spawn_sync and a plain
+# posix_spawn + read loop, in one program.
+bench_xlbench_capture_SOURCES = bench/capture.c
+bench_xlbench_capture_LDADD = libxlchild.la $(PTHREAD_LIBS)
+bench_xlbench_capture_LDFLAGS = -no-install
+if HAVE_GLIB
+bench_xlbench_capture_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS) -DXLBENCH_HAVE_GLIB
+bench_xlbench_capture_LDADD += $(GLIB_LIBS)
+endif
 
 if HAVE_GLIB
 BENCH_PROGS += bench/xlbench-glib
@@ -41,7 +52,7 @@ bench_xlbench_sdevent_SOURCES = bench/m_sdevent.c $(XLBENCH_COMMON_SRC)
 bench_xlbench_sdevent_CFLAGS = $(AM_CFLAGS) $(LIBSYSTEMD_CFLAGS)
 bench_xlbench_sdevent_LDADD = $(LIBSYSTEMD_LIBS)
 
-EXTRA_PROGRAMS = bench/xlbench-stamp bench/xlbench-raw \
+EXTRA_PROGRAMS = bench/xlbench-stamp bench/xlbench-raw bench/xlbench-capture \
 	bench/xlbench-xlchild bench/xlbench-glib bench/xlbench-libuv \
 	bench/xlbench-libev bench/xlbench-sdevent
 EXTRA_DIST += bench/run.sh bench/summarize.py bench/README.md \

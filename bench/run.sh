@@ -27,7 +27,7 @@ while [ $# -gt 0 ]; do
     --quick) QUICK=1; REPS=1 ;;
     --reps) REPS=$2; shift ;;
     --only) ONLY=$2; shift ;;
-    *) echo "usage: $0 [--quick] [--reps N] [--only W1,W2,W3,W4,W5]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--quick] [--reps N] [--only W1,W2,W3,W4,W5,W6]" >&2; exit 2 ;;
     esac
     shift
 done
@@ -41,11 +41,12 @@ N3U=1000     # W3, libuv (stamp kind)
 NW4=300      # W4, posix_spawn-based
 NW4F=15      # W4, fork-based spawning from the 4 GiB parent
 NW5=10000    # W5
+NW6=200      # W6: synchronous runs capturing 1 MiB each
 BIG=4096     # W4 ballast, MiB
 SMALL=16
 REPS5=1      # W5 is deterministic (heap bytes) and its runs are long
 if [ $QUICK = 1 ]; then
-    NE=200; NF=500; NL=200; N3=500; N3U=200; NW4=50; NW4F=5; NW5=2000
+    NE=200; NF=500; NL=200; N3=500; N3U=200; NW4=50; NW4F=5; NW5=2000; NW6=50
     BIG=1024
 fi
 
@@ -72,6 +73,9 @@ mech_cmd() {
     xl-poll-sel-1024) echo "$BIN/xlbench-xlchild -d poll -m selective -f 1024 -T xl-poll-sel-nofile1024" ;;
     xl-wait-sel-1024) echo "$BIN/xlbench-xlchild -d wait -m selective -f 1024 -T xl-wait-sel-nofile1024" ;;
     glib|libuv|libev|sdevent) have "$1" && echo "$BIN/xlbench-$1" ;;
+    cap-raw) have capture && echo "$BIN/xlbench-capture -m raw" ;;
+    cap-xlchild) have capture && echo "$BIN/xlbench-capture -m xlchild" ;;
+    cap-glib) have capture && have glib && echo "$BIN/xlbench-capture -m glib" ;;
     esac
 }
 
@@ -106,6 +110,7 @@ W4-small|W4|raw xl-wait|-k true -n $NW4 -c 1 -B $SMALL
 W4-big|W4|raw xl-wait|-k true -n $NW4 -c 1 -B $BIG
 W4-small|W4|raw-forkexec libuv|-k true -n $NW4 -c 1 -B $SMALL|1
 W4-big|W4|raw-forkexec libuv|-k true -n $NW4F -c 1 -B $BIG|1
+W6-cap|W6|cap-raw cap-xlchild cap-glib|-n $NW6 -s 1048576
 EOF
 }
 
@@ -218,7 +223,7 @@ ver() { dpkg-query -W -f='${Version}' "$1" 2>/dev/null || echo "?"; }
     echo "reps=$REPS"
     echo "reps_w5=$REPS5"
     echo "quick=$QUICK"
-    echo "sizes=NE=$NE NF=$NF NL=$NL N3=$N3 N3U=$N3U NW4=$NW4 NW4F=$NW4F NW5=$NW5 BIG=$BIG SMALL=$SMALL"
+    echo "sizes=NE=$NE NF=$NF NL=$NL N3=$N3 N3U=$N3U NW4=$NW4 NW4F=$NW4F NW5=$NW5 NW6=$NW6 BIG=$BIG SMALL=$SMALL"
     echo "load_before=$load_before"
     echo "load_after=$load_after"
     echo "elapsed_s=$elapsed"

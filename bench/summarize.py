@@ -258,6 +258,27 @@ for cfg in ("W5-fork", "W5-exec"):
           f" {g('spawn_s', '{:.2f}')} | {g('drain_s', '{:.2f}')} |")
 p("")
 
+# ------------------------------------------------------------------ W6
+if any(k[0] == "W6-cap" for k in runs):
+    p("## W6 captured output: synchronous runs of `head -c 1MiB /dev/zero`, stdout into memory, MiB/s")
+    p("")
+    p("One run after the other, each checked.  raw: posix_spawn, a read loop"
+      " into a growing buffer, waitpid.  xlchild: libxl_childproc_run with"
+      " `capture = LIBXL_CAPTURE_STDOUT`.  glib: g_spawn_sync.  `(x.xx)` is"
+      " the ratio to raw.")
+    p("")
+    p("| method | MiB/s |")
+    p("|---|---|")
+    raw6 = med("W6-cap", "raw", "mibps")
+    for m, label in [("raw", "posix_spawn + read (raw)"),
+                     ("xlchild", "xlchild libxl_childproc_run, capture"),
+                     ("glib", "GLib g_spawn_sync")]:
+        v = med("W6-cap", m, "mibps")
+        if v is None:
+            continue
+        p(f"| {label} | {v:,.0f}{fmt_ratio(v / raw6 if raw6 else None)} |")
+    p("")
+
 # ------------------------------------------------------------------ targets
 p("## Targets")
 p("")

@@ -28,6 +28,15 @@
 extern "C" {
 #endif
 
+/* Anonymous unions are C11 and C++, not C99: GCC and clang accept them in
+ * every mode when marked as an extension, which keeps -std=c99 -pedantic
+ * quiet. */
+#if defined(__GNUC__)
+#define LIBXL__ANON __extension__
+#else
+#define LIBXL__ANON
+#endif
+
 /* ------------------------------------------------------------------ */
 /* 1. Errors: negative ints, with Xen's values.                        */
 
@@ -173,6 +182,16 @@ int libxl_ao_abort(libxl_ctx *ctx, const libxl_asyncop_how *how);
 /* ------------------------------------------------------------------ */
 /* 5. Running children.                                                */
 
+/* An extra fd for the child (args.fds): parent_fd becomes the child's
+ * child_fd (>= 3), without close-on-exec. */
+typedef struct libxl_childproc_fd {
+    int child_fd;
+    int parent_fd;
+} libxl_childproc_fd;
+
+#define LIBXL_CAPTURE_STDOUT 1u
+#define LIBXL_CAPTURE_STDERR 2u
+
 typedef struct libxl_childproc_args { /* extensible: zero-initialise */
     const char *path;  /* program; searched in PATH when it has no '/' */
     char *const *argv; /* argv[0] included, NULL-terminated */
@@ -183,6 +202,23 @@ typedef struct libxl_childproc_args { /* extensible: zero-initialise */
     int kill_grace_ms;     /* after timeout/abort: SIGTERM, then SIGKILL after
                               this; <= 0: 2000 */
     int new_process_group; /* non-zero: own group; kills go to the group */
+
+    /* Since 0.2 (xlchild(7) "Spawning for toolstacks").  A program built
+     * against 0.1 never has these read: it binds to the 0.1 entry. */
+    const libxl_childproc_fd *fds; /* extra fds for the child */
+    int nr_fds;
+    int close_other_fds; /* non-zero: the child holds only 0-2 and fds[] */
+    unsigned capture;    /* LIBXL_CAPTURE_* bits */
+    size_t capture_max;  /* bytes kept per stream; 0: 1 MiB */
+    const void *stdin_data; /* non-NULL: stdin is a pipe fed these bytes,
+                               then EOF */
+    size_t stdin_len;
+    char *const *env_set;   /* "NAME=value": added to, or replacing in, the
+                               base env (envp, or environ) */
+    char *const *env_unset; /* "NAME": removed from the base env */
+    int new_session;        /* non-zero: setsid() (own session and group) */
+    const char *cgroup;     /* NULL: unchanged; else a cgroup v2 directory
+                               the child starts in */
 } libxl_childproc_args;
 
 typedef struct libxl_childproc_result { /* extensible */
@@ -194,6 +230,13 @@ typedef struct libxl_childproc_result { /* extensible */
                              (zero in owner_mainloop: the application
                              reaps, and libxl_childproc_reaped takes no
                              rusage) */
+
+    /* Since 0.2: captured output (args.capture), NUL-terminated, NULL when
+     * that stream was not captured; freed by
+     * libxl_childproc_result_dispose. */
+    char *out, *err;
+    size_t out_len, err_len;
+    int out_truncated, err_truncated; /* more than capture_max was written */
 } libxl_childproc_result;
 
 /*
@@ -201,13 +244,43 @@ typedef struct libxl_childproc_result { /* extensible */
  * ERROR_TIMEDOUT when killed for its timeout; ERROR_ABORTED when killed by
  * libxl_ao_abort; ERROR_FAIL with exec_errno set when the program could not
  * be started, or with status -1 when its status was reaped behind the
- * library's back (logged with its pid).  *result_out (may be NULL) is filled in before the completion
- * is delivered, so with an ao_how it must stay valid until then.  Bad
- * arguments return ERROR_INVAL at once and start nothing.
+ * library's back (logged with its pid).  *result_out (may be NULL) is
+ * filled in before the completion is delivered, so with an ao_how it must
+ * stay valid until then; with an ao_how, result_out->pid already holds the
+ * child's pid when the call returns 0 (S1).  Bad arguments (NULL args,
+ * path or argv, an empty argv, fds that are not open, the combinations
+ * §9 forbids) return ERROR_INVAL at once and start nothing.
+ *
+ * A file without a "#!" line that the kernel will not execute fails with
+ * exec_errno ENOEXEC, with or without a fork_replacement (as glibc's and
+ * musl's posix_spawn; execvp's retry through /bin/sh is not made).
+ *
+ * The child starts with an empty signal mask and every signal at its
+ * default disposition, whatever the caller ignores or catches; no handler
+ * of the caller runs in it before its exec.
+ *
+ * Programs built against the 0.1 header bind to a 0.1 entry that reads and
+ * writes only the 0.1 fields of args and *result_out.
  */
 int libxl_childproc_run(libxl_ctx *ctx, const libxl_childproc_args *args,
                         libxl_childproc_result *result_out,
                         const libxl_asyncop_how *ao_how);
+
+/* Frees r->out and r->err and zeroes them with their lengths and
+ * truncation flags.  A zeroed or already disposed result is fine; so is
+ * NULL. */
+void libxl_childproc_result_dispose(libxl_childproc_result *r);
+
+/*
+ * S2: sends sig (0: only checks) to the child of the running
+ * libxl_childproc_run that how identifies (as libxl_ao_abort does, but
+ * how == NULL is refused: a synchronous run's own thread is blocked), or to
+ * its process group when the run has its own group or session.  0 when
+ * sent; ERROR_INVAL for how == NULL or a bad signal number (checked
+ * first); ERROR_NOTFOUND when no such run is in progress or its child has
+ * already been reaped (a signal never reaches a recycled pid).
+ */
+int libxl_childproc_kill(libxl_ctx *ctx, const libxl_asyncop_how *how, int sig);
 
 typedef void libxl_childproc_death_cb(libxl_ctx *ctx, pid_t pid, int status,
                                       void *user);
@@ -231,7 +304,7 @@ typedef enum {
 typedef struct {
     libxl_sigchld_owner chldowner;
     pid_t (*fork_replacement)(void *user); /* must not call into libxl */
-    union {                                /* both names of the same hook */
+    LIBXL__ANON union {                    /* both names of the same hook */
         int (*reaped_callback)(pid_t, int status, void *user);
         int (*childproc_exited_callback)(pid_t, int status, void *user);
     };
@@ -242,9 +315,26 @@ typedef struct {
  * forbid, or while the ctx has children. */
 void libxl_childproc_setmode(libxl_ctx *ctx, const libxl_childproc_hooks *hooks,
                              void *user);
+
+/*
+ * owner_mainloop (M4) only: the application reaped pid with status.  0 if
+ * pid was a child of this ctx (its completion or death callback follows,
+ * from this call or a later one on the ctx); otherwise _reaped (Xen 4.17's
+ * name) returns ERROR_UNKNOWN_CHILD and _exited (the seed's name)
+ * ERROR_NOT_READY.  Called in another mode: ERROR_INVAL.
+ */
 int libxl_childproc_exited(libxl_ctx *ctx, pid_t pid, int status);
 int libxl_childproc_reaped(libxl_ctx *ctx, pid_t pid, int status);
+
+/* owner_mainloop (M4) only: the application saw SIGCHLD; reaps this ctx's
+ * own children (never waitpid(-1)) and runs their completions.  In another
+ * mode it logs and does nothing. */
 void libxl_childproc_sigchld_occurred(libxl_ctx *ctx);
+
+/* F2: in the child of a fork (any fork) that will not exec, ctx (a stale
+ * ctx inherited from the parent) is let go without touching the parent's
+ * children or reaper; it must not be used or freed afterwards.  New ctxs
+ * may be allocated in the child with or without this call. */
 void libxl_postfork_child_noexec(libxl_ctx *ctx);
 
 /* ------------------------------------------------------------------ */

@@ -8,10 +8,13 @@ dist_man_MANS += \
 	man/libxl_childproc_args.3 \
 	man/libxl_childproc_death_cb.3 \
 	man/libxl_childproc_exited.3 \
+	man/libxl_childproc_fd.3 \
 	man/libxl_childproc_fork.3 \
+	man/libxl_childproc_kill.3 \
 	man/libxl_childproc_hooks.3 \
 	man/libxl_childproc_reaped.3 \
 	man/libxl_childproc_result.3 \
+	man/libxl_childproc_result_dispose.3 \
 	man/libxl_childproc_run.3 \
 	man/libxl_childproc_setmode.3 \
 	man/libxl_childproc_sigchld_occurred.3 \

@@ -87,6 +87,7 @@ void libxl__aos_free_locked(libxl_ctx *ctx)
     while ((ao = TAILQ_FIRST(&ctx->aos))) {
         TAILQ_REMOVE(&ctx->aos, ao, entry);
         libxl__timeout_cancel_locked(ctx, &ao->timer);
+        libxl__capture_free_locked(ctx, ao->cap);
         libxl__ao_free(ao); /* asynchronous: a synchronous one is its
                                thread's, which has left with it */
     }
@@ -123,6 +124,42 @@ LIBXL_EXPORT int libxl_ao_abort(libxl_ctx *ctx, const libxl_asyncop_how *how)
         if (ao->abort)
             ao->abort(ctx, ao);
         rc = 0;
+        break;
+    }
+    CTX_UNLOCK(ctx);
+    libxl__ctx_leave(ctx);
+    return rc;
+}
+
+/* S2: like libxl_ao_abort's search, but for a signal of the caller's
+ * choosing, and only for asynchronous runs (how == NULL would name a
+ * synchronous run, whose own thread is blocked in it). */
+LIBXL_EXPORT int libxl_childproc_kill(libxl_ctx *ctx,
+                                      const libxl_asyncop_how *how, int sig)
+{
+    libxl__ao *ao;
+    int rc;
+
+    if (!how) {
+        libxl__log(ctx, LIBXL_LOG_ERROR, -1, __func__, "how is NULL");
+        return ERROR_INVAL;
+    }
+    if (sig < 0 || sig >= NSIG) {
+        libxl__log(ctx, LIBXL_LOG_ERROR, -1, __func__,
+                   "sig %d is not a signal number", sig);
+        return ERROR_INVAL;
+    }
+    rc = libxl__ctx_enter(ctx, __func__);
+    if (rc)
+        return rc;
+    rc = ERROR_NOTFOUND;
+    CTX_LOCK(ctx);
+    TAILQ_FOREACH(ao, &ctx->aos, entry)
+    {
+        if (!how_equal(ao, how))
+            continue;
+        if (ao->child)
+            rc = libxl__child_signal(ctx, ao->child, sig);
         break;
     }
     CTX_UNLOCK(ctx);

@@ -43,11 +43,55 @@ static void run_kill_locked(libxl_ctx *ctx, libxl__ao *ao)
         return; /* not started yet (done once it is), or already killing */
     ao->term_sent = true;
     libxl__child_kill(ao->child, SIGTERM);
+    /* S9: a stopped process (or member) would sit on its SIGTERM until
+     * the grace's SIGKILL: it is woken to act on it. */
+    libxl__child_kill(ao->child, SIGCONT);
     if (libxl__timeout_set_locked(ctx, &ao->timer, ao->kill_grace_ms)) {
         LOG(ctx, WARN, "cannot set the kill grace timer: SIGKILL now");
         ao->kill_sent = true;
         libxl__child_kill(ao->child, SIGKILL);
     }
+}
+
+/* The §9 part of a 0.2 caller's result (S5: out and err are always
+ * written, NULL when not captured). */
+static void result_outputs_locked(libxl__ao *ao)
+{
+    libxl_childproc_result *r = ao->result_out;
+
+    if (ao->result_size < sizeof *r)
+        return; /* a 0.1 caller's struct ends before them (S0) */
+    r->out = r->err = NULL;
+    r->out_len = r->err_len = 0;
+    r->out_truncated = r->err_truncated = 0;
+    if (ao->cap)
+        libxl__capture_result_locked(ao->cap, r);
+}
+
+void libxl__run_done_locked(libxl_ctx *ctx, libxl__ao *ao, libxl__child *ch)
+{
+    int rc = 0;
+
+    /* R1: the result is in place before the completion is delivered.
+     * It goes straight to the caller's struct (the ao keeps no copy:
+     * memory per child in flight, W5). */
+    if (ao->result_out) {
+        ao->result_out->pid = ch->pid;
+        ao->result_out->status = ch->status;
+        ao->result_out->exec_errno = ao->exec_errno;
+        ao->result_out->rusage = ch->rusage;
+        result_outputs_locked(ao);
+    }
+    libxl__capture_free_locked(ctx, ao->cap);
+    ao->cap = NULL;
+    if (ao->exec_errno || ch->lost)
+        rc = ERROR_FAIL;
+    else if (ao->abort_requested)
+        rc = ERROR_ABORTED;
+    else if (ao->timed_out)
+        rc = ERROR_TIMEDOUT;
+    libxl__child_free(ch);
+    libxl__ao_complete_locked(ctx, ao, rc);
 }
 
 static void child_done_locked(libxl_ctx *ctx, libxl__child *ch)
@@ -61,26 +105,11 @@ static void child_done_locked(libxl_ctx *ctx, libxl__child *ch)
         return;
     }
     if (ao) {
-        int rc = 0;
-
         ao->child = NULL;
-        /* R1: the result is in place before the completion is delivered.
-         * It goes straight to the caller's struct (the ao keeps no copy:
-         * memory per child in flight, W5). */
-        if (ao->result_out) {
-            ao->result_out->pid = ch->pid;
-            ao->result_out->status = ch->status;
-            ao->result_out->exec_errno = ao->exec_errno;
-            ao->result_out->rusage = ch->rusage;
-        }
-        if (ao->exec_errno || ch->lost)
-            rc = ERROR_FAIL;
-        else if (ao->abort_requested)
-            rc = ERROR_ABORTED;
-        else if (ao->timed_out)
-            rc = ERROR_TIMEDOUT;
-        libxl__child_free(ch);
-        libxl__ao_complete_locked(ctx, ao, rc);
+        /* S5: not before its captured pipes are at EOF (or lingered). */
+        if (ao->cap && !libxl__capture_reaped_locked(ctx, ao->cap, ch))
+            return;
+        libxl__run_done_locked(ctx, ao, ch);
         return;
     }
     {
@@ -107,6 +136,12 @@ void libxl__start_begin_locked(libxl_ctx *ctx, libxl__start *st)
     ctx->nstarting++;
 }
 
+pid_t libxl__start_fork(const libxl__start *st)
+{
+    return st->fork_replacement ? st->fork_replacement(st->hooks_user)
+                                : fork();
+}
+
 void libxl__start_end(libxl_ctx *ctx)
 {
     CTX_LOCK(ctx);
@@ -123,9 +158,76 @@ void libxl__starts_wait(libxl_ctx *ctx)
     CTX_UNLOCK(ctx);
 }
 
-static bool fd_arg_ok(int fd)
+static bool fd_open(int fd)
 {
-    return fd == 0 || fd == -1 || (fd > 0 && fcntl(fd, F_GETFD) != -1);
+    return fd >= 0 && fcntl(fd, F_GETFD) != -1;
+}
+
+/* An argument check of libxl_childproc_run: the log line names the
+ * function and the bad value, as the caller wrote them. */
+#define RUN_CHECK(ctx, cond, ...)                                         \
+    do {                                                                  \
+        if (!(cond)) {                                                    \
+            libxl__log((ctx), LIBXL_LOG_ERROR, -1, "libxl_childproc_run", \
+                       __VA_ARGS__);                                      \
+            return false;                                                 \
+        }                                                                 \
+    } while (0)
+
+static bool stdio_arg_ok(libxl_ctx *ctx, const char *name, int fd)
+{
+    RUN_CHECK(ctx, fd == 0 || fd == -1 || (fd > 0 && fd_open(fd)),
+              "%s %d is not open", name, fd);
+    return true;
+}
+
+/* R1, R0 and §9's rules on args; logs the first bad one. */
+static bool run_args_ok(libxl_ctx *ctx, const libxl_childproc_args *args)
+{
+    int i, j;
+
+    RUN_CHECK(ctx, args, "args is NULL");
+    RUN_CHECK(ctx, args->path && args->path[0], "path is %s",
+              args->path ? "empty" : "NULL");
+    RUN_CHECK(ctx, args->argv, "argv is NULL");
+    RUN_CHECK(ctx, args->argv[0], "argv is empty (argv[0] is NULL)");
+    if (!stdio_arg_ok(ctx, "stdin_fd", args->stdin_fd) ||
+        !stdio_arg_ok(ctx, "stdout_fd", args->stdout_fd) ||
+        !stdio_arg_ok(ctx, "stderr_fd", args->stderr_fd))
+        return false;
+    RUN_CHECK(ctx, args->nr_fds >= 0, "nr_fds %d is negative", args->nr_fds);
+    RUN_CHECK(ctx, args->fds || args->nr_fds == 0,
+              "fds is NULL with nr_fds %d", args->nr_fds);
+    for (i = 0; i < args->nr_fds; i++) {
+        const libxl_childproc_fd *f = &args->fds[i];
+
+        RUN_CHECK(ctx, f->child_fd >= 3, "fds[%d].child_fd %d is below 3", i,
+                  f->child_fd);
+        RUN_CHECK(ctx, fd_open(f->parent_fd), "fds[%d].parent_fd %d is not open",
+                  i, f->parent_fd);
+        for (j = 0; j < i; j++)
+            RUN_CHECK(ctx, args->fds[j].child_fd != f->child_fd,
+                      "fds[%d].child_fd %d is also fds[%d]'s", i, f->child_fd,
+                      j);
+    }
+    RUN_CHECK(ctx, !(args->capture & ~(LIBXL_CAPTURE_STDOUT |
+                                       LIBXL_CAPTURE_STDERR)),
+              "capture 0x%x has unknown bits", args->capture);
+    RUN_CHECK(ctx, !(args->capture & LIBXL_CAPTURE_STDOUT) ||
+                   args->stdout_fd == 0 || args->stdout_fd == -1,
+              "capture of stdout with stdout_fd %d", args->stdout_fd);
+    RUN_CHECK(ctx, !(args->capture & LIBXL_CAPTURE_STDERR) ||
+                   args->stderr_fd == 0 || args->stderr_fd == -1,
+              "capture of stderr with stderr_fd %d", args->stderr_fd);
+    RUN_CHECK(ctx, !args->stdin_data || args->stdin_fd == 0 ||
+                   args->stdin_fd == -1,
+              "stdin_data with stdin_fd %d", args->stdin_fd);
+    RUN_CHECK(ctx, args->stdin_data || !args->stdin_len,
+              "stdin_len %zu with no stdin_data", args->stdin_len);
+    if (!libxl__env_args_ok(ctx, args))
+        return false;
+    RUN_CHECK(ctx, !args->cgroup || args->cgroup[0], "cgroup is empty");
+    return true;
 }
 
 /* Registers the child just created as ch (spawn_lock held for reading).
@@ -152,6 +254,8 @@ static void run_start(libxl_ctx *ctx, const libxl__start *st, libxl__ao *ao,
                       const libxl_childproc_args *args)
 {
     libxl__child *ch = libxl__child_new();
+    libxl__spawn_io io = {.stdin_pipe = args->stdin_data != NULL,
+                          .capture = args->capture};
     int exec_errno = 0;
     pid_t pid = 0;
 
@@ -162,11 +266,11 @@ static void run_start(libxl_ctx *ctx, const libxl__start *st, libxl__ao *ao,
     }
     ch->ao = ao;
     ch->done = child_done_locked;
-    ch->group = args->new_process_group != 0;
+    ch->group = args->new_process_group || args->new_session; /* S7 */
 
     pthread_rwlock_rdlock(&G.spawn_lock);
     ch->spawn_seq = __atomic_load_n(&G.pass_seq, __ATOMIC_ACQUIRE);
-    libxl__spawn(ctx, st, args, &pid, &exec_errno);
+    libxl__spawn(ctx, st, args, &io, &pid, &exec_errno);
     if (pid > 0 && child_track(ctx, st, ch, pid)) {
         exec_errno = ENOMEM;
         pid = 0;
@@ -177,28 +281,36 @@ done:
     ao->pid = pid;
     ao->exec_errno = exec_errno;
     ao->starting = false;
+    if (pid > 0 && ao->cap)
+        libxl__capture_start_locked(ctx, ao->cap, pid, io.parent_fd);
     if (pid > 0 && ao->done_early) {
         ch = ao->done_early;
         ao->done_early = NULL;
         child_done_locked(ctx, ch);
     } else if (pid > 0) {
         ao->child = ch;
+        /* S1: the pid is the caller's from the moment the call returns. */
+        if (ao->result_out)
+            ao->result_out->pid = pid;
         /* Aborted, or timed out, while it was being spawned. */
         if (ao->abort_requested || ao->timed_out)
             run_kill_locked(ctx, ao);
     } else {
         libxl__child_free(ch);
         if (ao->result_out) {
-            memset(ao->result_out, 0, sizeof *ao->result_out);
+            memset(ao->result_out, 0, ao->result_size);
             ao->result_out->exec_errno = exec_errno;
+            result_outputs_locked(ao); /* S5: "" for a captured stream */
         }
+        libxl__capture_free_locked(ctx, ao->cap);
+        ao->cap = NULL;
         libxl__ao_fail_later_locked(ctx, ao, ERROR_FAIL);
     }
     CTX_UNLOCK(ctx);
 }
 
 static int run_entered(libxl_ctx *ctx, const libxl_childproc_args *args,
-                       libxl_childproc_result *result_out,
+                       libxl_childproc_result *result_out, size_t result_size,
                        const libxl_asyncop_how *ao_how)
 {
     libxl__ao *ao;
@@ -206,12 +318,8 @@ static int run_entered(libxl_ctx *ctx, const libxl_childproc_args *args,
     bool sync = ao_how == NULL;
     int rc;
 
-    CHECK_ARG(ctx, args);
-    CHECK_ARG(ctx, args->path && args->path[0]);
-    CHECK_ARG(ctx, args->argv);
-    CHECK_ARG(ctx, fd_arg_ok(args->stdin_fd));
-    CHECK_ARG(ctx, fd_arg_ok(args->stdout_fd));
-    CHECK_ARG(ctx, fd_arg_ok(args->stderr_fd));
+    if (!run_args_ok(ctx, args))
+        return ERROR_INVAL;
 
     ao = libxl__ao_new(ctx, ao_how);
     if (!ao) {
@@ -220,6 +328,7 @@ static int run_entered(libxl_ctx *ctx, const libxl_childproc_args *args,
     }
     ao->result_out = result_out;
     ao->abort = run_kill_locked;
+    ao->result_size = result_size;
     ao->starting = true;
     ao->kill_grace_ms =
         args->kill_grace_ms > 0 ? args->kill_grace_ms : DEFAULT_KILL_GRACE_MS;
@@ -227,8 +336,11 @@ static int run_entered(libxl_ctx *ctx, const libxl_childproc_args *args,
 
     CTX_LOCK(ctx);
     if ((rc = libxl__osevent_ready_locked(ctx)) ||
+        ((args->capture || args->stdin_data) &&
+         (rc = libxl__capture_new_locked(ctx, ao, args))) ||
         (args->timeout_ms > 0 &&
          (rc = libxl__timeout_set_locked(ctx, &ao->timer, args->timeout_ms)))) {
+        libxl__capture_free_locked(ctx, ao->cap);
         CTX_UNLOCK(ctx);
         libxl__ao_free(ao);
         return rc;
@@ -239,6 +351,7 @@ static int run_entered(libxl_ctx *ctx, const libxl_childproc_args *args,
         (rc = libxl__reaper_ensure(ctx))) {
         CTX_LOCK(ctx);
         libxl__timeout_cancel_locked(ctx, &ao->timer);
+        libxl__capture_free_locked(ctx, ao->cap);
         CTX_UNLOCK(ctx);
         libxl__start_end(ctx);
         libxl__ao_free(ao);
@@ -270,18 +383,97 @@ static int run_entered(libxl_ctx *ctx, const libxl_childproc_args *args,
     return rc;
 }
 
-LIBXL_EXPORT int libxl_childproc_run(libxl_ctx *ctx,
-                                     const libxl_childproc_args *args,
-                                     libxl_childproc_result *result_out,
-                                     const libxl_asyncop_how *ao_how)
+static int run_api(libxl_ctx *ctx, const libxl_childproc_args *args,
+                   libxl_childproc_result *result_out, size_t result_size,
+                   const libxl_asyncop_how *ao_how)
 {
-    int rc = libxl__ctx_enter(ctx, __func__);
+    int rc = libxl__ctx_enter(ctx, "libxl_childproc_run");
 
     if (rc)
         return rc;
-    rc = run_entered(ctx, args, result_out, ao_how);
+    rc = run_entered(ctx, args, result_out, result_size, ao_how);
     libxl__ctx_leave(ctx);
     return rc;
+}
+
+/*
+ * S0: two entries for one function, told apart by symbol version (see
+ * src/libxlchild.map).  Programs built against 0.2 bind to the default
+ * libxl_childproc_run@@XLCHILD_0.2; those built against 0.1 (unversioned
+ * references, which bind to the first node) to @XLCHILD_0.1, whose structs
+ * end where 0.1's did: it copies their args into a zeroed 0.2 struct (a
+ * zeroed 0.2 struct behaves as 0.1) and has only the 0.1 part of their
+ * result written.
+ */
+LIBXL_EXPORT __attribute__((symver("libxl_childproc_run@@XLCHILD_0.2"))) int
+libxl__childproc_run_v02(libxl_ctx *ctx, const libxl_childproc_args *args,
+                         libxl_childproc_result *result_out,
+                         const libxl_asyncop_how *ao_how);
+LIBXL_EXPORT int
+libxl__childproc_run_v02(libxl_ctx *ctx, const libxl_childproc_args *args,
+                         libxl_childproc_result *result_out,
+                         const libxl_asyncop_how *ao_how)
+{
+    return run_api(ctx, args, result_out, sizeof *result_out, ao_how);
+}
+
+LIBXL_EXPORT __attribute__((symver("libxl_childproc_run@XLCHILD_0.1"))) int
+libxl__childproc_run_v01(libxl_ctx *ctx, const libxl_childproc_args *args01,
+                         libxl_childproc_result *result01,
+                         const libxl_asyncop_how *ao_how);
+LIBXL_EXPORT int
+libxl__childproc_run_v01(libxl_ctx *ctx, const libxl_childproc_args *args01,
+                         libxl_childproc_result *result01,
+                         const libxl_asyncop_how *ao_how)
+{
+    libxl_childproc_args args;
+
+    if (!args01)
+        return run_api(ctx, NULL, result01, LIBXL__RESULT_V01_SIZE, ao_how);
+    memset(&args, 0, sizeof args);
+    memcpy(&args, args01, LIBXL__ARGS_V01_SIZE);
+    return run_api(ctx, &args, result01, LIBXL__RESULT_V01_SIZE, ao_how);
+}
+
+int libxl__child_signal(libxl_ctx *ctx, libxl__child *ch, int sig)
+{
+    int r, e;
+
+    /* Under G.lock the child cannot be reaped (the reaper holds it around
+     * its waits), so its pid, and its group's id, are still its own (R6). */
+    pthread_mutex_lock(&G.lock);
+    if (ch->reaped) {
+        pthread_mutex_unlock(&G.lock);
+        return ERROR_NOTFOUND;
+    }
+    if (ch->group) {
+        r = kill(-ch->pid, sig);
+        if (r && errno == ESRCH)
+            r = kill(ch->pid, sig); /* not yet a group leader */
+    } else {
+        r = kill(ch->pid, sig);
+    }
+    e = errno;
+    pthread_mutex_unlock(&G.lock);
+    if (r && e == ESRCH)
+        return ERROR_NOTFOUND; /* exited, not yet reaped: nothing to signal */
+    if (r) {
+        LOGEV(ctx, ERROR, e, "libxl_childproc_kill: signal %d to child %d",
+              sig, (int)ch->pid);
+        return ERROR_FAIL;
+    }
+    return 0;
+}
+
+LIBXL_EXPORT void libxl_childproc_result_dispose(libxl_childproc_result *r)
+{
+    if (!r)
+        return;
+    free(r->out);
+    free(r->err);
+    r->out = r->err = NULL;
+    r->out_len = r->err_len = 0;
+    r->out_truncated = r->err_truncated = 0;
 }
 
 /* Returns like libxl_childproc_fork; *in_child set in the child, which
@@ -317,10 +509,7 @@ static pid_t fork_entered(libxl_ctx *ctx, libxl_childproc_death_cb *death,
     pthread_rwlock_rdlock(&G.spawn_lock);
     ch->spawn_seq = __atomic_load_n(&G.pass_seq, __ATOMIC_ACQUIRE);
     generation = __atomic_load_n(&G.generation, __ATOMIC_RELAXED);
-    if (st.fork_replacement)
-        pid = st.fork_replacement(st.hooks_user);
-    else
-        pid = fork();
+    pid = libxl__start_fork(&st);
     if (pid == 0) {
         /* The child: spawn_lock is reset with the rest (by the atfork
          * handler, or by libxl__child_after_fork if none ran). */

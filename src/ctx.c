@@ -65,6 +65,8 @@ LIBXL_EXPORT int libxl_ctx_alloc(libxl_ctx **pctx, int version, unsigned flags,
     TAILQ_INIT(&ctx->timeouts);
     TAILQ_INIT(&ctx->aos);
     LIST_INIT(&ctx->osregs);
+    LIST_INIT(&ctx->captures);
+    ctx->poll_efd = -1;
     LIST_INIT(&ctx->children);
     ctx->mode = libxl_sigchld_owner_libxl;
 
@@ -154,6 +156,8 @@ static int ctx_free(libxl_ctx *ctx)
     CTX_UNLOCK(ctx);
 
     close(ctx->wake_fd);
+    if (ctx->poll_efd >= 0)
+        close(ctx->poll_efd);
     pthread_cond_destroy(&ctx->started);
     pthread_cond_destroy(&ctx->users_gone);
     pthread_mutex_destroy(&ctx->lock);

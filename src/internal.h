@@ -41,6 +41,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -110,6 +111,7 @@ typedef struct libxl__ao libxl__ao;
 typedef struct libxl__waiter libxl__waiter;
 typedef struct libxl__timeout libxl__timeout;
 typedef struct libxl__osreg libxl__osreg;
+typedef struct libxl__capture libxl__capture;
 
 /* Which reaping rule a child falls under; fixed when it is registered
  * (but for orphans, libxl__children_orphan). */
@@ -153,10 +155,11 @@ struct libxl__child {
     LIST_ENTRY(libxl__child) nopidfd_entry; /* G.nopidfd (watched only) */
     bool reaped;     /* out of the table; no signal may be sent */
     bool on_nopidfd; /* in G.nopidfd: checked by pid every pass */
-    bool kill_group_on_exit; /* SIGTERM went to its group: when the
-                                leader exits, SIGKILL what is left of the
-                                group before reaping it (the zombie leader
-                                keeps the group id from being reused) */
+    bool kill_group_on_exit; /* SIGTERM went to its group, whose grace
+                                runs: if the leader exits first it is held
+                                unreaped (its zombie keeps the group id
+                                from being reused) until the group is gone
+                                or the grace's SIGKILL (S9) */
 
     /* set by whoever reaped it; then owned by ctx->lock */
     int status;
@@ -198,6 +201,9 @@ struct libxl__waiter {
     libxl_event_predicate *pred;
     void *pred_user;
     libxl__ao *sync_ao; /* non-NULL: waits for this only */
+    int poll_fd;        /* >= 0: asleep in poll(), woken through this
+                           eventfd instead of cond (src/capture.c) */
+    libxl_ctx *poll_ctx;
 };
 
 struct libxl__ao {
@@ -219,12 +225,15 @@ struct libxl__ao {
     libxl__child *done_early; /* reaped while starting */
     libxl__child *child;      /* NULL until spawned */
     libxl_childproc_result *result_out;
+    size_t result_size;    /* how much of *result_out the caller has: the
+                              0.1 part for 0.1 programs (S0) */
     pid_t pid;             /* 0 until spawned */
     int exec_errno;
     int kill_grace_ms;
     bool timed_out;
     bool term_sent, kill_sent;
     libxl__timeout timer; /* the timeout, then the grace */
+    libxl__capture *cap;  /* S5: its pipes, or NULL */
 };
 
 struct libxl__ctx {
@@ -279,6 +288,12 @@ struct libxl__ctx {
     bool wake_fd_registered;
     LIST_HEAD(, libxl__osreg) osregs;
     uintptr_t osreg_seq;
+
+    /* S5's pipes (src/capture.c) */
+    LIST_HEAD(, libxl__capture) captures;
+    int ncapture_fds;        /* open parent ends among them */
+    libxl__waiter *poller;   /* the waiter asleep in poll() on them */
+    int poll_efd;            /* wakes the poller; -1 until first needed */
 
     /* G.lock */
     LIST_ENTRY(libxl__ctx) g_entry; /* G.ctxs */
@@ -460,6 +475,9 @@ libxl__child *libxl__child_find_watched_locked(pid_t pid);
 /* ch's leader has exited, unreaped: SIGKILL the rest of its group, if a
  * group kill is pending for it. */
 void libxl__group_kill_locked(libxl__child *ch);
+/* S9: ch, a group leader that has exited in its kill grace, is held
+ * unreaped while its group lives.  True when held.  G.lock held. */
+bool libxl__group_held_locked(libxl__child *ch);
 
 /* ------------------------------------------------------------------ */
 /* threads/reaper.c                                                    */
@@ -599,9 +617,10 @@ void libxl__starts_wait(libxl_ctx *ctx);
  * for reading.  On success *pid_r > 0; on exec failure known at once,
  * *exec_errno_r is set and, for the fork path, the pid is still returned
  * (it must be reaped).  Returns 0 or ERROR_FAIL (no child). */
+typedef struct libxl__spawn_io libxl__spawn_io;
 int libxl__spawn(libxl_ctx *ctx, const libxl__start *st,
-                 const libxl_childproc_args *args, pid_t *pid_r,
-                 int *exec_errno_r);
+                 const libxl_childproc_args *args, libxl__spawn_io *io,
+                 pid_t *pid_r, int *exec_errno_r);
 
 /* ------------------------------------------------------------------ */
 /* src/timeout.c: the ctx's timers (ctx->lock held)                    */
@@ -635,5 +654,92 @@ void libxl__osevent_free_locked(libxl_ctx *ctx);
  * mode uncounted (free; returns how many children were still running). */
 void libxl__mode_ctx_register(libxl_ctx *ctx);
 int libxl__mode_ctx_unregister(libxl_ctx *ctx);
+
+/* ------------------------------------------------------------------ */
+/* Spawning for toolstacks, API.md §9 (src/childproc.c, src/spawn.c)    */
+
+/* S0: where the 0.1 structs ended.  The 0.1 entry of libxl_childproc_run
+ * reads and writes nothing past these. */
+#define LIBXL__ARGS_V01_SIZE offsetof(libxl_childproc_args, fds)
+#define LIBXL__RESULT_V01_SIZE offsetof(libxl_childproc_result, out)
+
+/* The pipes of a run (S5): asked for in stdin_pipe and capture, the
+ * parent's ends (non-blocking, close-on-exec; -1 when none) returned in
+ * parent_fd[0] (stdin's write end), [1] and [2] (read ends). */
+struct libxl__spawn_io {
+    bool stdin_pipe;
+    unsigned capture;
+    int parent_fd[3];
+};
+
+/* Creates a child the way the ctx's hooks say (R3): fork_replacement, or
+ * fork().  With spawn_lock held for reading. */
+pid_t libxl__start_fork(const libxl__start *st);
+
+/* S2: sends sig to ch (its group if ch->group) unless it has been reaped:
+ * 0, ERROR_NOTFOUND (reaped, or a zombie) or ERROR_FAIL (logged).  No G.lock
+ * held; ctx->lock may be. */
+int libxl__child_signal(libxl_ctx *ctx, libxl__child *ch, int sig);
+
+/* S6 (src/env.c).  Logs and returns false for a malformed entry. */
+bool libxl__env_args_ok(libxl_ctx *ctx, const libxl_childproc_args *args);
+/* *envp_r: NULL when args edit nothing, else a malloc'd array of pointers
+ * to the base's and env_set's strings.  0 or ERROR_NOMEM. */
+int libxl__env_build(libxl_ctx *ctx, const libxl_childproc_args *args,
+                     char ***envp_r);
+
+/* S5 (src/capture.c), all with ctx->lock held. */
+typedef struct {
+    int fd;          /* the parent's end, -1 once closed */
+    char *buf;       /* captured bytes (out/err) */
+    size_t len, size;
+    bool truncated;
+    bool registered; /* with the fd_register hook */
+    uintptr_t token; /* its for_libxl */
+    void *for_app;
+} libxl__capture_stream;
+
+struct libxl__capture {
+    LIST_ENTRY(libxl__capture) entry; /* ctx->captures */
+    libxl__ao *ao;
+    pid_t pid;
+    unsigned captured;        /* LIBXL_CAPTURE_* */
+    size_t max;               /* capture_max */
+    libxl__capture_stream s[3]; /* stdin (written), stdout, stderr */
+    const char *in;           /* stdin_data still to write */
+    char *in_copy;
+    size_t in_len, in_off;
+    libxl__child *reaped;     /* reaped, waiting for the pipes' EOF */
+    libxl__timeout linger;    /* 200 ms after the reap */
+};
+
+/* Allocates ao->cap for args (capture or stdin_data), on ctx->captures. */
+int libxl__capture_new_locked(libxl_ctx *ctx, libxl__ao *ao,
+                              const libxl_childproc_args *args);
+/* The child was started: its pipes' parent ends (libxl__spawn_io) are
+ * the ctx's from now on.  Returns 0 or a failing fd_register's error. */
+int libxl__capture_start_locked(libxl_ctx *ctx, libxl__capture *cap, pid_t pid,
+                                const int parent_fd[3]);
+/* The child was reaped: true when its run may complete now; false when
+ * it waits for the pipes (cap keeps ch and completes it later through
+ * libxl__run_done_locked). */
+bool libxl__capture_reaped_locked(libxl_ctx *ctx, libxl__capture *cap,
+                                  libxl__child *ch);
+/* Moves the captured bytes to the caller's result. */
+void libxl__capture_result_locked(libxl__capture *cap,
+                                  libxl_childproc_result *r);
+void libxl__capture_free_locked(libxl_ctx *ctx, libxl__capture *cap);
+/* The work loop's pass over every pipe of the ctx; may complete runs
+ * (dropping the lock for their callbacks). */
+void libxl__captures_drain_locked(libxl_ctx *ctx);
+/* Fills up to max pollfds for the open pipes; returns how many exist. */
+int libxl__capture_pollfds_locked(libxl_ctx *ctx, struct pollfd *fds,
+                                  int max);
+/* Is token the for_libxl of one of the ctx's registered pipes? */
+bool libxl__capture_token_locked(libxl_ctx *ctx, uintptr_t token);
+/* The set of pipes changed: the thread that sleeps for them must look. */
+void libxl__capture_poke_locked(libxl_ctx *ctx);
+/* childproc.c: completes the run ao with its reaped child ch. */
+void libxl__run_done_locked(libxl_ctx *ctx, libxl__ao *ao, libxl__child *ch);
 
 #endif /* XLCHILD_INTERNAL_H */

@@ -81,6 +81,9 @@ void libxl__ctx_process_locked(libxl_ctx *ctx, bool timeouts)
             continue;
         break;
     }
+    /* S5: the runs' pipes are the ctx's fds, served in its calls. */
+    if (!LIST_EMPTY(&ctx->captures))
+        libxl__captures_drain_locked(ctx);
     libxl__ctx_settle_locked(ctx);
 }
 
@@ -165,6 +168,7 @@ int libxl__ao_wait_locked(libxl_ctx *ctx, libxl__ao *ao)
                 ao->child->ao = NULL;
             TAILQ_REMOVE(&ctx->aos, ao, entry);
             libxl__timeout_cancel_locked(ctx, &ao->timer);
+            libxl__capture_free_locked(ctx, ao->cap);
             rc = ERROR_FAIL;
             break;
         }

@@ -47,7 +47,9 @@ LIBXL_EXPORT void libxl_osevent_occurred_fd(libxl_ctx *ctx, void *for_libxl,
     CTX_LOCK(ctx);
     /* Whatever events/revents say, look at what is actually queued.  With
      * timeout hooks, timeouts fire through occurred_timeout only (O2). */
-    if (for_libxl == ctx && fd == ctx->wake_fd && ctx->wake_fd_registered)
+    if ((for_libxl == ctx && fd == ctx->wake_fd && ctx->wake_fd_registered) ||
+        (!LIST_EMPTY(&ctx->captures) &&
+         libxl__capture_token_locked(ctx, (uintptr_t)for_libxl)))
         libxl__ctx_process_locked(ctx, !ctx->os_hooks.timeout_register);
     CTX_UNLOCK(ctx);
     libxl__ctx_leave(ctx);
@@ -88,8 +90,7 @@ LIBXL_EXPORT int libxl_osevent_beforepoll(libxl_ctx *ctx, int *nfds_io,
                                           struct pollfd *fds, int *timeout_upd,
                                           struct timeval now)
 {
-    const int needed = 1;
-    int rc, ms;
+    int needed = 1, rc = 0, ms;
 
     (void)now; /* deadlines are kept on CLOCK_MONOTONIC */
     if (!nfds_io || !timeout_upd || (!fds && *nfds_io > 0)) {
@@ -101,6 +102,10 @@ LIBXL_EXPORT int libxl_osevent_beforepoll(libxl_ctx *ctx, int *nfds_io,
     CTX_LOCK(ctx);
     ctx->wake_used = true;
     libxl__ctx_settle_locked(ctx);
+    /* S5: the runs' pipes are polled beside the wakeup fd. */
+    if (!LIST_EMPTY(&ctx->captures))
+        needed += libxl__capture_pollfds_locked(
+            ctx, *nfds_io > 1 ? fds + 1 : NULL, *nfds_io - 1);
     if (*nfds_io < needed) {
         rc = ERROR_BUFFERFULL;
     } else {

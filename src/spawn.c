@@ -1,35 +1,352 @@
 /*
  * spawn.c - creating the child of libxl_childproc_run.
  *
- * Two paths, with the same result for the child:
+ * Everything the child needs is prepared here in the parent, where
+ * allocating is allowed: the environment (S6, src/env.c), the program's
+ * path (S10), and every fd the child gets.  Each source fd (the caller's
+ * stdio fds, the capture and stdin_data pipes, fds[]) is first dup'd,
+ * close-on-exec, to a number above every target, so the child's dup2s can
+ * never overwrite a source that another dup2 still needs: swaps such as
+ * stdout_fd=2/stderr_fd=1 (R0), a child_fd equal to another entry's
+ * parent_fd or to a library fd (S4) all work, and the caller's
+ * close-on-exec flags do not matter.
+ *
+ * Then two paths, with the same result for the child:
  *  - posix_spawn (glibc: clone(CLONE_VM|CLONE_VFORK)), the default: its
- *    cost does not grow with the parent's memory (R5), and it reports exec
- *    errors itself;
- *  - fork_replacement (R3), then our own child side below, reporting the
- *    exec errno through a close-on-exec pipe.
- * Either way the child gets: an empty signal mask and SIGCHLD at SIG_DFL
- * (R4), its own process group if asked, the cwd, and fds 0-2 dup'd from the
- * caller's fds.  The caller's fds are first dup'd (close-on-exec) to fresh
- * numbers above 2, so that swaps like stdout_fd=2/stderr_fd=1 work and a
- * close-on-exec flag on the caller's fd does not matter (R0).
+ *    cost does not grow with the parent's memory (R5), it reports exec
+ *    errors itself, and POSIX_SPAWN_SETSIGDEF with every signal gives the
+ *    child default dispositions (S3);
+ *  - fork_replacement (R3), or fork() where posix_spawn lacks an action we
+ *    need, then child_exec below, which reports the failing step and its
+ *    errno through a close-on-exec pipe.
+ * With a cgroup (S8) the fork path is taken, through clone3 where it can
+ * be (see create_child).
+ * A script without "#!" fails with ENOEXEC on both (glibc's and musl's
+ * posix_spawn do not retry it through /bin/sh, so child_exec does not
+ * either).
  */
 #include "internal.h"
 
 #include <fcntl.h>
+#include <limits.h>
+#include <sched.h>
 #include <spawn.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 extern char **environ;
 
-static int spawn_posix(const libxl_childproc_args *args, const int tmpfd[3],
-                       pid_t *pid_r)
+/* Log lines name the public function the caller called. */
+#define RUN_LOG(ctx, lvl, errnoval, ...)                                    \
+    libxl__log((ctx), LIBXL_LOG_##lvl, (errnoval), "libxl_childproc_run",   \
+               __VA_ARGS__)
+
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 34)
+#define HAVE_ADDCLOSEFROM 1
+#endif
+
+/* What the child is to do, prepared in the parent. */
+typedef struct {
+    const libxl_childproc_args *args;
+    const char *prog;    /* what to exec: args->path, or where S10 found it */
+    const char *search;  /* NULL, or the PATH child_exec searches prog in */
+    char *const *envp;   /* the child's environment */
+    int nmoves;
+    struct {
+        int src;    /* close-on-exec, above every target */
+        int target; /* 0-2 or a fds[] child_fd */
+    } *moves;
+    int max_target; /* >= 2 */
+    int errfd;      /* fork path: the exec-error pipe's write end */
+    int cgfd;       /* S8: the cgroup directory, or -1 */
+    bool cg_move;   /* S8 without clone3: the child moves itself there */
+} plan;
+
+/* The steps of the child side, for the log line of a failed start. */
+enum { STEP_EXEC, STEP_SIGNALS, STEP_SETSID, STEP_SETPGID, STEP_CHDIR,
+       STEP_FDS, STEP_CGROUP };
+
+static const char *const step_names[] = {
+    [STEP_EXEC] = "exec",
+    [STEP_SIGNALS] = "resetting the signal dispositions",
+    [STEP_SETSID] = "setsid",
+    [STEP_SETPGID] = "setpgid",
+    [STEP_CHDIR] = "chdir to the cwd",
+    [STEP_FDS] = "setting up the fds",
+    [STEP_CGROUP] = "entering the cgroup",
+};
+
+/* clone3's arguments, as far as CLONE_INTO_CGROUP (Linux 5.7), declared
+ * here: <linux/sched.h> clashes with glibc's <sched.h>. */
+struct clone3_args {
+    uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack,
+        stack_size, tls, set_tid, set_tid_size, cgroup;
+};
+#define XL_CLONE_INTO_CGROUP 0x200000000ULL
+
+/* ---------------------------------------------------------- child side */
+
+/* close_range(2) where the kernel has it (5.9), else one close per fd. */
+static void close_fds(unsigned lo, unsigned hi)
 {
+#ifdef SYS_close_range
+    if (syscall(SYS_close_range, lo, hi, 0) == 0)
+        return;
+#endif
+    {
+        struct rlimit rl;
+        unsigned fd;
+
+        if (hi == ~0u) {
+            hi = 65535;
+            if (getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
+                rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < hi)
+                hi = (unsigned)rl.rlim_cur;
+        }
+        for (fd = lo; fd <= hi && fd >= lo; fd++)
+            close((int)fd);
+    }
+}
+
+/* execvpe without its ENOEXEC retry through /bin/sh, searching
+ * p->search (the child's PATH, S10).  Returns the errno to report. */
+static int exec_search(const plan *p)
+{
+    const char *dir = p->search, *end;
+    size_t flen = strlen(p->prog);
+    char buf[PATH_MAX];
+    int e = ENOENT;
+    bool eacces = false;
+
+    if (!p->search) {
+        execve(p->prog, p->args->argv, p->envp);
+        return errno;
+    }
+    for (;; dir = end + 1) {
+        size_t dlen;
+
+        end = strchr(dir, ':');
+        if (!end)
+            end = dir + strlen(dir);
+        dlen = (size_t)(end - dir);
+        if (dlen + 1 + flen + 1 <= sizeof buf) {
+            /* An empty entry is the current directory, as in execvp. */
+            memcpy(buf, dir, dlen);
+            if (dlen)
+                buf[dlen++] = '/';
+            memcpy(buf + dlen, p->prog, flen + 1);
+            execve(buf, p->args->argv, p->envp);
+            e = errno;
+            switch (e) {
+            case EACCES:
+                eacces = true;
+                break;
+            case ENOENT:
+            case ENOTDIR:
+            case ESTALE:
+            case ENODEV:
+            case ETIMEDOUT:
+            case ENAMETOOLONG:
+                break;
+            default:
+                return e; /* ENOEXEC, E2BIG, ENOMEM...: stop here */
+            }
+        }
+        if (!*end)
+            break;
+    }
+    return eacces ? EACCES : ENOENT;
+}
+
+/*
+ * The child side of the fork path.  Only async-signal-safe calls: the
+ * parent may have had other threads holding any lock at the fork.  Every
+ * signal is blocked on entry (spawn_fork), so no handler of the parent can
+ * run here before the dispositions are reset.
+ */
+static void __attribute__((noreturn)) child_exec(const plan *p)
+{
+    const libxl_childproc_args *args = p->args;
+    struct sigaction sa;
+    sigset_t empty;
+    int i, sig, step, rep[2];
+
+    step = STEP_SIGNALS;
+    memset(&sa, 0, sizeof sa);
+    for (sig = 1; sig < NSIG; sig++) {
+        struct sigaction old;
+
+        if (sig == SIGKILL || sig == SIGSTOP ||
+            sigaction(sig, NULL, &old) != 0 || old.sa_handler == SIG_DFL)
+            continue;
+        sa.sa_handler = SIG_DFL;
+        sigaction(sig, &sa, NULL);
+    }
+#ifdef SYS_rt_sigaction
+    /* glibc's sigaction refuses its internal signals (32 and 33), which a
+     * caller started by glibc's posix_spawn has ignored: the kernel's call
+     * with an all-zero struct sigaction (SIG_DFL, whatever the
+     * architecture's field order) resets them. */
+    for (sig = 32; sig < SIGRTMIN; sig++) {
+        unsigned long ksa[4] = {0, 0, 0, 0};
+
+        syscall(SYS_rt_sigaction, sig, ksa, NULL, (size_t)(NSIG / 8));
+    }
+#endif
+    step = STEP_CGROUP;
+    if (p->cg_move) {
+        int fd = openat(p->cgfd, "cgroup.procs", O_WRONLY | O_CLOEXEC);
+
+        if (fd < 0 || write(fd, "0", 1) != 1)
+            goto fail;
+        close(fd);
+    }
+    step = STEP_SETSID;
+    if (args->new_session && setsid() < 0)
+        goto fail;
+    step = STEP_SETPGID;
+    if (args->new_process_group && !args->new_session && setpgid(0, 0))
+        goto fail;
+    step = STEP_CHDIR;
+    if (args->cwd && chdir(args->cwd))
+        goto fail;
+    step = STEP_FDS;
+    for (i = 0; i < p->nmoves; i++)
+        if (dup2(p->moves[i].src, p->moves[i].target) < 0)
+            goto fail;
+    if (args->close_other_fds) {
+        /* Keep 0-2, the targets and the error pipe (above them all). */
+        for (i = 3; i <= p->max_target; i++) {
+            int j;
+
+            for (j = 0; j < p->nmoves && p->moves[j].target != i; j++)
+                ;
+            if (j == p->nmoves)
+                close(i);
+        }
+        close_fds((unsigned)p->max_target + 1, (unsigned)p->errfd - 1);
+        close_fds((unsigned)p->errfd + 1, ~0u);
+    }
+    sigemptyset(&empty);
+    sigprocmask(SIG_SETMASK, &empty, NULL);
+    step = STEP_EXEC;
+    errno = exec_search(p);
+fail:
+    rep[0] = step;
+    rep[1] = errno;
+    while (write(p->errfd, rep, sizeof rep) < 0 && errno == EINTR)
+        ;
+    _exit(127);
+}
+
+/* --------------------------------------------------------- parent side */
+
+/* Creates the child of the fork path.  S8: straight into its cgroup with
+ * clone3(CLONE_INTO_CGROUP) where the kernel has it (and no
+ * fork_replacement must be used, R3); else the child moves itself. */
+static pid_t create_child(const libxl__start *st, plan *p)
+{
+#ifdef SYS_clone3
+    if (p->cgfd >= 0 && !st->fork_replacement) {
+        struct clone3_args ca;
+        long pid;
+
+        memset(&ca, 0, sizeof ca);
+        ca.flags = CLONE_VFORK | XL_CLONE_INTO_CGROUP;
+        ca.exit_signal = SIGCHLD;
+        ca.cgroup = (uint64_t)p->cgfd;
+        pid = syscall(SYS_clone3, &ca, sizeof ca);
+        if (pid >= 0 || (errno != ENOSYS && errno != E2BIG && errno != EINVAL))
+            return (pid_t)pid; /* a cgroup that cannot be used: no child */
+    }
+#endif
+    p->cg_move = p->cgfd >= 0;
+    return libxl__start_fork(st);
+}
+
+static int spawn_fork(libxl_ctx *ctx, const libxl__start *st, plan *p,
+                      pid_t *pid_r, int *step_r)
+{
+    sigset_t all, old;
+    int ep[2], e = 0, rep[2];
+    ssize_t n;
+    pid_t pid;
+
+    if (pipe2(ep, O_CLOEXEC))
+        return errno;
+    /* Above every fd the child sets up, and so never at 0-2 (the caller
+     * may have them closed) nor overwritten by the child's dup2s (S3). */
+    p->errfd = fcntl(ep[1], F_DUPFD_CLOEXEC, p->max_target + 1);
+    e = errno;
+    close(ep[1]);
+    if (p->errfd < 0) {
+        close(ep[0]);
+        return e;
+    }
+    /* All signals blocked across the fork: a signal arriving in the child
+     * before child_exec has reset the dispositions must not run one of the
+     * parent's handlers there (S3). */
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pid = create_child(st, p);
+    if (pid == 0) {
+        close(ep[0]);
+        child_exec(p);
+    }
+    e = errno;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    close(p->errfd);
+    if (pid < 0) {
+        close(ep[0]);
+        if (p->cgfd >= 0 && !p->cg_move) {
+            *step_r = STEP_CGROUP; /* clone3 refused the cgroup */
+        } else {
+            RUN_LOG(ctx, ERROR, e, "cannot fork");
+        }
+        return e;
+    }
+    *pid_r = pid;
+    /* EOF: exec succeeded (the write end was close-on-exec). */
+    do
+        n = read(ep[0], rep, sizeof rep);
+    while (n < 0 && errno == EINTR);
+    close(ep[0]);
+    if (n != sizeof rep)
+        return 0;
+    *step_r = rep[0];
+    return rep[1] ? rep[1] : EIO;
+}
+
+/* Every signal, for POSIX_SPAWN_SETSIGDEF.  glibc's sigfillset leaves out
+ * its two internal signals (32 and 33, below SIGRTMIN), which its
+ * posix_spawn then sets to SIG_IGN in the child, where they would stay
+ * ignored across the exec, in a program that may use them (S3): their
+ * bits are set by hand, glibc's posix_spawn reads the set bit by bit. */
+static void sigdefault_all(sigset_t *set)
+{
+    sigfillset(set);
+#ifdef __GLIBC__
+    {
+        unsigned long *w = (unsigned long *)(void *)set;
+        const unsigned bits = 8 * sizeof *w;
+        int sig;
+
+        for (sig = 32; sig < SIGRTMIN; sig++)
+            w[(unsigned)(sig - 1) / bits] |= 1ul << ((unsigned)(sig - 1) % bits);
+    }
+#endif
+}
+
+static int spawn_posix(const plan *p, pid_t *pid_r)
+{
+    const libxl_childproc_args *args = p->args;
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t at;
     sigset_t empty, dfl;
     short flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
-    char *const *envp = args->envp ? args->envp : environ;
     int i, r;
 
     if ((r = posix_spawn_file_actions_init(&fa)))
@@ -40,24 +357,43 @@ static int spawn_posix(const libxl_childproc_args *args, const int tmpfd[3],
     if (args->cwd && (r = posix_spawn_file_actions_addchdir_np(&fa, args->cwd)))
         goto out;
 #endif
-    for (i = 0; i < 3; i++)
-        if (tmpfd[i] >= 0 &&
-            (r = posix_spawn_file_actions_adddup2(&fa, tmpfd[i], i)))
+    for (i = 0; i < p->nmoves; i++)
+        if ((r = posix_spawn_file_actions_adddup2(&fa, p->moves[i].src,
+                                                  p->moves[i].target)))
             goto out;
+#ifdef HAVE_ADDCLOSEFROM
+    if (args->close_other_fds) {
+        int fd, j;
+
+        for (fd = 3; fd <= p->max_target; fd++) {
+            for (j = 0; j < p->nmoves && p->moves[j].target != fd; j++)
+                ;
+            if (j == p->nmoves &&
+                (r = posix_spawn_file_actions_addclose(&fa, fd)))
+                goto out;
+        }
+        if ((r = posix_spawn_file_actions_addclosefrom_np(&fa,
+                                                          p->max_target + 1)))
+            goto out;
+    }
+#endif
+    /* S3: every signal at its default, not only those the library
+     * touched (glibc resets caught ones anyway, not ignored ones). */
     sigemptyset(&empty);
-    sigemptyset(&dfl);
-    sigaddset(&dfl, SIGCHLD);
+    sigdefault_all(&dfl);
     posix_spawnattr_setsigmask(&at, &empty);
     posix_spawnattr_setsigdefault(&at, &dfl);
-    if (args->new_process_group) {
+    if (args->new_session) {
+        flags |= POSIX_SPAWN_SETSID;
+    } else if (args->new_process_group) {
         flags |= POSIX_SPAWN_SETPGROUP;
         posix_spawnattr_setpgroup(&at, 0);
     }
     posix_spawnattr_setflags(&at, flags);
-    if (strchr(args->path, '/'))
-        r = posix_spawn(pid_r, args->path, &fa, &at, args->argv, envp);
+    if (p->search)
+        r = posix_spawnp(pid_r, p->prog, &fa, &at, args->argv, p->envp);
     else
-        r = posix_spawnp(pid_r, args->path, &fa, &at, args->argv, envp);
+        r = posix_spawn(pid_r, p->prog, &fa, &at, args->argv, p->envp);
 out:
     posix_spawnattr_destroy(&at);
 out_fa:
@@ -65,111 +401,206 @@ out_fa:
     return r;
 }
 
-/*
- * The child side of the fork path.  Only async-signal-safe calls: the
- * parent may have had other threads holding any lock at the fork.
- */
-static void __attribute__((noreturn))
-child_exec(const libxl_childproc_args *args, const int tmpfd[3], int errfd)
+/* S10 for the posix_spawn path when the child's PATH is not the caller's:
+ * posix_spawnp would search the caller's, so the program is looked up here
+ * in the child's, as execvp would.  0 with *found (malloc'd), or the errno
+ * execvp would give. */
+static int path_lookup(const char *prog, const char *search, char **found)
 {
-    struct sigaction sa;
-    sigset_t empty;
-    char *const *envp = args->envp ? args->envp : environ;
-    int i, e;
+    const char *dir = search, *end;
+    size_t flen = strlen(prog);
+    bool eacces = false;
 
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = SIG_DFL;
-    sigaction(SIGCHLD, &sa, NULL);
-    if (args->new_process_group && setpgid(0, 0))
-        goto fail;
-    if (args->cwd && chdir(args->cwd))
-        goto fail;
-    for (i = 0; i < 3; i++)
-        if (tmpfd[i] >= 0 && dup2(tmpfd[i], i) < 0)
-            goto fail;
-    sigemptyset(&empty);
-    sigprocmask(SIG_SETMASK, &empty, NULL);
-    if (strchr(args->path, '/'))
-        execve(args->path, args->argv, envp);
-    else
-        execvpe(args->path, args->argv, envp);
-fail:
-    e = errno;
-    while (write(errfd, &e, sizeof e) < 0 && errno == EINTR)
-        ;
-    _exit(127);
+    for (;; dir = end + 1) {
+        size_t dlen;
+        char *cand;
+        struct stat sb;
+
+        end = strchr(dir, ':');
+        if (!end)
+            end = dir + strlen(dir);
+        dlen = (size_t)(end - dir);
+        cand = malloc(dlen + flen + 2);
+        if (!cand)
+            return ENOMEM;
+        memcpy(cand, dir, dlen);
+        if (dlen)
+            cand[dlen++] = '/';
+        memcpy(cand + dlen, prog, flen + 1);
+        if (stat(cand, &sb) == 0) {
+            if (S_ISREG(sb.st_mode) && access(cand, X_OK) == 0) {
+                *found = cand;
+                return 0;
+            }
+            eacces = true;
+        } else if (errno == EACCES) {
+            eacces = true;
+        }
+        free(cand);
+        if (!*end)
+            break;
+    }
+    return eacces ? EACCES : ENOENT;
 }
 
-static int spawn_fork(const libxl__start *st, const libxl_childproc_args *args,
-                      const int tmpfd[3], pid_t *pid_r)
+/* The PATH of envp, or NULL. */
+static const char *env_path(char *const *envp)
 {
-    int ep[2], e = 0;
-    ssize_t n;
-    pid_t pid;
-
-    if (pipe2(ep, O_CLOEXEC))
-        return errno;
-    if (st->fork_replacement)
-        pid = st->fork_replacement(st->hooks_user);
-    else
-        pid = fork();
-    if (pid == 0) {
-        close(ep[0]);
-        child_exec(args, tmpfd, ep[1]);
-    }
-    e = errno;
-    close(ep[1]);
-    if (pid < 0) {
-        close(ep[0]);
-        return e;
-    }
-    *pid_r = pid;
-    /* EOF: exec succeeded (the write end was close-on-exec). */
-    e = 0;
-    do
-        n = read(ep[0], &e, sizeof e);
-    while (n < 0 && errno == EINTR);
-    close(ep[0]);
-    return n == sizeof e ? e : 0;
+    for (; envp && *envp; envp++)
+        if (!strncmp(*envp, "PATH=", 5))
+            return *envp + 5;
+    return NULL;
 }
 
 int libxl__spawn(libxl_ctx *ctx, const libxl__start *st,
-                 const libxl_childproc_args *args, pid_t *pid_r,
-                 int *exec_errno_r)
+                 const libxl_childproc_args *args, libxl__spawn_io *io,
+                 pid_t *pid_r, int *exec_errno_r)
 {
-    const int src[3] = {args->stdin_fd, args->stdout_fd, args->stderr_fd};
-    int tmpfd[3] = {-1, -1, -1};
-    bool use_fork = st->fork_replacement != NULL;
-    int i, e = 0;
+    const int stdio[3] = {args->stdin_fd, args->stdout_fd, args->stderr_fd};
+    int child_end[3] = {-1, -1, -1};
+    plan p;
+    char **envp_alloc = NULL, *found = NULL;
+    bool use_fork = st->fork_replacement != NULL, env_edited;
+    int i, e = 0, step = STEP_FDS, rc;
+
+    memset(&p, 0, sizeof p);
+    p.args = args;
+    p.prog = args->path;
+    p.errfd = -1;
+    p.cgfd = -1;
+    *pid_r = 0;
+    for (i = 0; i < 3; i++)
+        io->parent_fd[i] = -1;
 
 #ifndef HAVE_POSIX_SPAWN_FILE_ACTIONS_ADDCHDIR_NP
     use_fork = use_fork || args->cwd;
 #endif
-    *pid_r = 0;
-    for (i = 0; i < 3; i++) {
-        if (src[i] <= 0)
-            continue;
-        tmpfd[i] = fcntl(src[i], F_DUPFD_CLOEXEC, 3);
-        if (tmpfd[i] < 0) {
+#ifndef HAVE_ADDCLOSEFROM
+    use_fork = use_fork || args->close_other_fds;
+#endif
+    if (args->cgroup) {
+        use_fork = true; /* posix_spawn has no cgroup attribute */
+        p.cgfd = open(args->cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (p.cgfd < 0) {
             e = errno;
-            LOGE(ctx, ERROR, "dup of fd %d for the child", src[i]);
+            step = STEP_CGROUP;
             goto out;
         }
     }
-    if (use_fork)
-        e = spawn_fork(st, args, tmpfd, pid_r);
-    else
-        e = spawn_posix(args, tmpfd, pid_r);
+    rc = libxl__env_build(ctx, args, &envp_alloc);
+    if (rc) {
+        e = ENOMEM;
+        goto out;
+    }
+    env_edited = envp_alloc != NULL;
+    p.envp = envp_alloc ? envp_alloc : args->envp ? args->envp : environ;
+
+    /* S10: the child's PATH, else the caller's, else the default. */
+    if (!strchr(args->path, '/')) {
+        const char *path = env_edited || args->envp ? env_path(p.envp) : NULL;
+        const char *callers = getenv("PATH");
+
+        if (!path)
+            path = callers;
+        if (!path || !*path)
+            path = "/bin:/usr/bin";
+        p.search = path;
+        /* posix_spawnp searches the caller's PATH (or the same default). */
+        if (!use_fork &&
+            strcmp(path, callers && *callers ? callers : "/bin:/usr/bin")) {
+            e = path_lookup(args->path, path, &found);
+            if (e) {
+                step = STEP_EXEC;
+                goto out;
+            }
+            p.prog = found;
+            p.search = NULL;
+        }
+    }
+
+    /* The pipes: stdin_data's read end and the captures' write ends go to
+     * the child; the parent's ends are non-blocking (drained in calls on
+     * the ctx, never blocking one). */
+    for (i = 0; i < 3; i++) {
+        int pp[2];
+        bool want = i == 0 ? io->stdin_pipe
+                           : (io->capture & (i == 1 ? LIBXL_CAPTURE_STDOUT
+                                                    : LIBXL_CAPTURE_STDERR));
+
+        if (!want)
+            continue;
+        if (pipe2(pp, O_CLOEXEC)) {
+            e = errno;
+            RUN_LOG(ctx, ERROR, errno, "cannot make a pipe");
+            goto out;
+        }
+        child_end[i] = pp[i == 0 ? 0 : 1];
+        io->parent_fd[i] = pp[i == 0 ? 1 : 0];
+        fcntl(io->parent_fd[i], F_SETFL, O_NONBLOCK);
+    }
+
+    p.max_target = 2;
+    for (i = 0; i < args->nr_fds; i++)
+        if (args->fds[i].child_fd > p.max_target)
+            p.max_target = args->fds[i].child_fd;
+    p.moves = calloc((size_t)args->nr_fds + 3, sizeof *p.moves);
+    if (!p.moves) {
+        e = ENOMEM;
+        goto out;
+    }
+    for (i = 0; i < 3 + args->nr_fds; i++) {
+        int src = i < 3 ? (child_end[i] >= 0 ? child_end[i] : stdio[i])
+                        : args->fds[i - 3].parent_fd;
+        int fd;
+
+        if (i < 3 && src <= 0)
+            continue; /* inherit (R0) */
+        fd = fcntl(src, F_DUPFD_CLOEXEC, p.max_target + 1);
+        if (fd < 0) {
+            e = errno;
+            RUN_LOG(ctx, ERROR, errno, "cannot dup fd %d above %d",
+                 src, p.max_target);
+            goto out;
+        }
+        p.moves[p.nmoves].src = fd;
+        p.moves[p.nmoves].target = i < 3 ? i : args->fds[i - 3].child_fd;
+        p.nmoves++;
+    }
+
+    if (use_fork) {
+        e = spawn_fork(ctx, st, &p, pid_r, &step);
+    } else {
+        e = spawn_posix(&p, pid_r);
+        step = STEP_EXEC;
+        /* posix_spawn does not say which step failed: a cwd that cannot be
+         * entered is the likely one when there is a cwd. */
+        if (e && args->cwd && access(args->cwd, X_OK))
+            step = STEP_CHDIR;
+    }
+out:
     /* The program's own failures (ENOENT, EACCES...) are the caller's to
      * report (exec_errno); a resource the system refused is logged. */
     if (e == EAGAIN || e == ENOMEM || e == EMFILE || e == ENFILE)
-        LOGEV(ctx, ERROR, e, "cannot start %s", args->path);
+        RUN_LOG(ctx, ERROR, e, "cannot start %s: %s failed",
+              args->path, step_names[step]);
     else if (e)
-        LOGEV(ctx, DEBUG, e, "cannot execute %s", args->path);
-out:
-    for (i = 0; i < 3; i++)
-        if (tmpfd[i] >= 0)
-            close(tmpfd[i]);
+        RUN_LOG(ctx, DEBUG, e, "cannot start %s: %s failed",
+              args->path, step_names[step]);
+    for (i = 0; i < p.nmoves; i++)
+        close(p.moves[i].src);
+    free(p.moves);
+    for (i = 0; i < 3; i++) {
+        if (child_end[i] >= 0)
+            close(child_end[i]);
+        if (e && *pid_r <= 0 && io->parent_fd[i] >= 0) {
+            close(io->parent_fd[i]);
+            io->parent_fd[i] = -1;
+        }
+    }
+    if (p.cgfd >= 0)
+        close(p.cgfd);
+    free(found);
+    free(envp_alloc);
     *exec_errno_r = e;
     return e ? ERROR_FAIL : 0;
 }

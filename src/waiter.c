@@ -11,8 +11,18 @@
  * earliest of the ctx's timeouts (O2).  The others sleep untimed.  A
  * timeout that becomes the earliest pokes the timekeeper, which recomputes
  * its deadline.
+ *
+ * While the ctx has capture pipes (src/capture.c), one waiter at a time,
+ * the poller, sleeps in poll() on them instead, with the ctx's poll eventfd
+ * standing in for its condition variable; it drains them in the work loop
+ * when it wakes.  The others sleep as usual.
  */
 #include "internal.h"
+
+#include <poll.h>
+#include <stdlib.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 void libxl__waiter_init(libxl__waiter *w)
 {
@@ -23,11 +33,12 @@ void libxl__waiter_init(libxl__waiter *w)
     pthread_cond_init(&w->cond, &ca);
     pthread_condattr_destroy(&ca);
     w->woken = false;
-    w->in_wait = false;
     w->typemask = 0;
     w->pred = NULL;
     w->pred_user = NULL;
     w->sync_ao = NULL;
+    w->in_wait = false;
+    w->poll_fd = -1;
 }
 
 void libxl__waiter_destroy(libxl__waiter *w)
@@ -37,8 +48,102 @@ void libxl__waiter_destroy(libxl__waiter *w)
 
 void libxl__waiter_wake_locked(libxl__waiter *w)
 {
+    uint64_t one = 1;
+
     w->woken = true;
+    if (w->poll_fd >= 0) {
+        /* An eventfd of ours: only EAGAIN (already readable) can fail. */
+        ssize_t r = write(w->poll_fd, &one, sizeof one);
+        (void)r;
+        return;
+    }
     pthread_cond_signal(&w->cond);
+}
+
+/* A poller cancelled in poll() (E5) holds ctx->lock again when it goes, as
+ * it would coming out of pthread_cond_wait. */
+static void poll_cancelled(void *arg)
+{
+    libxl__waiter *w = arg;
+    libxl_ctx *ctx = w->poll_ctx;
+
+    CTX_LOCK(ctx);
+    w->poll_fd = -1;
+    ctx->poller = NULL;
+}
+
+/* poll() as a cancellation point, like pthread_cond_wait. */
+static void poll_cancellable(libxl__waiter *w, struct pollfd *fds, int n,
+                             int ms)
+{
+    pthread_cleanup_push(poll_cancelled, w);
+    while (poll(fds, (nfds_t)n, ms) < 0 && errno == EINTR)
+        ;
+    pthread_cleanup_pop(0);
+}
+
+/* Sleeps in poll() on the ctx's capture pipes and its poll eventfd until
+ * a pipe is ready, w is woken, or *earliest.  ctx->lock held, dropped
+ * while asleep. */
+static void poll_sleep_locked(libxl_ctx *ctx, libxl__waiter *w,
+                              const struct timespec *earliest)
+{
+    struct pollfd stack[16], *fds = stack;
+    int n = 1 + libxl__capture_pollfds_locked(ctx, NULL, 0), ms = -1;
+    uint64_t v;
+
+    if (ctx->poll_efd < 0) {
+        ctx->poll_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (ctx->poll_efd < 0) {
+            LOGE(ctx, ERROR, "eventfd for the capture pipes' poller");
+            goto fallback;
+        }
+    }
+    if (n > (int)(sizeof stack / sizeof stack[0]) &&
+        !(fds = malloc((size_t)n * sizeof *fds))) {
+        LOGEV(ctx, ERROR, ENOMEM, "poll set of the capture pipes");
+        goto fallback;
+    }
+    fds[0].fd = ctx->poll_efd;
+    fds[0].events = POLLIN;
+    fds[0].revents = 0;
+    libxl__capture_pollfds_locked(ctx, fds + 1, n - 1);
+    if (earliest) {
+        struct timespec now;
+        long long ns;
+
+        libxl__now(&now);
+        ns = (long long)(earliest->tv_sec - now.tv_sec) * 1000000000 +
+             (earliest->tv_nsec - now.tv_nsec);
+        ms = ns <= 0 ? 0 : (int)((ns + 999999) / 1000000);
+    }
+    ctx->poller = w;
+    w->poll_ctx = ctx;
+    w->poll_fd = ctx->poll_efd;
+    CTX_UNLOCK(ctx);
+    poll_cancellable(w, fds, n, ms);
+    CTX_LOCK(ctx);
+    w->poll_fd = -1;
+    ctx->poller = NULL;
+    if (read(ctx->poll_efd, &v, sizeof v) < 0 && errno != EAGAIN)
+        LOGE(ctx, WARN, "read(poll eventfd)");
+    if (fds != stack)
+        free(fds);
+    return;
+
+fallback:
+    /* Poll the pipes every 10 ms rather than not at all. */
+    {
+        struct timespec t;
+
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        t.tv_nsec += 10000000;
+        if (t.tv_nsec >= 1000000000) {
+            t.tv_sec++;
+            t.tv_nsec -= 1000000000;
+        }
+        pthread_cond_timedwait(&w->cond, &ctx->lock, &t);
+    }
 }
 
 /* Asleep now, in its condition variable (not woken, not busy with work). */
@@ -84,7 +189,9 @@ void libxl__waiter_sleep_locked(libxl_ctx *ctx, libxl__waiter *w,
     if (!asleep(ctx->timekeeper))
         ctx->timekeeper = w;
     timed = ctx->timekeeper == w && earliest;
-    if (timed)
+    if (ctx->ncapture_fds > 0 && !ctx->poller)
+        poll_sleep_locked(ctx, w, timed ? earliest : NULL);
+    else if (timed)
         pthread_cond_timedwait(&w->cond, &ctx->lock, earliest);
     else
         pthread_cond_wait(&w->cond, &ctx->lock);

@@ -690,7 +690,9 @@ static void group_survivor_case(libxl_sigchld_owner mode)
     xlt_pipe(p);
     a.stdout_fd = p[1];
     a.timeout_ms = 300;
-    a.kill_grace_ms = 30000; /* a SIGKILL from the grace would come too late */
+    /* S9: the member gets the whole grace (its leader, dead of the
+     * SIGTERM, is held unreaped meanwhile), then the group's SIGKILL. */
+    a.kill_grace_ms = 1000;
     a.new_process_group = 1;
     {
         libxl_asyncop_how how;

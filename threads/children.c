@@ -15,7 +15,9 @@
  */
 #include "internal.h"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -235,12 +237,85 @@ static bool group_kill_drop_locked(libxl__child *ch)
     return true;
 }
 
-/* The group of a leader that has exited but is not reaped yet: SIGKILL
- * whatever is left of it (a member that ignored the SIGTERM). */
+/* The group of a leader that has exited but is not reaped yet, whose
+ * grace has been cut short (its ctx is gone): SIGKILL whatever is left of
+ * it (a member that ignored the SIGTERM). */
 void libxl__group_kill_locked(libxl__child *ch)
 {
     if (group_kill_drop_locked(ch))
         kill(-ch->pid, SIGKILL);
+}
+
+/* Is a process other than leader, and not a zombie, in process group
+ * pgid?  A scan of /proc: only made for a leader held in its grace. */
+static bool group_has_members(pid_t pgid)
+{
+    DIR *d = opendir("/proc");
+    struct dirent *e;
+    bool found = false;
+
+    if (!d)
+        return true; /* cannot tell: the grace decides */
+    while (!found && (e = readdir(d))) {
+        char path[64], buf[512], *close_paren, state;
+        long pgrp;
+        pid_t pid;
+        ssize_t n;
+        int fd;
+
+        if (e->d_name[0] < '1' || e->d_name[0] > '9')
+            continue;
+        pid = (pid_t)atol(e->d_name);
+        if (pid == pgid)
+            continue;
+        snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            continue;
+        n = read(fd, buf, sizeof buf - 1);
+        close(fd);
+        if (n <= 0)
+            continue;
+        buf[n] = '\0';
+        /* "pid (comm) state ppid pgrp ...": comm may hold anything */
+        close_paren = strrchr(buf, ')');
+        if (close_paren &&
+            sscanf(close_paren + 1, " %c %*d %ld", &state, &pgrp) == 2 &&
+            pgrp == (long)pgid && state != 'Z')
+            found = true;
+    }
+    closedir(d);
+    return found;
+}
+
+/*
+ * S9: the leader of a group in its kill grace has exited.  It is held,
+ * not reaped, while the rest of the group lives: its zombie keeps the group
+ * id from being recycled, so the SIGKILL that ends the grace (or any group
+ * signal meanwhile) can only reach that group.  Held, it leaves the epoll
+ * set (its pidfd stays readable) for the list checked by pid on each pass,
+ * where the group is looked at again.  Returns true when it is held.
+ */
+static bool group_hold_locked(libxl__child *ch)
+{
+    if (!ch->kill_group_on_exit)
+        return false;
+    if (!group_has_members(ch->pid)) {
+        group_kill_drop_locked(ch); /* the group is gone: reap it */
+        return false;
+    }
+    if (!ch->on_nopidfd) {
+        if (ch->pidfd >= 0 && G.epfd >= 0)
+            epoll_ctl(G.epfd, EPOLL_CTL_DEL, ch->pidfd, NULL);
+        LIST_INSERT_HEAD(&G.nopidfd, ch, nopidfd_entry);
+        ch->on_nopidfd = true;
+    }
+    return true;
+}
+
+bool libxl__group_held_locked(libxl__child *ch)
+{
+    return group_hold_locked(ch);
 }
 
 /* waitid(WEXITED | WNOHANG | options) on ch alone: through its pidfd
@@ -287,11 +362,8 @@ int libxl__child_collect_locked(libxl__child *ch, struct libxl__child_q *batch)
      * tracer and make a death of a stop (R2). */
     r = child_waitid_locked(ch, &si, WNOWAIT, NULL);
     if (r == 0 && libxl__si_exited(&si)) {
-        /* A group whose leader we are killing is killed before the
-         * leader's zombie, which keeps the group id from being reused,
-         * is reaped (R6). */
-        if (ch->kill_group_on_exit)
-            libxl__group_kill_locked(ch);
+        if (group_hold_locked(ch))
+            return 0; /* S9: held until the group is gone or the grace ends */
         memset(&ru, 0, sizeof ru);
         r = child_waitid_locked(ch, &si, 0, &ru);
     }
@@ -432,22 +504,24 @@ int libxl__child_kill(libxl__child *ch, int sig)
         goto out;
     if (ch->group && ch->cls == LIBXL__CLASS_APP) {
         r = group_kill_mainloop_locked(ch, sig);
-        if (!r && !ch->kill_group_on_exit) {
+        if (sig != SIGKILL && !r && !ch->kill_group_on_exit) {
             ch->kill_group_on_exit = true;
             G.n_group_kills++;
         }
         goto out;
     }
-    if (ch->pidfd >= 0) {
-        r = libxl__pidfd_send_signal(ch->pidfd, ch->group ? 0 : sig);
-        if (r || !ch->group)
-            goto out;
+    /* Otherwise a group is signalled by its id, safe while the leader is
+     * unreaped, which G.lock guarantees (S9 holds an exited leader
+     * unreaped while its group lives). */
+    if (ch->pidfd >= 0 && !ch->group) {
+        r = libxl__pidfd_send_signal(ch->pidfd, sig);
+        goto out;
     }
     if (ch->group) {
         r = kill(-ch->pid, sig);
         if (r && errno == ESRCH)
             r = kill(ch->pid, sig); /* not yet a group leader */
-        if (!r && !ch->kill_group_on_exit) {
+        if (sig != SIGKILL && !r && !ch->kill_group_on_exit) {
             ch->kill_group_on_exit = true;
             G.n_group_kills++;
         }
@@ -456,6 +530,9 @@ int libxl__child_kill(libxl__child *ch, int sig)
     }
 out:
     e = r ? errno : 0;
+    /* S9: the grace is over; a held leader may be reaped now. */
+    if (sig == SIGKILL && group_kill_drop_locked(ch) && ch->on_nopidfd)
+        libxl__reaper_poke();
     pthread_mutex_unlock(&G.lock);
     if (r && e != ESRCH) /* ESRCH: it has just exited; EPERM: setuid... */
         LOGEV(ctx, WARN, e, "cannot send signal %d to child %d", sig,
@@ -481,6 +558,13 @@ int libxl__children_orphan_locked(libxl_ctx *ctx)
              * collected through its pidfd, or checked by pid. */
             ch->cls = LIBXL__CLASS_WATCHED;
             G.n_default_children--;
+        }
+        /* Its grace timer goes with the ctx: the group is killed now,
+         * while its leader is still unreaped (S9). */
+        if (ch->cls != LIBXL__CLASS_APP && ch->kill_group_on_exit) {
+            libxl__group_kill_locked(ch);
+            if (ch->on_nopidfd)
+                libxl__reaper_poke();
         }
         if (ch->cls == LIBXL__CLASS_APP) {
             /* The application reaps these; nothing is left to tell. */

@@ -168,8 +168,9 @@ static libxl_ctx *unknown_target_locked(void)
 }
 
 /* Reaps pid, which has exited: the library's child, or not (then its status
- * goes to reaped_callback). */
-static void reap_pid_locked(pid_t pid, struct libxl__child_q *batch)
+ * goes to reaped_callback).  False if it is left for now: a leader held in
+ * its group's kill grace (S9), or taken by someone else. */
+static bool reap_pid_locked(pid_t pid, struct libxl__child_q *batch)
 {
     libxl__child *ch = libxl__child_find_watched_locked(pid);
     struct rusage ru;
@@ -181,15 +182,15 @@ static void reap_pid_locked(pid_t pid, struct libxl__child_q *batch)
     if (!ch)
         ch = libxl__child_lookup_locked(pid);
 
-    if (ch && ch->kill_group_on_exit)
-        libxl__group_kill_locked(ch); /* before its zombie goes (R6) */
+    if (ch && libxl__group_held_locked(ch))
+        return false; /* S9: its group is in its kill grace */
     memset(&ru, 0, sizeof ru);
     if (wait4(pid, &status, WNOHANG, &ru) != pid)
-        return; /* taken by someone else meanwhile: found lost later */
+        return false; /* taken by someone else: found lost later */
     if (ch) {
         if (libxl__child_collected_locked(ch, status, &ru, false))
             STAILQ_INSERT_TAIL(batch, ch, q_entry);
-        return;
+        return true;
     }
     {
         libxl_ctx *target = unknown_target_locked();
@@ -197,7 +198,7 @@ static void reap_pid_locked(pid_t pid, struct libxl__child_q *batch)
         if (!u) {
             LOG(target, WARN, "reaped unknown child %d (status %#x)",
                 (int)pid, status);
-            return;
+            return true;
         }
         u->cls = LIBXL__CLASS_UNKNOWN;
         u->pid = pid;
@@ -205,6 +206,7 @@ static void reap_pid_locked(pid_t pid, struct libxl__child_q *batch)
         u->ctx = target;
         STAILQ_INSERT_TAIL(batch, u, q_entry);
     }
+    return true;
 }
 
 /* Parses a /proc/self/task/<tid>/children file and reaps each child in it
@@ -247,9 +249,10 @@ static void reap_listed_children(const char *tid, int fd, void *arg)
  * waitpid(-1) until nothing is left (modes M3 with children, M5), one
  * child at a time: each is peeked at first, since the ptrace stops of a
  * child this process traces are reported to any waitid, and are its
- * tracer's to take.  A stopped tracee at the head of the kernel's list
- * hides every child behind it from waitid(P_ALL): those are then found in
- * /proc (the children of each thread), one waitid(P_PID) each.
+ * tracer's to take.  A stopped tracee (or a leader held in its group's
+ * kill grace, S9) at the head of the kernel's list hides every child
+ * behind it from waitid(P_ALL): those are then found in /proc (the
+ * children of each thread), one waitid(P_PID) each.
  */
 static void reap_all_locked(struct libxl__child_q *batch)
 {
@@ -264,11 +267,10 @@ static void reap_all_locked(struct libxl__child_q *batch)
         }
         if (si.si_pid == 0)
             break; /* none exited */
-        if (!libxl__si_exited(&si)) {
+        if (!libxl__si_exited(&si) || !reap_pid_locked(si.si_pid, batch)) {
             libxl__each_task_file("children", reap_listed_children, batch);
             break;
         }
-        reap_pid_locked(si.si_pid, batch);
     }
 }
 
