@@ -76,6 +76,19 @@
 #define LIBXL__LOCK_REBORN(v) ((void)0)
 #endif
 
+/*
+ * LIBXL__CANCEL_FRAME: a function whose frame a cancelled thread leaves by
+ * glibc's cancellation unwinding (a longjmp, in C) rather than by
+ * returning (E5: the sleeps).  AddressSanitizer (GCC 12) leaves the
+ * redzones of such a frame poisoned and then reports its own writes into
+ * them; these frames get none.
+ */
+#if defined(__SANITIZE_ADDRESS__)
+#define LIBXL__CANCEL_FRAME __attribute__((no_sanitize_address, noinline))
+#else
+#define LIBXL__CANCEL_FRAME
+#endif
+
 /* ------------------------------------------------------------------ */
 /* Logging (src/log.c)                                                 */
 

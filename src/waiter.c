@@ -73,6 +73,7 @@ static void poll_cancelled(void *arg)
 }
 
 /* poll() as a cancellation point, like pthread_cond_wait. */
+LIBXL__CANCEL_FRAME
 static void poll_cancellable(libxl__waiter *w, struct pollfd *fds, int n,
                              int ms)
 {
@@ -85,6 +86,7 @@ static void poll_cancellable(libxl__waiter *w, struct pollfd *fds, int n,
 /* Sleeps in poll() on the ctx's capture pipes and its poll eventfd until
  * a pipe is ready, w is woken, or *earliest.  ctx->lock held, dropped
  * while asleep. */
+LIBXL__CANCEL_FRAME
 static void poll_sleep_locked(libxl_ctx *ctx, libxl__waiter *w,
                               const struct timespec *earliest)
 {
@@ -178,6 +180,7 @@ static void timekeeper_pass_locked(libxl_ctx *ctx, libxl__waiter *from,
  * the role only until someone else falls asleep.  A waiter woken for work
  * while a clock is to be watched hands the role to one that sleeps on.
  */
+LIBXL__CANCEL_FRAME
 void libxl__waiter_sleep_locked(libxl_ctx *ctx, libxl__waiter *w,
                                 const struct timespec *earliest)
 {
