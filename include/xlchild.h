@@ -144,7 +144,13 @@ int libxl_event_check(libxl_ctx *ctx, libxl_event **event_r, uint64_t typemask,
 
 /* E2: blocks (on a condition variable) until a matching event exists,
  * processing child statuses and timeouts meanwhile.  Any number of threads
- * may wait on one ctx; each event goes to exactly one of them. */
+ * may wait on one ctx; each event goes to exactly one of them.
+ * E5: a thread may be cancelled (pthread_cancel) where it sleeps here or in
+ * a synchronous operation; the call is then undone (an event it would have
+ * taken goes to another waiter, a synchronous run's child is still reaped)
+ * and the ctx stays usable.  Elsewhere library code, and the callbacks it
+ * makes, run with cancellation disabled: a call made from a callback is
+ * cancellable only if the callback enabled cancellation itself. */
 int libxl_event_wait(libxl_ctx *ctx, libxl_event **event_r, uint64_t typemask,
                      libxl_event_predicate *predicate, void *predicate_user);
 

@@ -28,13 +28,12 @@ typedef struct {
     libxl_ctx *ctx;
     libxl__waiter *w;
     libxl__ao *ao;
+    int cancel_state; /* the caller's: library code runs with cancellation
+                         disabled, but where this call sleeps
+                         (libxl__cancel_sleep_begin) */
 } frame;
 static __thread frame frames[MAX_NESTED];
 static __thread int nentered;
-/* The application's cancelability, while this thread is inside the
- * library: library code runs with cancellation disabled, but where it
- * sleeps (libxl__cancel_sleep_begin). */
-static __thread int app_cancel_state;
 
 int libxl__ctx_enter(libxl_ctx *ctx, const char *func)
 {
@@ -51,18 +50,27 @@ int libxl__ctx_enter(libxl_ctx *ctx, const char *func)
     }
     ctx->users++;
     CTX_UNLOCK(ctx);
-    if (nentered == 0)
-        pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &app_cancel_state);
-    if (nentered < MAX_NESTED)
+    /* A callback runs with cancellation disabled too, as the library code
+     * around it: a call it makes is cancellable where it sleeps only if the
+     * callback enabled cancellation itself. */
+    if (nentered < MAX_NESTED) {
         frames[nentered] = (frame){.ctx = ctx};
+        pthread_setcancelstate(PTHREAD_CANCEL_DISABLE,
+                               &frames[nentered].cancel_state);
+    }
     nentered++;
     return 0;
 }
 
+static void frame_pop(void)
+{
+    if (--nentered < MAX_NESTED)
+        pthread_setcancelstate(frames[nentered].cancel_state, NULL);
+}
+
 void libxl__ctx_leave(libxl_ctx *ctx)
 {
-    if (--nentered == 0)
-        pthread_setcancelstate(app_cancel_state, NULL);
+    frame_pop();
     CTX_LOCK(ctx);
     if (--ctx->users == 0 && ctx->freeing)
         pthread_cond_broadcast(&ctx->users_gone);
@@ -80,8 +88,7 @@ bool libxl__ctx_nested(libxl_ctx *ctx)
 
 void libxl__ctx_leave_in_child(void)
 {
-    if (--nentered == 0)
-        pthread_setcancelstate(app_cancel_state, NULL);
+    frame_pop();
 }
 
 bool libxl__ctx_entered_here(libxl_ctx *ctx)
@@ -104,8 +111,9 @@ void libxl__frame_waits(libxl__waiter *w, libxl__ao *ao)
 
 bool libxl__cancel_sleep_begin(void)
 {
-    if (app_cancel_state != PTHREAD_CANCEL_ENABLE || nentered > MAX_NESTED)
-        return false; /* or the outer calls could not be undone */
+    if (nentered < 1 || nentered > MAX_NESTED ||
+        frames[nentered - 1].cancel_state != PTHREAD_CANCEL_ENABLE)
+        return false; /* deeper, the outer calls could not be undone */
     pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, NULL);
     return true;
 }
