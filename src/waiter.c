@@ -184,8 +184,15 @@ LIBXL__CANCEL_FRAME
 void libxl__waiter_sleep_locked(libxl_ctx *ctx, libxl__waiter *w,
                                 const struct timespec *earliest)
 {
+    struct timespec deadline;
     bool timed;
 
+    /* A copy: the timeout it points into may be freed by another thread
+     * while this one sleeps (the kernel reads it at each futex wait). */
+    if (earliest) {
+        deadline = *earliest;
+        earliest = &deadline;
+    }
     w->woken = false;
     w->in_wait = true;
     TAILQ_INSERT_TAIL(&ctx->waiters, w, entry);
