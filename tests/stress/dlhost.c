@@ -6,7 +6,7 @@
  * (a reaper thread, a SIGCHLD handler or an atfork handler left in unmapped
  * code) shows as death by a signal.
  *
- *   dlhost LIBRARY.so CYCLES [unblocked]
+ *   dlhost LIBRARY.so CYCLES [unblocked] [quick]
  *
  * A cycle: dlopen; ctx_alloc; setmode (M3, M6 or M5 by cycle); a
  * synchronous run and a fork child with a death callback, statuses checked;
@@ -16,6 +16,7 @@
  * pause in which a reaper or handler left behind would run.  "unblocked":
  * a thread created before the first dlopen keeps SIGCHLD unblocked (as in
  * libvirtd, M1), so that the signal may be delivered to a handler.
+ * "quick": no pause at the end (the soak runs it as one of its steps).
  *
  * Exit status: 0 when every cycle worked; 1-9 for a failed check (a line on
  * stderr says which).  Under a sanitizer, the fork child does not use the
@@ -190,15 +191,19 @@ int main(int argc, char **argv)
         libxl_sigchld_owner_libxl_always_selective_reap,
         libxl_sigchld_owner_libxl_always,
     };
-    int cycles, c;
+    int cycles, c, i, quick = 0;
 
     if (argc < 3)
-        die(9, "usage: dlhost LIBRARY.so CYCLES [unblocked]");
+        die(9, "usage: dlhost LIBRARY.so CYCLES [unblocked] [quick]");
     libpath = argv[1];
     cycles = atoi(argv[2]);
-    if (argc > 3 && strcmp(argv[3], "unblocked") == 0) {
+    for (i = 3; i < argc; i++) {
         pthread_t t;
-        if (pthread_create(&t, NULL, unblocked_thread, NULL))
+        if (strcmp(argv[i], "quick") == 0)
+            quick = 1;
+        else if (strcmp(argv[i], "unblocked") != 0)
+            die(9, "unknown flag %s", argv[i]);
+        else if (pthread_create(&t, NULL, unblocked_thread, NULL))
             die(9, "pthread_create");
     }
     for (c = 0; c < cycles; c++) {
@@ -232,6 +237,7 @@ int main(int argc, char **argv)
         sleep_ms(20); /* whatever was left behind runs now */
     }
     /* Past the reaper's sweep interval (at most 1 s, M2). */
-    sleep_ms(1200);
+    if (!quick)
+        sleep_ms(1200);
     return 0;
 }
