@@ -694,6 +694,7 @@ static void op_exec_fail(unsigned *rs)
     libxl_ctx *ctx = rand_r(rs) % 3 == 0 ? S.frk : pick_ctx(rs);
     long tok = start(ENOENT);
     char out[64];
+    size_t nout;
     int p[2], rc;
 
     xlt_pipe(p);
@@ -704,14 +705,28 @@ static void op_exec_fail(unsigned *rs)
     memset(&r, 0, sizeof r);
     rc = xlt_childproc_run(ctx, &a, &r, NULL);
     close(a.stdout_fd);
-    xlt_read_all(p[0], out, sizeof out);
+    nout = xlt_read_all(p[0], out, sizeof out);
     close(p[0]);
+    if (ctx != S.frk && getenv("XLT_UNDER_VALGRIND")) {
+        /* Valgrind runs glibc's posix_spawn child without CLONE_VM, so the
+         * exec error never reaches the parent (a tool limit, as in
+         * test_run): the child exits 127 instead. */
+        report(tok, ENOENT);
+        XLT_ASSERT_MSG((rc == ERROR_FAIL && r.exec_errno == ENOENT) ||
+                           (rc == 0 && WIFEXITED(r.status) &&
+                            WEXITSTATUS(r.status) == 127),
+                       "%s: run of a missing program gave rc %d exec_errno"
+                       " %d status %#x", S.role, rc, r.exec_errno, r.status);
+        XLT_ASSERT_MSG(nout == 0, "%s: %zu bytes written to the"
+                       " stdout/stderr of a missing program", S.role, nout);
+        return;
+    }
     report(tok, r.exec_errno);
-    XLT_ASSERT_MSG(rc == ERROR_FAIL && r.exec_errno == ENOENT && !out[0],
+    XLT_ASSERT_MSG(rc == ERROR_FAIL && r.exec_errno == ENOENT && nout == 0,
                    "%s: run of a missing program%s gave rc %d exec_errno %d"
                    " status %#x, %zu bytes written to its stdout/stderr",
                    S.role, ctx == S.frk ? " (fork_replacement)" : "", rc,
-                   r.exec_errno, r.status, strlen(out));
+                   r.exec_errno, r.status, nout);
 }
 
 /* dlhost: two dlopen/dlclose cycles of the library in a process of its
@@ -984,17 +999,20 @@ static pid_t companion(int close_when, unsigned seed, int dur, int *rfd)
 static void companion_done(pid_t pid, int rfd, const char *what,
                            unsigned seed, int dur)
 {
-    char buf[sizeof(soak_figures) + 1];
     soak_figures f;
-    size_t n = xlt_read_all(rfd, buf, sizeof buf);
+    ssize_t n;
     int st = 0;
 
-    close(rfd);
+    /* The companion first, then what it wrote (not "until EOF": a child
+     * it left behind, say a tracee stopped for good when its tracer
+     * failed, may hold the pipe open). */
     XLT_ASSERT_EQ(waitpid(pid, &st, 0), pid);
     XLT_ASSERT_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0,
                    "%s ended with status %#x", what, st);
-    XLT_ASSERT_EQ(n, sizeof f);
-    memcpy(&f, buf, sizeof f);
+    fcntl(rfd, F_SETFL, O_NONBLOCK);
+    n = read(rfd, &f, sizeof f);
+    close(rfd);
+    XLT_ASSERT_EQ(n, (ssize_t)sizeof f);
     check_figures(what, seed, dur, &f);
 }
 

@@ -73,13 +73,15 @@ static size_t drain(int rfd, char *buf, size_t size)
  * pipes (the dup2s that would overwrite an exec-error pipe sitting on 1 or
  * 2), by path and by PATH search: ERROR_FAIL, exec_errno ENOENT, nothing
  * written into either pipe. */
-static void check_enoent(libxl_ctx *ctx, const char *path, const char *how)
+static void check_enoent(libxl_ctx *ctx, const char *path, bool posix_spawn,
+                         const char *how)
 {
     char *argv[] = { (char *)path, NULL };
     libxl_childproc_args a = xlt_args(argv);
     libxl_childproc_result r;
     char out[256], err[256];
     int po[2], pe[2], rc;
+    size_t nout, nerr;
 
     high_pipe(po);
     high_pipe(pe);
@@ -89,16 +91,28 @@ static void check_enoent(libxl_ctx *ctx, const char *path, const char *how)
     rc = xlt_childproc_run(ctx, &a, &r, NULL);
     close(po[1]);
     close(pe[1]);
-    drain(po[0], out, sizeof out);
-    drain(pe[0], err, sizeof err);
-    XLT_ASSERT_MSG(rc == ERROR_FAIL && r.exec_errno == ENOENT,
-                   "%s: run of missing %s gave rc %d (%s) exec_errno %d"
-                   " status %#x, wanted ERROR_FAIL with ENOENT", how, path,
-                   rc, libxl_strerror(rc), r.exec_errno, r.status);
-    XLT_ASSERT_MSG(out[0] == 0 && err[0] == 0,
+    nout = drain(po[0], out, sizeof out);
+    nerr = drain(pe[0], err, sizeof err);
+    if (posix_spawn && getenv("XLT_UNDER_VALGRIND")) {
+        /* Valgrind runs glibc's posix_spawn child without CLONE_VM, so the
+         * exec error never reaches the parent (a tool limit, as in
+         * test_run): the child exits 127 instead.  The fork_replacement
+         * path is checked in full. */
+        XLT_ASSERT_MSG((rc == ERROR_FAIL && r.exec_errno == ENOENT) ||
+                           (rc == 0 && WIFEXITED(r.status) &&
+                            WEXITSTATUS(r.status) == 127),
+                       "%s: run of missing %s gave rc %d exec_errno %d"
+                       " status %#x", how, path, rc, r.exec_errno, r.status);
+    } else {
+        XLT_ASSERT_MSG(rc == ERROR_FAIL && r.exec_errno == ENOENT,
+                       "%s: run of missing %s gave rc %d (%s) exec_errno %d"
+                       " status %#x, wanted ERROR_FAIL with ENOENT", how,
+                       path, rc, libxl_strerror(rc), r.exec_errno, r.status);
+    }
+    XLT_ASSERT_MSG(nout == 0 && nerr == 0,
                    "%s: run of missing %s wrote %zu bytes to the child's"
                    " stdout and %zu to its stderr (the exec error went to"
-                   " the child's stdio)", how, path, strlen(out), strlen(err));
+                   " the child's stdio)", how, path, nout, nerr);
 }
 
 /* A program that runs: stdin from a pipe ("<code>\n"), echoes it to
@@ -220,8 +234,9 @@ static void scenario(unsigned closed, bool before_alloc, int rounds,
                      closed & 1 ? " 0" : "", closed & 2 ? " 1" : "",
                      closed & 4 ? " 2" : "", before_alloc ? "before" : "after",
                      k ? "fork_replacement" : "posix_spawn");
-            check_enoent(ctx[k], "/nonexistent/xlchild-no-such-program", how);
-            check_enoent(ctx[k], "xlchild-no-such-program", how);
+            check_enoent(ctx[k], "/nonexistent/xlchild-no-such-program",
+                         k == 0, how);
+            check_enoent(ctx[k], "xlchild-no-such-program", k == 0, how);
             c->enoent += 2;
             check_run(ctx[k], (i * 2 + k) % 100 + 1, how);
             c->runs++;
@@ -264,18 +279,16 @@ XLT_TEST(test_S3_R1_std_fds_closed_exec_errno_and_statuses, 300)
                 _exit(0);
             }
             close(p[1]);
-            {
-                char buf[sizeof c + 1];
-                size_t n = xlt_read_all(p[0], buf, sizeof buf);
-                if (n == sizeof c)
-                    memcpy(&c, buf, sizeof c);
-            }
-            close(p[0]);
+            /* The scenario first, then what it wrote (not "until EOF": a
+             * child it left behind may hold the pipe open). */
             XLT_ASSERT_EQ(waitpid(pid, &st, 0), pid);
             XLT_ASSERT_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0,
                            "scenario (closed mask %u, %s ctx_alloc) ended"
                            " with status %#x", closed,
                            before ? "before" : "after", st);
+            fcntl(p[0], F_SETFL, O_NONBLOCK);
+            XLT_ASSERT_EQ(read(p[0], &c, sizeof c), (ssize_t)sizeof c);
+            close(p[0]);
             xls_report("std fds closed",
                        "closed=%s%s%s %s_alloc enoent_checked=%ld runs=%ld"
                        " forks=%ld library_fds_on_0_2=%ld",
