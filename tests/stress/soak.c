@@ -197,20 +197,36 @@ static int pred_none(const libxl_event *ev, void *user)
     return 0;
 }
 
+static __thread const char *cur_op; /* for messages */
+
+static const char *ctx_name(libxl_ctx *ctx)
+{
+    return ctx == S.def ? "M3" : ctx == S.sel ? "M6" : ctx == S.frk
+                                                           ? "M3 fork_replacement"
+                                                           : "private";
+}
+
 /* Gives the library a thread inside a call on ctx until token tok has a
- * report (its callback may run here or in any other thread on ctx). */
-static void pump_token(libxl_ctx *ctx, long tok)
+ * report (its callback may run here or in any other thread on ctx).  pid:
+ * the child's, if known (its state goes into the message of a hang). */
+static void pump_token(libxl_ctx *ctx, long tok, pid_t pid)
 {
     int64_t deadline = xlt_now_ms() + HANG_MS;
 
     while (xls_ring_reports(S.ring, tok) == 0) {
         libxl_event *ev = NULL;
+        char st;
         XLT_ASSERT_RC(xlt_event_check(ctx, &ev, LIBXL_EVENTMASK_ALL,
                                       pred_none, NULL),
                       ERROR_NOT_READY);
-        XLT_ASSERT_MSG(xlt_now_ms() < deadline,
-                       "token %ld: no report within %d ms", tok, HANG_MS);
-        xlt_sleep_ms(1);
+        if (xlt_now_ms() < deadline) {
+            xlt_sleep_ms(1);
+            continue;
+        }
+        st = pid > 0 ? xlt_proc_state(pid) : '?';
+        XLT_FAIL("%s: %s on %s: token %ld: no report within %d ms (child"
+                 " %d, state %c)", S.role, cur_op, ctx_name(ctx), tok,
+                 HANG_MS, (int)pid, st ? st : '-');
     }
 }
 
@@ -284,7 +300,7 @@ static void op_run_callback(unsigned *rs)
     how.callback = run_cb;
     how.u.for_callback = tok_ptr(tok);
     XLT_ASSERT_RC(xlt_childproc_run(ctx, &a, &r, &how), 0);
-    pump_token(ctx, tok);
+    pump_token(ctx, tok, 0);
     XLT_ASSERT_EXITED(r.status, code);
 }
 
@@ -299,7 +315,7 @@ static void op_fork(unsigned *rs)
     XLT_ASSERT_MSG(pid >= 0, "libxl_childproc_fork: %d", (int)pid);
     if (pid == 0)
         xlt_child_exit(code);
-    pump_token(ctx, tok);
+    pump_token(ctx, tok, pid);
 }
 
 static void op_timeout(unsigned *rs)
@@ -333,7 +349,7 @@ static void op_abort(unsigned *rs)
     if (rand_r(rs) & 1)
         xlt_sleep_ms(1); /* sometimes after exec, sometimes before */
     XLT_ASSERT_RC(libxl_ao_abort(ctx, &how), 0);
-    pump_token(ctx, tok);
+    pump_token(ctx, tok, 0);
 }
 
 /* A private ctx: a few children, then freed, sometimes before they end.
@@ -422,7 +438,7 @@ static void op_stolen(unsigned *rs)
         app_won = syscall(SYS_waitid, P_PIDFD, pidfd, &si, WEXITED, NULL) == 0;
         close(pidfd);
     }
-    pump_token(ctx, tok);
+    pump_token(ctx, tok, pid);
     pthread_mutex_lock(&S.ring->mu);
     status = S.ring->slot[tok % S.ring->n].got;
     pthread_mutex_unlock(&S.ring->mu);
@@ -531,7 +547,10 @@ static void op_app_traced(unsigned *rs)
 /* A completion callback that makes a synchronous run with a 100 ms
  * timeout (O2, §4); sometimes one more level: the callback first starts
  * another run whose callback does the same.  Each level's nest_t is freed
- * by its callback (a second call would be a use after free). */
+ * by its callback (a second call would be a use after free).  It may run
+ * in a thread that op_cancel cancels (a waiter runs whatever callbacks
+ * are due): as any application whose callbacks must finish, it disables
+ * cancellation while it runs. */
 typedef struct {
     long tok, next_tok; /* the timed run's token; the next level's or -1 */
     libxl_childproc_result res; /* of the /bin/true that triggers it */
@@ -557,7 +576,9 @@ static void nested_cb(libxl_ctx *ctx, int rc, void *user)
     libxl_childproc_result r;
     int64_t t0;
     long el, tok = n->tok;
+    int cancel_state;
 
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel_state);
     XLT_ASSERT(xlt_in_libxl > 0);
     XLT_ASSERT_RC(rc, 0);
     XLT_ASSERT_EXITED(n->res.status, 0);
@@ -575,6 +596,7 @@ static void nested_cb(libxl_ctx *ctx, int rc, void *user)
                    rc, libxl_strerror(rc), el);
     XLT_ASSERT_KILLED(r.status, SIGTERM);
     report(tok, rc);
+    pthread_setcancelstate(cancel_state, NULL);
 }
 
 static void nest_start(libxl_ctx *ctx, nest_t *n)
@@ -597,9 +619,9 @@ static void op_nested_timeout(unsigned *rs)
     if (rand_r(rs) % 3 == 0)
         tok2 = start(ERROR_TIMEDOUT);
     nest_start(ctx, nest_new(tok, tok2));
-    pump_token(ctx, tok);
+    pump_token(ctx, tok, 0);
     if (tok2 >= 0)
-        pump_token(ctx, tok2);
+        pump_token(ctx, tok2, 0);
 }
 
 /* Threads cancelled inside the library (E5). */
@@ -776,6 +798,7 @@ static void *worker(void *arg)
 
     while (xlt_now_ms() < S.deadline_ms) {
         enum op o = draw(&rs);
+        cur_op = op_names[o];
         op_fn[o](&rs);
         __atomic_add_fetch(&S.ops[o], 1, __ATOMIC_RELAXED);
     }

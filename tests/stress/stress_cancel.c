@@ -12,6 +12,11 @@
  * once, with its status), the children of cancelled synchronous runs are
  * still reaped (no zombie), and the cancelled threads end (a timed join).
  * In M3 and M6, each also without pidfds (XLCHILD_NO_PIDFD).
+ *
+ * And a callback that disables cancellation (as an application whose
+ * callbacks must finish does) runs to its end, its nested synchronous run
+ * included, when the thread it runs in (a waiter) is cancelled meanwhile:
+ * the library may act on a cancel only where the application allows it.
  */
 #define _GNU_SOURCE
 #include "stress.h"
@@ -286,6 +291,134 @@ static void cancel_storm(libxl_sigchld_owner mode, bool no_pidfd,
     free(S.res);
 }
 
+/* ------------------------------------------- a callback that disabled it */
+
+static struct {
+    libxl_ctx *ctx;
+    int in_cb, cb_done, cb_cancelled; /* atomic */
+    int cb_rc;
+    libxl_childproc_result trigger_res, stop_res;
+} C;
+
+static void cb_cancelled(void *arg)
+{
+    (void)arg;
+    __atomic_store_n(&C.cb_cancelled, 1, __ATOMIC_RELEASE);
+}
+
+/* Disables cancellation, then waits in a nested synchronous run (sleep 30
+ * killed by its 300 ms timeout). */
+static void careful_cb(libxl_ctx *ctx, int rc, void *user)
+{
+    char *argv[] = { "/bin/sleep", "30", NULL };
+    libxl_childproc_args a = xlt_args(argv);
+    libxl_childproc_result r;
+    int old;
+
+    (void)user;
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
+    XLT_ASSERT_RC(rc, 0);
+    a.timeout_ms = 300;
+    __atomic_store_n(&C.in_cb, 1, __ATOMIC_RELEASE);
+    pthread_cleanup_push(cb_cancelled, NULL);
+    C.cb_rc = xlt_childproc_run(ctx, &a, &r, NULL);
+    pthread_cleanup_pop(0);
+    __atomic_store_n(&C.cb_done, 1, __ATOMIC_RELEASE);
+    pthread_setcancelstate(old, NULL);
+}
+
+static int pred_stop(const libxl_event *ev, void *user)
+{
+    (void)user;
+    return ev->for_user == 77;
+}
+
+/* The only thread inside a libxl call on the ctx: the callback runs here. */
+static void *careful_waiter(void *arg)
+{
+    libxl_event *ev = NULL;
+
+    (void)arg;
+    XLT_ASSERT_RC(xlt_event_wait(C.ctx, &ev, LIBXL_EVENTMASK_ALL, pred_stop,
+                                 NULL), 0);
+    libxl_event_free(C.ctx, ev);
+    return NULL;
+}
+
+static void careful(libxl_sigchld_owner mode, const char *what)
+{
+    char *argv[] = { "/bin/true", NULL };
+    libxl_childproc_args a = xlt_args(argv);
+    libxl_childproc_hooks h;
+    libxl_childproc_result r;
+    libxl_asyncop_how how;
+    int rounds = (int)xls_scale(20, 4), i, joined_by_cancel = 0;
+
+    memset(&C, 0, sizeof C);
+    C.ctx = xlt_ctx_new(NULL);
+    memset(&h, 0, sizeof h);
+    h.chldowner = mode;
+    libxl_childproc_setmode(C.ctx, &h, NULL);
+    for (i = 0; i < rounds; i++) {
+        int64_t deadline;
+        pthread_t v;
+        void *ret = NULL;
+        struct timespec ts;
+        int jr;
+
+        C.in_cb = C.cb_done = C.cb_cancelled = 0;
+        XLT_ASSERT(pthread_create(&v, NULL, careful_waiter, NULL) == 0);
+        memset(&how, 0, sizeof how);
+        how.callback = careful_cb;
+        XLT_ASSERT_RC(xlt_childproc_run(C.ctx, &a, &C.trigger_res, &how), 0);
+        deadline = xlt_now_ms() + HANG_MS;
+        while (!__atomic_load_n(&C.in_cb, __ATOMIC_ACQUIRE))
+            XLT_ASSERT_MSG(xlt_now_ms() < deadline, "callback never ran");
+        xlt_sleep_ms(50); /* in its nested run's sleep now */
+        XLT_ASSERT(pthread_cancel(v) == 0);
+        deadline = xlt_now_ms() + 10000;
+        while (!__atomic_load_n(&C.cb_done, __ATOMIC_ACQUIRE) &&
+               !__atomic_load_n(&C.cb_cancelled, __ATOMIC_ACQUIRE) &&
+               xlt_now_ms() < deadline)
+            xlt_sleep_ms(5);
+        XLT_ASSERT_MSG(!C.cb_cancelled, "%s: a callback that had disabled"
+                       " cancellation was cancelled in its nested synchronous"
+                       " run (its thread was a waiter that got cancelled)",
+                       what);
+        XLT_ASSERT_MSG(C.cb_done, "%s: the callback's nested synchronous run"
+                       " did not return within 10 s", what);
+        XLT_ASSERT_RC(C.cb_rc, ERROR_TIMEDOUT);
+        /* The waiter itself goes when it sleeps again; if it took the stop
+         * event first, it simply returns. */
+        xlt_start_event_run(C.ctx, argv, 77, &C.stop_res);
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += HANG_MS / 1000;
+        jr = pthread_timedjoin_np(v, &ret, &ts);
+        XLT_ASSERT_MSG(jr == 0, "%s: cancelled waiter did not end: %s", what,
+                       strerror(jr));
+        if (ret == PTHREAD_CANCELED)
+            joined_by_cancel++;
+        else
+            xlt_expect_no_event(C.ctx);
+        /* Whoever did not take it: take it here. */
+        if (ret == PTHREAD_CANCELED)
+            XLT_ASSERT_RC(xlt_wait_for(C.ctx, 77), 0);
+    }
+    XLT_ASSERT_RC(xlt_run_sh(C.ctx, "exit 4", &r), 0);
+    XLT_ASSERT_EXITED(r.status, 4);
+    XLT_ASSERT_RC(libxl_ctx_free(C.ctx), 0);
+    xlt_wait_no_children(HANG_MS);
+    xls_report(what, "rounds=%d callbacks_completed=%d waiters_cancelled=%d"
+               " callbacks_cancelled=0", rounds, rounds, joined_by_cancel);
+}
+
+XLT_TEST(test_E5_callback_with_cancel_disabled_runs_to_its_end, 120)
+{
+    careful(libxl_sigchld_owner_libxl, "careful callback M3");
+    careful(libxl_sigchld_owner_libxl_always_selective_reap,
+            "careful callback M6");
+}
+
 XLT_TEST(test_E5_cancelled_waiters_default, 240)
 {
     cancel_storm(libxl_sigchld_owner_libxl, false, "cancel M3");
@@ -315,6 +448,7 @@ int main(void)
         XLT_CASE(test_E5_cancelled_waiters_selective),
         XLT_CASE(test_E5_cancelled_waiters_default_no_pidfd),
         XLT_CASE(test_E5_cancelled_waiters_selective_no_pidfd),
+        XLT_CASE(test_E5_callback_with_cancel_disabled_runs_to_its_end),
     };
     return xlt_main("stress_cancel", cases, sizeof cases / sizeof cases[0]);
 }
