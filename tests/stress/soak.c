@@ -732,11 +732,12 @@ static void op_exec_fail(unsigned *rs)
     if (ctx != S.frk && getenv("XLT_UNDER_VALGRIND")) {
         /* Valgrind runs glibc's posix_spawn child without CLONE_VM, so the
          * exec error never reaches the parent (a tool limit, as in
-         * test_run): the child exits 127 instead. */
+         * test_run): the child exits with a failure code instead (127
+         * from glibc; 1 was seen under drd with fds 0-2 closed). */
         report(tok, ENOENT);
         XLT_ASSERT_MSG((rc == ERROR_FAIL && r.exec_errno == ENOENT) ||
                            (rc == 0 && WIFEXITED(r.status) &&
-                            WEXITSTATUS(r.status) == 127),
+                            WEXITSTATUS(r.status) != 0),
                        "%s: run of a missing program gave rc %d exec_errno"
                        " %d status %#x", S.role, rc, r.exec_errno, r.status);
         XLT_ASSERT_MSG(nout == 0, "%s: %zu bytes written to the"

@@ -96,11 +96,12 @@ static void check_enoent(libxl_ctx *ctx, const char *path, bool posix_spawn,
     if (posix_spawn && getenv("XLT_UNDER_VALGRIND")) {
         /* Valgrind runs glibc's posix_spawn child without CLONE_VM, so the
          * exec error never reaches the parent (a tool limit, as in
-         * test_run): the child exits 127 instead.  The fork_replacement
-         * path is checked in full. */
+         * test_run): the child exits with a failure code instead (127
+         * from glibc; 1 was seen under drd with fds 0-2 closed).  The
+         * fork_replacement path is checked in full. */
         XLT_ASSERT_MSG((rc == ERROR_FAIL && r.exec_errno == ENOENT) ||
                            (rc == 0 && WIFEXITED(r.status) &&
-                            WEXITSTATUS(r.status) == 127),
+                            WEXITSTATUS(r.status) != 0),
                        "%s: run of missing %s gave rc %d exec_errno %d"
                        " status %#x", how, path, rc, r.exec_errno, r.status);
     } else {
