@@ -1,6 +1,9 @@
 #!/bin/bash
 # Builds xlchild from a clean tree and runs every check CI runs:
 #   1. -Wall -Wextra -Werror build, make check, make distcheck
+#   1b. soak: the reliability suite's random mix for 300 s on that build
+#      (tests/stress/soak.c; SOAK_DURATION=<s> to change it): fails on any
+#      lost, doubled, late or wrong status, a zombie, fd or RSS growth
 #   2. make check under AddressSanitizer + UndefinedBehaviorSanitizer
 #   3. make check under ThreadSanitizer
 #   4. make check with every test binary under valgrind (memcheck)
@@ -17,7 +20,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 jobs=$(nproc 2>/dev/null || echo 2)
 stages=("$@")
-[ ${#stages[@]} -gt 0 ] || stages=(plain asan tsan valgrind drd abi deb)
+[ ${#stages[@]} -gt 0 ] || stages=(plain soak asan tsan valgrind drd abi deb)
 
 [ -x configure ] && [ configure -nt configure.ac ] && [ configure -nt Makefile.am ] ||
     autoreconf -fi
@@ -34,7 +37,7 @@ check_in() {
         make -s -j"$jobs" &&
         { make -s -j"$jobs" "$target" "$@" ||
           { for f in $(find . -name '*.log' -newer Makefile); do
-                grep -q -E '^(FAIL|ERROR)' "${f%.log}.trs" 2>/dev/null &&
+                grep -q -E '^:test-result: (FAIL|ERROR)' "${f%.log}.trs" 2>/dev/null &&
                     { echo "--- $f"; tail -n 60 "$f"; }
             done; exit 1; }; })
 }
@@ -45,6 +48,30 @@ for s in "${stages[@]}"; do
         section "build with warnings as errors, make check, make distcheck"
         check_in plain "-O2 -g" check
         (cd build/plain && make -s distcheck DISTCHECK_CONFIGURE_FLAGS=--enable-werror)
+        ;;
+    soak)
+        soak_s=${SOAK_DURATION:-300}
+        section "soak: the random mix for $soak_s s (build/plain)"
+        check_in plain "-O2 -g" check-soak DURATION="$soak_s"
+        # The soak asserts its figures itself; read them back all the same,
+        # so that a soak that stopped checking cannot pass here.
+        awk -v flat=8192 '
+            /^COUNTS soak/ {
+                n++
+                for (i = 1; i <= NF; i++)
+                    if (split($i, kv, "=") == 2) v[kv[1]] = kv[2]
+                bad = v["lost"] != 0 || v["twice"] != 0 || v["wrong"] != 0 ||
+                      v["late"] != 0 || v["zombies"] != 0 ||
+                      v["statuses_started"] != v["reported_once"] ||
+                      v["fds_start"] != v["fds_end"] ||
+                      v["rss_growth_last_2_3_kib"] > flat ||
+                      v["operations"] < 1
+                if (bad) { print "soak figures out of bounds: " $0; fail = 1 }
+            }
+            END {
+                if (n < 3) { print "soak: " n + 0 " COUNTS lines, wanted 3"; fail = 1 }
+                exit fail
+            }' build/plain/tests/stress/soak.log
         ;;
     asan)
         section "AddressSanitizer + UndefinedBehaviorSanitizer"

@@ -141,6 +141,137 @@ void xls_ledger_check(xls_ledger *l, const char *what)
                    what, l->unexpected);
 }
 
+xls_ring *xls_ring_new(long n)
+{
+    xls_ring *r = calloc(1, sizeof *r);
+    long i;
+
+    XLT_ASSERT(r != NULL);
+    r->slot = calloc((size_t)n, sizeof *r->slot);
+    XLT_ASSERT(r->slot != NULL);
+    for (i = 0; i < n; i++)
+        r->slot[i].token = -1;
+    r->n = n;
+    r->first_bad = -1;
+    pthread_mutex_init(&r->mu, NULL);
+    return r;
+}
+
+void xls_ring_free(xls_ring *r)
+{
+    if (!r)
+        return;
+    pthread_mutex_destroy(&r->mu);
+    free(r->slot);
+    free(r);
+}
+
+static void ring_bad_locked(xls_ring *r, const xls_ring_slot *s)
+{
+    if (r->first_bad >= 0)
+        return;
+    r->first_bad = s->token;
+    r->first_bad_got = s->got;
+    r->first_bad_want = s->want;
+    r->first_bad_reports = s->reports;
+}
+
+/* Counts what became of the token in s. */
+static void ring_retire_locked(xls_ring *r, xls_ring_slot *s)
+{
+    if (s->token < 0)
+        return;
+    if (s->reports == 0)
+        r->lost++;
+    else if (s->reports > 1)
+        r->twice++;
+    else
+        r->once++;
+    if (s->reports != 1)
+        ring_bad_locked(r, s);
+    s->token = -1;
+}
+
+long xls_ring_start(xls_ring *r, int want)
+{
+    xls_ring_slot *s;
+    long t;
+
+    pthread_mutex_lock(&r->mu);
+    t = r->next++;
+    s = &r->slot[t % r->n];
+    ring_retire_locked(r, s);
+    s->token = t;
+    s->want = want;
+    s->got = 0;
+    s->reports = 0;
+    r->started++;
+    pthread_mutex_unlock(&r->mu);
+    return t;
+}
+
+void xls_ring_report(xls_ring *r, long token, int status)
+{
+    xls_ring_slot *s = &r->slot[(token < 0 ? 0 : token) % r->n];
+
+    pthread_mutex_lock(&r->mu);
+    if (token < 0 || s->token != token) {
+        r->late++;
+        if (r->first_bad < 0) {
+            r->first_bad = token;
+            r->first_bad_got = status;
+            r->first_bad_want = -3;
+            r->first_bad_reports = -1;
+        }
+    } else {
+        if (s->reports++ == 0) {
+            s->got = status;
+            if (s->want != -2 && status != s->want) {
+                r->wrong++;
+                ring_bad_locked(r, s);
+            }
+        }
+    }
+    pthread_mutex_unlock(&r->mu);
+}
+
+int xls_ring_reports(xls_ring *r, long token)
+{
+    xls_ring_slot *s = &r->slot[token % r->n];
+    int n;
+
+    pthread_mutex_lock(&r->mu);
+    n = s->token == token ? s->reports : 0;
+    pthread_mutex_unlock(&r->mu);
+    return n;
+}
+
+void xls_ring_retire_all(xls_ring *r)
+{
+    long i;
+
+    pthread_mutex_lock(&r->mu);
+    for (i = 0; i < r->n; i++)
+        ring_retire_locked(r, &r->slot[i]);
+    pthread_mutex_unlock(&r->mu);
+}
+
+void xls_ring_check(xls_ring *r, const char *what)
+{
+    xls_ring_retire_all(r);
+    pthread_mutex_lock(&r->mu);
+    xls_report(what,
+               "started=%ld reported_once=%ld lost=%ld twice=%ld"
+               " wrong_status=%ld late_or_unknown=%ld",
+               r->started, r->once, r->lost, r->twice, r->wrong, r->late);
+    if (r->first_bad >= 0 || r->late)
+        XLT_FAIL("%s: token %ld reported %d time(s), status %#x, wanted %#x"
+                 " (lost=%ld twice=%ld wrong=%ld late=%ld)", what,
+                 r->first_bad, r->first_bad_reports, r->first_bad_got,
+                 r->first_bad_want, r->lost, r->twice, r->wrong, r->late);
+    pthread_mutex_unlock(&r->mu);
+}
+
 int xls_assert_no_zombies(const char *what)
 {
     int zombies = 0, n = xlt_count_children(&zombies);

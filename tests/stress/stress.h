@@ -60,6 +60,41 @@ long xls_ledger_count(xls_ledger *l);
 /* Asserts exactly-once and right statuses; reports "what" counts. */
 void xls_ledger_check(xls_ledger *l, const char *what);
 
+/*
+ * The ring: the ledger for a run of unbounded length (the soak), in bounded
+ * memory.  Tokens are sequence numbers; slot token % n holds the latest,
+ * and a token is retired (its reports counted: 0 lost, 1 once, more twice)
+ * when its slot is taken again, n tokens later, or by xls_ring_check.  A
+ * report of a token already retired is counted as "late" (a duplicate or
+ * a report for a child long gone): never right.  Thread-safe.
+ */
+typedef struct {
+    long token;
+    int want, got, reports;
+} xls_ring_slot;
+
+typedef struct {
+    pthread_mutex_t mu;
+    long n, next;
+    xls_ring_slot *slot;
+    long started, once, lost, twice, wrong, late;
+    long first_bad;      /* a token that went wrong (-1: none) */
+    int first_bad_got, first_bad_want, first_bad_reports;
+} xls_ring;
+
+xls_ring *xls_ring_new(long n);
+void xls_ring_free(xls_ring *r);
+/* A new token for a child meant to end with wait status want (-2: any). */
+long xls_ring_start(xls_ring *r, int want);
+void xls_ring_report(xls_ring *r, long token, int status);
+/* Reports of token so far (0 once it is retired). */
+int xls_ring_reports(xls_ring *r, long token);
+/* Retires every token (the counts are then final). */
+void xls_ring_retire_all(xls_ring *r);
+/* xls_ring_retire_all, then reports the counts as "what" and asserts that
+ * none was lost, reported twice or late, or had a wrong status. */
+void xls_ring_check(xls_ring *r, const char *what);
+
 /* Asserts that this process has no zombie children left and returns how
  * many children (running) it still has. */
 int xls_assert_no_zombies(const char *what);

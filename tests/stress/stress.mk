@@ -14,9 +14,11 @@ STRESS_LDADD = libxlchild.la $(CUNIT_LIBS) $(PTHREAD_LIBS)
 include $(srcdir)/tests/stress/storm.mk
 include $(srcdir)/tests/stress/faults.mk
 include $(srcdir)/tests/stress/hostile.mk
+include $(srcdir)/tests/stress/outside.mk
 
 check_PROGRAMS += tests/stress/soak
 tests_stress_soak_SOURCES = tests/stress/soak.c $(STRESS_HARNESS)
+tests_stress_soak_CPPFLAGS = $(STRESS_DL_CPPFLAGS)
 tests_stress_soak_CFLAGS = $(STRESS_CFLAGS)
 tests_stress_soak_LDADD = $(STRESS_LDADD)
 STRESS_TESTS += tests/stress/soak
