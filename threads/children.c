@@ -150,6 +150,26 @@ static bool table_insert_locked(libxl__child *ch)
 /* ------------------------------------------------------------------ */
 /* Reap-everything or not (M3, M5, M6)                                 */
 
+/*
+ * Has any child of the process exited, unreaped (or stopped, for a tracer)?
+ * A peek, which takes nothing.  When reaping every child is switched on,
+ * only such a child needs a pass now: one that exits later sends a SIGCHLD
+ * that the reaper takes with reap_all already on.  Fork children that exit
+ * at once switch reap_all off and on at every other refill; a poke each
+ * time would wake the reaper (and take spawn_lock from the spawners) for
+ * nothing.
+ */
+static bool something_waitable(void)
+{
+    siginfo_t si;
+
+    memset(&si, 0, sizeof si);
+    while (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0)
+        if (errno != EINTR)
+            return errno != ECHILD; /* no children: nothing to collect */
+    return si.si_pid != 0;
+}
+
 void libxl__update_reap_all_locked(void)
 {
     bool all =
@@ -157,7 +177,8 @@ void libxl__update_reap_all_locked(void)
 
     if (all && !G.reap_all) {
         __atomic_store_n(&G.reap_all, true, __ATOMIC_RELEASE);
-        libxl__reaper_poke(); /* collect what exited before */
+        if (something_waitable())
+            libxl__reaper_poke(); /* collect what exited before */
     } else if (!all) {
         __atomic_store_n(&G.reap_all, false, __ATOMIC_RELEASE);
     }
