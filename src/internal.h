@@ -461,6 +461,10 @@ void libxl__update_reap_all_locked(void);
 libxl__child *libxl__child_lookup_locked(pid_t pid);
 /* Collects ch if it has exited: 1 (into *batch, unless an orphan), or 0. */
 int libxl__child_collect_locked(libxl__child *ch, struct libxl__child_q *batch);
+/* The same for a child whose pidfd was reported readable (it has exited):
+ * no ptrace-stop peek first. */
+int libxl__child_collect_exited_locked(libxl__child *ch,
+                                       struct libxl__child_q *batch);
 /* Records the status of a child just collected (or lost), takes it out of
  * the pid table, and returns true if it must now be handed to its ctx
  * (false: it was an orphan and has been freed). */

@@ -404,6 +404,40 @@ int libxl__child_collect_locked(libxl__child *ch, struct libxl__child_q *batch)
     return 1;
 }
 
+/*
+ * As libxl__child_collect_locked, for a child whose pidfd epoll reported
+ * readable.  A pidfd is readable only once the whole process has exited
+ * (its leader a zombie, no thread left), and a process in that state has
+ * no ptrace stop left to report: waitid can only report the exit, so the
+ * peek is not needed.  Not yet waitable though readable (a tracer in
+ * another process has not taken the exit yet): 0.  A leader whose group
+ * is being killed (S9) goes the long way, which may hold it.
+ */
+int libxl__child_collect_exited_locked(libxl__child *ch,
+                                       struct libxl__child_q *batch)
+{
+    siginfo_t si;
+    struct rusage ru;
+    int r;
+
+    if (ch->kill_group_on_exit)
+        return libxl__child_collect_locked(ch, batch);
+    memset(&ru, 0, sizeof ru);
+    r = child_waitid_locked(ch, &si, 0, &ru);
+    if (r < 0 && errno == EINTR)
+        return 0;
+    if (r < 0) {
+        child_lost_locked(ch, errno, batch);
+        return 1;
+    }
+    if (!libxl__si_exited(&si))
+        return 0;
+    if (libxl__child_collected_locked(ch, libxl__status_of_siginfo(&si), &ru,
+                                      false))
+        STAILQ_INSERT_TAIL(batch, ch, q_entry);
+    return 1;
+}
+
 int libxl__child_register(libxl_ctx *ctx, libxl_sigchld_owner mode,
                           libxl__child *ch)
 {

@@ -292,7 +292,7 @@ static void reap_ready_pidfds_locked(struct libxl__child_q *batch)
                 ch = ch->hash_next;
             if (!ch || ch->reaped)
                 continue; /* stale: collected by another path */
-            if (!libxl__child_collect_locked(ch, batch)) {
+            if (!libxl__child_collect_exited_locked(ch, batch)) {
                 /* Readable but not yet waitable (seen under ptrace): the
                  * readiness was a hint; re-arm the one-shot watch. */
                 struct epoll_event ev = {.events = EPOLLIN | EPOLLONESHOT};
