@@ -275,7 +275,7 @@ static void run_start(libxl_ctx *ctx, const libxl__start *st, libxl__ao *ao,
         exec_errno = ENOMEM;
         pid = 0;
     }
-    pthread_rwlock_unlock(&G.spawn_lock);
+    libxl__spawn_unlock();
 done:
     CTX_LOCK(ctx);
     ao->pid = pid;
@@ -520,7 +520,7 @@ static pid_t fork_entered(libxl_ctx *ctx, libxl_childproc_death_cb *death,
     }
     if (pid < 0) {
         e = errno;
-        pthread_rwlock_unlock(&G.spawn_lock);
+        libxl__spawn_unlock();
         libxl__start_end(ctx);
         libxl__child_free(ch);
         LOGEV(ctx, ERROR, e, "fork");
@@ -532,7 +532,7 @@ static pid_t fork_entered(libxl_ctx *ctx, libxl_childproc_death_cb *death,
         libxl__child_free(ch);
         pid = ERROR_FAIL;
     }
-    pthread_rwlock_unlock(&G.spawn_lock);
+    libxl__spawn_unlock();
     libxl__start_end(ctx);
     if (rc)
         errno = ENOMEM;

@@ -7,10 +7,21 @@
  *                 both).  Taken across fork() by the atfork handler, so the
  *                 child sees a whole list; only ctx_alloc/free contend.
  *   G.spawn_lock  rwlock.  Spawners hold it for reading from just before
- *                 the child is created until it is registered; the reaper
- *                 holds it for writing around a waitpid(-1) pass, so that a
+ *                 the child is created until it is registered, so that a
  *                 reap-everything pass never collects a child whose parent
- *                 has not registered it yet.
+ *                 has not registered it yet.  Such a pass does not wait for
+ *                 them: under G.lock (where no start can register), it
+ *                 reaps a pid that is not in the table only if a
+ *                 trywrlock says no start is in flight; otherwise it
+ *                 leaves that zombie (which keeps its pid from reuse),
+ *                 stops, and sets G.reap_deferred, which the next start to
+ *                 release the lock turns into a poke if some child is
+ *                 still waitable (threads/reaper.c).  If the pid was the
+ *                 start's child, its registration collects it, exactly
+ *                 once.  Only the 1 s sweep takes the lock for writing
+ *                 (blocking) around its pass, so that starts that never
+ *                 stop overlapping cannot put off an unknown child for
+ *                 ever.
  *   ctx->lock     one per ctx: its queues, waiters, timeouts, aos.
  *   G.lock        process-wide: the pid table, the ctx registry, mode
  *                 counts, the reaper's state.  The reaper holds it while it
@@ -323,6 +334,8 @@ typedef struct {
     long nofile_limit;     /* RLIMIT_NOFILE, as last read (atomic) */
     unsigned nofile_checks; /* pidfd_affordable's calls (atomic) */
     bool reap_all;             /* derived: see update_reap_all */
+    bool reap_deferred; /* a waitpid(-1) pass left a pid that may be a
+                           start's: the next start to end looks (atomic) */
 
     libxl__child **table; /* pid -> child, chained */
     unsigned table_size, table_count;
@@ -456,6 +469,9 @@ int libxl__child_reaped_by_app(libxl_ctx *ctx, pid_t pid, int status,
                                struct libxl__child_q *batch);
 /* Whether some ctx makes the reaper reap every child (M3, M5, M6). */
 void libxl__update_reap_all_locked(void);
+/* A start releases spawn_lock (read side), and pokes the reaper if a pass
+ * deferred to it (G.reap_deferred) and a child is still waitable. */
+void libxl__spawn_unlock(void);
 /* For the reaper, G.lock held: the oldest entry for pid (then follow
  * hash_next for more of the same pid), or NULL. */
 libxl__child *libxl__child_lookup_locked(pid_t pid);

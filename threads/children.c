@@ -170,6 +170,22 @@ static bool something_waitable(void)
     return si.si_pid != 0;
 }
 
+void libxl__spawn_unlock(void)
+{
+    pthread_rwlock_unlock(&G.spawn_lock);
+    /* Pairs with defer_to_starts_locked (threads/reaper.c): spawn_lock is
+     * free before the flag is read. */
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    if (!__atomic_load_n(&G.reap_deferred, __ATOMIC_RELAXED) ||
+        !__atomic_exchange_n(&G.reap_deferred, false, __ATOMIC_SEQ_CST))
+        return;
+    /* A pass left a pid that might have been ours.  If it was, our
+     * registration has collected it (or its SIGCHLD is still pending);
+     * whatever is still waitable is for a pass now. */
+    if (something_waitable())
+        libxl__reaper_poke();
+}
+
 void libxl__update_reap_all_locked(void)
 {
     bool all =
