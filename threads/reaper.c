@@ -118,15 +118,17 @@ static unsigned reap_pass(bool sweep)
     unsigned n = 0;
     bool all;
 
-again:
     all = __atomic_load_n(&G.reap_all, __ATOMIC_ACQUIRE);
     st.spawn_locked = all && sweep;
-    st.deferred = false;
     if (st.spawn_locked)
         pthread_rwlock_wrlock(&G.spawn_lock);
     pthread_mutex_lock(&G.lock);
     __atomic_add_fetch(&G.pass_seq, 1,
                        __ATOMIC_RELEASE); /* read unlocked by spawners */
+    /* Switched on since we looked: a pass that takes G.lock after reap_all
+     * went on always reaps everything (registration counts on it: see
+     * libxl__child_register). */
+    all = G.reap_all;
     if (all)
         reap_all_locked(&st);
     reap_ready_pidfds_locked(&batch);
@@ -136,12 +138,9 @@ again:
         reap_nopidfd_locked(&batch);
     STAILQ_CONCAT(&batch, &G.pending);
     if (STAILQ_EMPTY(&batch)) {
-        bool redo = !all && G.reap_all;
         pthread_mutex_unlock(&G.lock);
         if (st.spawn_locked)
             pthread_rwlock_unlock(&G.spawn_lock);
-        if (redo)
-            goto again;
         return 0;
     }
     /* Counted while G.lock still says these ctxs are alive. */
