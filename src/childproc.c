@@ -268,7 +268,7 @@ static void run_start(libxl_ctx *ctx, const libxl__start *st, libxl__ao *ao,
     ch->done = child_done_locked;
     ch->group = args->new_process_group || args->new_session; /* S7 */
 
-    pthread_rwlock_rdlock(&G.spawn_lock);
+    libxl__spawn_lock();
     ch->spawn_seq = __atomic_load_n(&G.pass_seq, __ATOMIC_ACQUIRE);
     libxl__spawn(ctx, st, args, &io, &pid, &exec_errno);
     if (pid > 0 && child_track(ctx, st, ch, pid)) {
@@ -506,7 +506,7 @@ static pid_t fork_entered(libxl_ctx *ctx, libxl_childproc_death_cb *death,
     ch->death = death;
     ch->death_user = user;
 
-    pthread_rwlock_rdlock(&G.spawn_lock);
+    libxl__spawn_lock();
     ch->spawn_seq = __atomic_load_n(&G.pass_seq, __ATOMIC_ACQUIRE);
     generation = __atomic_load_n(&G.generation, __ATOMIC_RELAXED);
     pid = libxl__start_fork(&st);

@@ -11,8 +11,8 @@
  *                 reap-everything pass never collects a child whose parent
  *                 has not registered it yet.  Such a pass does not wait for
  *                 them: under G.lock (where no start can register), it
- *                 reaps a pid that is not in the table only if a
- *                 trywrlock says no start is in flight; otherwise it
+ *                 reaps a pid that is not in the table only if no start
+ *                 is in flight (G.nstarts, counted with the lock); else it
  *                 leaves that zombie (which keeps its pid from reuse),
  *                 stops, and sets G.reap_deferred, which the next start to
  *                 release the lock turns into a poke if some child is
@@ -334,6 +334,7 @@ typedef struct {
     long nofile_limit;     /* RLIMIT_NOFILE, as last read (atomic) */
     unsigned nofile_checks; /* pidfd_affordable's calls (atomic) */
     bool reap_all;             /* derived: see update_reap_all */
+    int nstarts;        /* starts in flight: spawn_lock's readers (atomic) */
     bool reap_deferred; /* a waitpid(-1) pass left a pid that may be a
                            start's: the next start to end looks (atomic) */
 
@@ -469,8 +470,10 @@ int libxl__child_reaped_by_app(libxl_ctx *ctx, pid_t pid, int status,
                                struct libxl__child_q *batch);
 /* Whether some ctx makes the reaper reap every child (M3, M5, M6). */
 void libxl__update_reap_all_locked(void);
-/* A start releases spawn_lock (read side), and pokes the reaper if a pass
- * deferred to it (G.reap_deferred) and a child is still waitable. */
+/* A start takes spawn_lock (read side) and counts itself in G.nstarts;
+ * it ends by releasing both, and pokes the reaper if a pass deferred to
+ * it (G.reap_deferred) and a child is still waitable. */
+void libxl__spawn_lock(void);
 void libxl__spawn_unlock(void);
 /* For the reaper, G.lock held: the oldest entry for pid (then follow
  * hash_next for more of the same pid), or NULL. */

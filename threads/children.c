@@ -181,13 +181,19 @@ static bool reap_all_update_locked(void)
     return false;
 }
 
+void libxl__spawn_lock(void)
+{
+    pthread_rwlock_rdlock(&G.spawn_lock);
+    __atomic_add_fetch(&G.nstarts, 1, __ATOMIC_SEQ_CST);
+}
+
 void libxl__spawn_unlock(void)
 {
+    /* Uncounted, then the flag read: pairs with defer_to_starts_locked
+     * (threads/reaper.c). */
+    __atomic_sub_fetch(&G.nstarts, 1, __ATOMIC_SEQ_CST);
     pthread_rwlock_unlock(&G.spawn_lock);
-    /* Pairs with defer_to_starts_locked (threads/reaper.c): spawn_lock is
-     * free before the flag is read. */
-    __atomic_thread_fence(__ATOMIC_SEQ_CST);
-    if (!__atomic_load_n(&G.reap_deferred, __ATOMIC_RELAXED) ||
+    if (!__atomic_load_n(&G.reap_deferred, __ATOMIC_SEQ_CST) ||
         !__atomic_exchange_n(&G.reap_deferred, false, __ATOMIC_SEQ_CST))
         return;
     /* A pass left a pid that might have been ours.  If it was, our

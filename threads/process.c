@@ -88,6 +88,7 @@ static void global_init_once(void)
     LIBXL__ATOMIC_VAR(G.pass_seq);
     LIBXL__ATOMIC_VAR(G.reap_all);
     LIBXL__ATOMIC_VAR(G.reap_deferred);
+    LIBXL__ATOMIC_VAR(G.nstarts);
     LIBXL__ATOMIC_VAR(G.reaper_running);
     LIBXL__ATOMIC_VAR(G.reaper_tid);
     LIBXL__ATOMIC_VAR(G.nofile_limit);
@@ -150,6 +151,7 @@ static void global_reset_in_child(void)
                             open in this process */
     G.reap_all = false;
     G.reap_deferred = false;
+    G.nstarts = 0; /* the starts in flight were the parent's threads' */
     if (G.table)
         stale_table = G.table;
     G.table = NULL;

@@ -179,40 +179,29 @@ static libxl_ctx *unknown_target_locked(void)
 }
 
 /*
- * Is a start in flight, between the creation of its child and the child's
- * registration?  Then a pid missing from the table may be its child, not
- * an unknown one.  A try, never a wait: spawn_lock's readers are the
- * starts in flight.  While we hold G.lock none of them can register, so
- * the answer stays right for a pid we have just looked up.
- */
-static bool starts_in_flight(void)
-{
-    if (pthread_rwlock_trywrlock(&G.spawn_lock) != 0)
-        return true;
-    pthread_rwlock_unlock(&G.spawn_lock);
-    return false;
-}
-
-/*
- * A pid not in the table has exited while starts are in flight: it is
- * left unreaped (its zombie keeps the pid from being reused, so it cannot
- * be mistaken for a later child), and the pass defers the rest of its
- * waitpid(-1) work to the end of the starts: G.reap_deferred asks the
- * start that ends to poke the reaper if a child is still waitable
- * (libxl__spawn_unlock).  If it is the start's child, its registration
- * collects it.  The flag is set, then the starts are asked again, and a
- * start sets spawn_lock free, then reads the flag (both with a full
- * barrier between): one of the two sees the other.  A start that goes on
- * and on still yields to the sweep, which waits for spawners.
+ * A pid not in the table has exited: if a start is in flight (between the
+ * creation of its child and the child's registration, G.nstarts), it may
+ * be that start's child, not an unknown one.  Then it is left unreaped
+ * (its zombie keeps the pid from being reused, so it cannot be mistaken
+ * for a later child) and the pass defers the rest of its waitpid(-1) work
+ * to the end of the starts: G.reap_deferred asks the start that ends to
+ * poke the reaper if a child is still waitable (libxl__spawn_unlock).  If
+ * it was the start's child, its registration collects it.  A start that
+ * created the pid counted itself before, and cannot uncount itself before
+ * it registers, which needs G.lock, ours.  The reaper sets the flag, then
+ * reads the count; a start drops the count, then reads the flag (all
+ * sequentially consistent): one of the two sees the other.  Starts that
+ * go on and on still yield to the sweep, which waits for spawners.
  */
 static bool defer_to_starts_locked(void)
 {
+    if (__atomic_load_n(&G.nstarts, __ATOMIC_SEQ_CST) == 0)
+        return false;
     __atomic_store_n(&G.reap_deferred, true, __ATOMIC_SEQ_CST);
-    __atomic_thread_fence(__ATOMIC_SEQ_CST);
-    if (starts_in_flight())
+    if (__atomic_load_n(&G.nstarts, __ATOMIC_SEQ_CST) > 0)
         return true;
     __atomic_store_n(&G.reap_deferred, false, __ATOMIC_SEQ_CST);
-    return false;
+    return false; /* they have all ended meanwhile */
 }
 
 /* Reaps pid, which has exited: the library's child, or not (then its status
