@@ -268,14 +268,14 @@ static void run_start(libxl_ctx *ctx, const libxl__start *st, libxl__ao *ao,
     ch->done = child_done_locked;
     ch->group = args->new_process_group || args->new_session; /* S7 */
 
-    pthread_rwlock_rdlock(&G.spawn_lock);
+    libxl__spawn_lock();
     ch->spawn_seq = __atomic_load_n(&G.pass_seq, __ATOMIC_ACQUIRE);
     libxl__spawn(ctx, st, args, &io, &pid, &exec_errno);
     if (pid > 0 && child_track(ctx, st, ch, pid)) {
         exec_errno = ENOMEM;
         pid = 0;
     }
-    pthread_rwlock_unlock(&G.spawn_lock);
+    libxl__spawn_unlock();
 done:
     CTX_LOCK(ctx);
     ao->pid = pid;
@@ -506,7 +506,7 @@ static pid_t fork_entered(libxl_ctx *ctx, libxl_childproc_death_cb *death,
     ch->death = death;
     ch->death_user = user;
 
-    pthread_rwlock_rdlock(&G.spawn_lock);
+    libxl__spawn_lock();
     ch->spawn_seq = __atomic_load_n(&G.pass_seq, __ATOMIC_ACQUIRE);
     generation = __atomic_load_n(&G.generation, __ATOMIC_RELAXED);
     pid = libxl__start_fork(&st);
@@ -520,7 +520,7 @@ static pid_t fork_entered(libxl_ctx *ctx, libxl_childproc_death_cb *death,
     }
     if (pid < 0) {
         e = errno;
-        pthread_rwlock_unlock(&G.spawn_lock);
+        libxl__spawn_unlock();
         libxl__start_end(ctx);
         libxl__child_free(ch);
         LOGEV(ctx, ERROR, e, "fork");
@@ -532,7 +532,7 @@ static pid_t fork_entered(libxl_ctx *ctx, libxl_childproc_death_cb *death,
         libxl__child_free(ch);
         pid = ERROR_FAIL;
     }
-    pthread_rwlock_unlock(&G.spawn_lock);
+    libxl__spawn_unlock();
     libxl__start_end(ctx);
     if (rc)
         errno = ENOMEM;

@@ -7,10 +7,21 @@
  *                 both).  Taken across fork() by the atfork handler, so the
  *                 child sees a whole list; only ctx_alloc/free contend.
  *   G.spawn_lock  rwlock.  Spawners hold it for reading from just before
- *                 the child is created until it is registered; the reaper
- *                 holds it for writing around a waitpid(-1) pass, so that a
+ *                 the child is created until it is registered, so that a
  *                 reap-everything pass never collects a child whose parent
- *                 has not registered it yet.
+ *                 has not registered it yet.  Such a pass does not wait for
+ *                 them: under G.lock (where no start can register), it
+ *                 reaps a pid that is not in the table only if no start
+ *                 is in flight (G.nstarts, counted with the lock); else it
+ *                 leaves that zombie (which keeps its pid from reuse),
+ *                 stops, and sets G.reap_deferred, which the next start to
+ *                 release the lock turns into a poke if some child is
+ *                 still waitable (threads/reaper.c).  If the pid was the
+ *                 start's child, its registration collects it, exactly
+ *                 once.  Only the 1 s sweep takes the lock for writing
+ *                 (blocking) around its pass, so that starts that never
+ *                 stop overlapping cannot put off an unknown child for
+ *                 ever.
  *   ctx->lock     one per ctx: its queues, waiters, timeouts, aos.
  *   G.lock        process-wide: the pid table, the ctx registry, mode
  *                 counts, the reaper's state.  The reaper holds it while it
@@ -336,6 +347,9 @@ typedef struct {
     long nofile_limit;     /* RLIMIT_NOFILE, as last read (atomic) */
     unsigned nofile_checks; /* pidfd_affordable's calls (atomic) */
     bool reap_all;             /* derived: see update_reap_all */
+    int nstarts;        /* starts in flight: spawn_lock's readers (atomic) */
+    bool reap_deferred; /* a waitpid(-1) pass left a pid that may be a
+                           start's: the next start to end looks (atomic) */
 
     libxl__child **table; /* pid -> child, chained */
     unsigned table_size, table_count;
@@ -469,11 +483,20 @@ int libxl__child_reaped_by_app(libxl_ctx *ctx, pid_t pid, int status,
                                struct libxl__child_q *batch);
 /* Whether some ctx makes the reaper reap every child (M3, M5, M6). */
 void libxl__update_reap_all_locked(void);
+/* A start takes spawn_lock (read side) and counts itself in G.nstarts;
+ * it ends by releasing both, and pokes the reaper if a pass deferred to
+ * it (G.reap_deferred) and a child is still waitable. */
+void libxl__spawn_lock(void);
+void libxl__spawn_unlock(void);
 /* For the reaper, G.lock held: the oldest entry for pid (then follow
  * hash_next for more of the same pid), or NULL. */
 libxl__child *libxl__child_lookup_locked(pid_t pid);
 /* Collects ch if it has exited: 1 (into *batch, unless an orphan), or 0. */
 int libxl__child_collect_locked(libxl__child *ch, struct libxl__child_q *batch);
+/* The same for a child whose pidfd was reported readable (it has exited):
+ * no ptrace-stop peek first. */
+int libxl__child_collect_exited_locked(libxl__child *ch,
+                                       struct libxl__child_q *batch);
 /* Records the status of a child just collected (or lost), takes it out of
  * the pid table, and returns true if it must now be handed to its ctx
  * (false: it was an orphan and has been freed). */

@@ -1326,6 +1326,84 @@ XLT_TEST(test_M3_M5_four_ctxs_exactly_their_own_of_1000_children, 180)
     mixed_modes(modes);
 }
 
+/* M3 while starts are always in flight: a waitpid(-1) pass that meets an
+ * exited child missing from the table during a start leaves it (it may be
+ * that start's child) to the start's end or a later pass.  Two threads
+ * start fork children back to back while the main thread makes children
+ * of its own: each library child reaches its death callback once, with
+ * its status, each application child reaped_callback once, and none is
+ * taken for the other or left behind. */
+#define DF_THREADS 2
+#define DF_FORKS 150
+#define DF_APP 60
+static rec df_deaths, df_unknowns;
+static libxl_ctx *df_ctx;
+static pid_t df_pids[DF_THREADS][DF_FORKS];
+
+static int df_code(int t, int i)
+{
+    return 100 + (t * DF_FORKS + i) % 100;
+}
+
+static void *df_thread(void *arg)
+{
+    int t = (int)(intptr_t)arg, i;
+
+    for (i = 0; i < DF_FORKS; i++) {
+        pid_t pid = xlt_childproc_fork(df_ctx, rec_death_cb, &df_deaths);
+        if (pid == 0)
+            xlt_child_exit(df_code(t, i));
+        XLT_ASSERT(pid > 0);
+        df_pids[t][i] = pid;
+    }
+    return NULL;
+}
+
+XLT_TEST(test_M3_app_children_while_starts_in_flight_each_reported_once, 120)
+{
+    pthread_t th[DF_THREADS];
+    pid_t app[DF_APP];
+    libxl_childproc_result lr;
+    int gate, i, t, st = 0;
+
+    rec_init(&df_deaths);
+    rec_init(&df_unknowns);
+    block_sigchld_here();
+    df_ctx = xlt_ctx_new(NULL);
+    set_mode(df_ctx, libxl_sigchld_owner_libxl, &df_unknowns);
+    xlt_start_gated(df_ctx, 1, &gate, &lr); /* the library has children */
+    for (t = 0; t < DF_THREADS; t++)
+        XLT_ASSERT(pthread_create(&th[t], NULL, df_thread,
+                                  (void *)(intptr_t)t) == 0);
+    for (i = 0; i < DF_APP; i++)
+        app[i] = app_fork_exit(1 + i);
+    for (t = 0; t < DF_THREADS; t++)
+        pthread_join(th[t], NULL);
+    xlt_pump_until(df_ctx, &df_deaths.n, DF_THREADS * DF_FORKS, 60000);
+    xlt_pump_until(df_ctx, &df_unknowns.n, DF_APP, 60000);
+    xlt_pump_for(df_ctx, 200); /* a duplicate would show now */
+    XLT_ASSERT_EQ(rec_count(&df_deaths), DF_THREADS * DF_FORKS);
+    XLT_ASSERT_EQ(rec_count(&df_unknowns), DF_APP);
+    for (t = 0; t < DF_THREADS; t++) {
+        for (i = 0; i < DF_FORKS; i++) {
+            XLT_ASSERT_MSG(rec_find(&df_deaths, df_pids[t][i], &st) == 1,
+                           "library child %d reported %d times",
+                           (int)df_pids[t][i],
+                           rec_find(&df_deaths, df_pids[t][i], NULL));
+            XLT_ASSERT_EXITED(st, df_code(t, i));
+        }
+    }
+    for (i = 0; i < DF_APP; i++) {
+        XLT_ASSERT_MSG(rec_find(&df_unknowns, app[i], &st) == 1,
+                       "application child %d reported %d times",
+                       (int)app[i], rec_find(&df_unknowns, app[i], NULL));
+        XLT_ASSERT_EXITED(st, 1 + i);
+    }
+    xlt_finish_gated(df_ctx, 1, gate, &lr);
+    libxl_ctx_free(df_ctx);
+    xlt_wait_no_children(10000);
+}
+
 /* §2/§6: ctxs created, given a mode, used and freed (some with a child
  * still running) in two threads, while two other threads run children on
  * long-lived ctxs (default and selective): the runners lose nothing, and
@@ -1546,6 +1624,7 @@ int main(void)
         XLT_CASE(test_M6_default_ctx_alongside_selective_reaps_only_its_own),
         XLT_CASE(test_M3_M6_four_ctxs_exactly_their_own_of_1000_children),
         XLT_CASE(test_M3_M5_four_ctxs_exactly_their_own_of_1000_children),
+        XLT_CASE(test_M3_app_children_while_starts_in_flight_each_reported_once),
         XLT_CASE(test_S2_ctxs_made_and_freed_in_threads_while_others_run_children),
         XLT_CASE(test_M7_invalid_chldowner_logged_mode_unchanged),
         XLT_CASE(test_M7_setmode_while_ctx_has_children_refused),

@@ -150,17 +150,66 @@ static bool table_insert_locked(libxl__child *ch)
 /* ------------------------------------------------------------------ */
 /* Reap-everything or not (M3, M5, M6)                                 */
 
-void libxl__update_reap_all_locked(void)
+/*
+ * Has any child of the process but own exited, unreaped (or stopped, for a
+ * tracer)?  A peek, which takes nothing.
+ */
+static bool something_waitable(pid_t own)
+{
+    siginfo_t si;
+
+    memset(&si, 0, sizeof si);
+    while (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0)
+        if (errno != EINTR)
+            return errno != ECHILD; /* no children: nothing to collect */
+    return si.si_pid != 0 && si.si_pid != own;
+}
+
+/* Turns reap_all on or off as the modes and counts say; true when it has
+ * just been switched on. */
+static bool reap_all_update_locked(void)
 {
     bool all =
         G.n_always > 0 || (G.n_selective == 0 && G.n_default_children > 0);
 
     if (all && !G.reap_all) {
         __atomic_store_n(&G.reap_all, true, __ATOMIC_RELEASE);
-        libxl__reaper_poke(); /* collect what exited before */
-    } else if (!all) {
-        __atomic_store_n(&G.reap_all, false, __ATOMIC_RELEASE);
+        return true;
     }
+    if (!all)
+        __atomic_store_n(&G.reap_all, false, __ATOMIC_RELEASE);
+    return false;
+}
+
+void libxl__spawn_lock(void)
+{
+    pthread_rwlock_rdlock(&G.spawn_lock);
+    __atomic_add_fetch(&G.nstarts, 1, __ATOMIC_SEQ_CST);
+}
+
+void libxl__spawn_unlock(void)
+{
+    /* Uncounted, then the flag read: pairs with defer_to_starts_locked
+     * (threads/reaper.c). */
+    __atomic_sub_fetch(&G.nstarts, 1, __ATOMIC_SEQ_CST);
+    pthread_rwlock_unlock(&G.spawn_lock);
+    if (!__atomic_load_n(&G.reap_deferred, __ATOMIC_SEQ_CST) ||
+        !__atomic_exchange_n(&G.reap_deferred, false, __ATOMIC_SEQ_CST))
+        return;
+    /* A pass left a pid that might have been ours.  If it was, our
+     * registration has collected it (or its SIGCHLD is still pending);
+     * whatever is still waitable is for a pass now. */
+    if (something_waitable(0))
+        libxl__reaper_poke();
+}
+
+/* Switched on, reap_all needs a pass now only for a child that has
+ * exited already: one that exits later sends a SIGCHLD that the reaper
+ * takes with reap_all on. */
+void libxl__update_reap_all_locked(void)
+{
+    if (reap_all_update_locked() && something_waitable(0))
+        libxl__reaper_poke(); /* collect what exited before */
 }
 
 /* ------------------------------------------------------------------ */
@@ -383,10 +432,45 @@ int libxl__child_collect_locked(libxl__child *ch, struct libxl__child_q *batch)
     return 1;
 }
 
+/*
+ * As libxl__child_collect_locked, for a child whose pidfd epoll reported
+ * readable.  A pidfd is readable only once the whole process has exited
+ * (its leader a zombie, no thread left), and a process in that state has
+ * no ptrace stop left to report: waitid can only report the exit, so the
+ * peek is not needed.  Not yet waitable though readable (a tracer in
+ * another process has not taken the exit yet): 0.  A leader whose group
+ * is being killed (S9) goes the long way, which may hold it.
+ */
+int libxl__child_collect_exited_locked(libxl__child *ch,
+                                       struct libxl__child_q *batch)
+{
+    siginfo_t si;
+    struct rusage ru;
+    int r;
+
+    if (ch->kill_group_on_exit)
+        return libxl__child_collect_locked(ch, batch);
+    memset(&ru, 0, sizeof ru);
+    r = child_waitid_locked(ch, &si, 0, &ru);
+    if (r < 0 && errno == EINTR)
+        return 0;
+    if (r < 0) {
+        child_lost_locked(ch, errno, batch);
+        return 1;
+    }
+    if (!libxl__si_exited(&si))
+        return 0;
+    if (libxl__child_collected_locked(ch, libxl__status_of_siginfo(&si), &ru,
+                                      false))
+        STAILQ_INSERT_TAIL(batch, ch, q_entry);
+    return 1;
+}
+
 int libxl__child_register(libxl_ctx *ctx, libxl_sigchld_owner mode,
                           libxl__child *ch)
 {
     struct libxl__child_q batch = STAILQ_HEAD_INITIALIZER(batch);
+    bool all_on = false;
     int rc = 0;
 
     /* Opened before anything can reap the pid: only the reaper reaps our
@@ -417,7 +501,7 @@ int libxl__child_register(libxl_ctx *ctx, libxl_sigchld_owner mode,
         libxl__reaper_poke(); /* from an untimed wait to 1 s sweeps */
     if (ch->cls == LIBXL__CLASS_DEFAULT) {
         G.n_default_children++;
-        libxl__update_reap_all_locked();
+        all_on = reap_all_update_locked();
     }
     /*
      * A reaping pass that began after the child was created may have taken
@@ -426,9 +510,20 @@ int libxl__child_register(libxl_ctx *ctx, libxl_sigchld_owner mode,
      * children that exit at once make this the common case).  Passes that
      * begin later see it in the epoll set (or the nopidfd list).
      */
-    if (G.pass_seq != ch->spawn_seq && libxl__child_collect_locked(ch, &batch))
-        goto out;
-    watch_add_locked(ch);
+    if (G.pass_seq == ch->spawn_seq || !libxl__child_collect_locked(ch, &batch))
+        watch_add_locked(ch);
+    /*
+     * reap_all has just gone on: a child that exited before, whose SIGCHLD
+     * a pass without reap_all took, needs a pass now (M3).  Ours does not,
+     * if still unreaped here: no pass has taken G.lock since its creation
+     * (pass_seq), or it had not exited when looked at above, so the pass
+     * that takes its SIGCHLD takes G.lock after us, finds reap_all on and
+     * reaps everything.  Fork children that exit at once turn reap_all on
+     * and off at every other refill: a poke each time would wake the
+     * reaper for nothing.
+     */
+    if (all_on && G.reap_all && something_waitable(ch->reaped ? 0 : ch->pid))
+        libxl__reaper_poke();
 out:
     pthread_mutex_unlock(&G.lock);
     if (!STAILQ_EMPTY(&batch))

@@ -66,7 +66,7 @@ static void probe_pidfd(void)
     close(fd);
 }
 
-/* The reaper's waitpid(-1) pass takes spawn_lock for writing; with glibc's
+/* The reaper's sweep takes spawn_lock for writing; with glibc's
  * default (readers first), threads spawning back to back would starve it
  * for ever.  No thread takes the read side twice, so preferring writers
  * cannot deadlock. */
@@ -87,6 +87,8 @@ static void global_init_once(void)
     LIBXL__ATOMIC_VAR(G.npidfds);
     LIBXL__ATOMIC_VAR(G.pass_seq);
     LIBXL__ATOMIC_VAR(G.reap_all);
+    LIBXL__ATOMIC_VAR(G.reap_deferred);
+    LIBXL__ATOMIC_VAR(G.nstarts);
     LIBXL__ATOMIC_VAR(G.reaper_running);
     LIBXL__ATOMIC_VAR(G.reaper_tid);
     LIBXL__ATOMIC_VAR(G.nofile_limit);
@@ -148,6 +150,8 @@ static void global_reset_in_child(void)
     G.n_group_kills = 0; /* npidfds stays: the inherited pidfds are still
                             open in this process */
     G.reap_all = false;
+    G.reap_deferred = false;
+    G.nstarts = 0; /* the starts in flight were the parent's threads' */
     if (G.table)
         stale_table = G.table;
     G.table = NULL;

@@ -94,42 +94,53 @@ static void *reaper_main(void *arg)
     return NULL;
 }
 
-static void reap_all_locked(struct libxl__child_q *batch);
+/* A waitpid(-1) pass in progress. */
+typedef struct {
+    struct libxl__child_q *batch;
+    bool spawn_locked; /* holds spawn_lock for writing: no start in flight */
+    bool deferred;     /* left a pid that may be a start's (see below) */
+} reap_all_state;
+
+static void reap_all_locked(reap_all_state *st);
 static void reap_ready_pidfds_locked(struct libxl__child_q *batch);
 static void reap_nopidfd_locked(struct libxl__child_q *batch);
 
-/* One pass: collects under G.lock (and spawn_lock, when it reaps every
- * child: see src/internal.h), then hands the batch to the ctxs' inboxes.
- * Returns how many children (ours or not) it collected. */
+/* One pass: collects under G.lock, then hands the batch to the ctxs'
+ * inboxes.  Returns how many children (ours or not) it collected.  A
+ * waitpid(-1) pass waits for the spawners (spawn_lock for writing) only in
+ * the sweep; otherwise it never reaps a pid that is not in the table while
+ * a start is in flight (src/internal.h). */
 static unsigned reap_pass(bool sweep)
 {
     struct libxl__child_q batch = STAILQ_HEAD_INITIALIZER(batch);
+    reap_all_state st = {&batch, false, false};
     libxl__child *ch;
     unsigned n = 0;
     bool all;
 
-again:
     all = __atomic_load_n(&G.reap_all, __ATOMIC_ACQUIRE);
-    if (all)
+    st.spawn_locked = all && sweep;
+    if (st.spawn_locked)
         pthread_rwlock_wrlock(&G.spawn_lock);
     pthread_mutex_lock(&G.lock);
     __atomic_add_fetch(&G.pass_seq, 1,
                        __ATOMIC_RELEASE); /* read unlocked by spawners */
+    /* Switched on since we looked: a pass that takes G.lock after reap_all
+     * went on always reaps everything (registration counts on it: see
+     * libxl__child_register). */
+    all = G.reap_all;
     if (all)
-        reap_all_locked(&batch);
+        reap_all_locked(&st);
     reap_ready_pidfds_locked(&batch);
     /* Without pidfds nothing says which child exited: check each one,
      * unless waitpid(-1) just collected whatever had exited. */
-    if (sweep || (!all && !LIST_EMPTY(&G.nopidfd)))
+    if (sweep || ((!all || st.deferred) && !LIST_EMPTY(&G.nopidfd)))
         reap_nopidfd_locked(&batch);
     STAILQ_CONCAT(&batch, &G.pending);
     if (STAILQ_EMPTY(&batch)) {
-        bool redo = !all && G.reap_all;
         pthread_mutex_unlock(&G.lock);
-        if (all)
+        if (st.spawn_locked)
             pthread_rwlock_unlock(&G.spawn_lock);
-        if (redo)
-            goto again;
         return 0;
     }
     /* Counted while G.lock still says these ctxs are alive. */
@@ -139,7 +150,7 @@ again:
         n++;
     }
     pthread_mutex_unlock(&G.lock);
-    if (all)
+    if (st.spawn_locked)
         pthread_rwlock_unlock(&G.spawn_lock);
 
     libxl__inbox_deliver(&batch, true);
@@ -167,11 +178,39 @@ static libxl_ctx *unknown_target_locked(void)
     return best;
 }
 
-/* Reaps pid, which has exited: the library's child, or not (then its status
- * goes to reaped_callback).  False if it is left for now: a leader held in
- * its group's kill grace (S9), or taken by someone else. */
-static bool reap_pid_locked(pid_t pid, struct libxl__child_q *batch)
+/*
+ * A pid not in the table has exited: if a start is in flight (between the
+ * creation of its child and the child's registration, G.nstarts), it may
+ * be that start's child, not an unknown one.  Then it is left unreaped
+ * (its zombie keeps the pid from being reused, so it cannot be mistaken
+ * for a later child) and the pass defers the rest of its waitpid(-1) work
+ * to the end of the starts: G.reap_deferred asks the start that ends to
+ * poke the reaper if a child is still waitable (libxl__spawn_unlock).  If
+ * it was the start's child, its registration collects it.  A start that
+ * created the pid counted itself before, and cannot uncount itself before
+ * it registers, which needs G.lock, ours.  The reaper sets the flag, then
+ * reads the count; a start drops the count, then reads the flag (all
+ * sequentially consistent): one of the two sees the other.  Starts that
+ * go on and on still yield to the sweep, which waits for spawners.
+ */
+static bool defer_to_starts_locked(void)
 {
+    if (__atomic_load_n(&G.nstarts, __ATOMIC_SEQ_CST) == 0)
+        return false;
+    __atomic_store_n(&G.reap_deferred, true, __ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&G.nstarts, __ATOMIC_SEQ_CST) > 0)
+        return true;
+    __atomic_store_n(&G.reap_deferred, false, __ATOMIC_SEQ_CST);
+    return false; /* they have all ended meanwhile */
+}
+
+/* Reaps pid, which has exited: the library's child, or not (then its status
+ * goes to reaped_callback).  1: reaped.  0: left for now, a leader held in
+ * its group's kill grace (S9), or taken by someone else.  -1: left because
+ * it may be the child of a start in flight (the pass stops there). */
+static int reap_pid_locked(pid_t pid, reap_all_state *st)
+{
+    struct libxl__child_q *batch = st->batch;
     libxl__child *ch = libxl__child_find_watched_locked(pid);
     struct rusage ru;
     int status;
@@ -182,15 +221,19 @@ static bool reap_pid_locked(pid_t pid, struct libxl__child_q *batch)
     if (!ch)
         ch = libxl__child_lookup_locked(pid);
 
+    if (!ch && !st->spawn_locked && defer_to_starts_locked()) {
+        st->deferred = true;
+        return -1;
+    }
     if (ch && libxl__group_held_locked(ch))
-        return false; /* S9: its group is in its kill grace */
+        return 0; /* S9: its group is in its kill grace */
     memset(&ru, 0, sizeof ru);
     if (wait4(pid, &status, WNOHANG, &ru) != pid)
-        return false; /* taken by someone else: found lost later */
+        return 0; /* taken by someone else: found lost later */
     if (ch) {
         if (libxl__child_collected_locked(ch, status, &ru, false))
             STAILQ_INSERT_TAIL(batch, ch, q_entry);
-        return true;
+        return 1;
     }
     {
         libxl_ctx *target = unknown_target_locked();
@@ -198,7 +241,7 @@ static bool reap_pid_locked(pid_t pid, struct libxl__child_q *batch)
         if (!u) {
             LOG(target, WARN, "reaped unknown child %d (status %#x)",
                 (int)pid, status);
-            return true;
+            return 1;
         }
         u->cls = LIBXL__CLASS_UNKNOWN;
         u->pid = pid;
@@ -206,14 +249,14 @@ static bool reap_pid_locked(pid_t pid, struct libxl__child_q *batch)
         u->ctx = target;
         STAILQ_INSERT_TAIL(batch, u, q_entry);
     }
-    return true;
+    return 1;
 }
 
 /* Parses a /proc/self/task/<tid>/children file and reaps each child in it
  * that has exited. */
 static void reap_listed_children(const char *tid, int fd, void *arg)
 {
-    struct libxl__child_q *batch = arg;
+    reap_all_state *st = arg;
     char buf[4096];
     size_t have = 0;
     ssize_t n;
@@ -238,7 +281,7 @@ static void reap_listed_children(const char *tid, int fd, void *arg)
                 waitid(P_PID, (id_t)pid, &si,
                        WEXITED | WNOHANG | WNOWAIT) == 0 &&
                 libxl__si_exited(&si))
-                reap_pid_locked((pid_t)pid, batch);
+                reap_pid_locked((pid_t)pid, st);
         }
         have = strlen(p);
         memmove(buf, p, have);
@@ -254,10 +297,11 @@ static void reap_listed_children(const char *tid, int fd, void *arg)
  * behind it from waitid(P_ALL): those are then found in /proc (the
  * children of each thread), one waitid(P_PID) each.
  */
-static void reap_all_locked(struct libxl__child_q *batch)
+static void reap_all_locked(reap_all_state *st)
 {
     while (G.reap_all) {
         siginfo_t si;
+        int r = 0;
 
         memset(&si, 0, sizeof si);
         if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0) {
@@ -267,8 +311,12 @@ static void reap_all_locked(struct libxl__child_q *batch)
         }
         if (si.si_pid == 0)
             break; /* none exited */
-        if (!libxl__si_exited(&si) || !reap_pid_locked(si.si_pid, batch)) {
-            libxl__each_task_file("children", reap_listed_children, batch);
+        if (libxl__si_exited(&si))
+            r = reap_pid_locked(si.si_pid, st);
+        if (r < 0)
+            break; /* deferred to the starts in flight */
+        if (r == 0) {
+            libxl__each_task_file("children", reap_listed_children, st);
             break;
         }
     }
@@ -292,7 +340,7 @@ static void reap_ready_pidfds_locked(struct libxl__child_q *batch)
                 ch = ch->hash_next;
             if (!ch || ch->reaped)
                 continue; /* stale: collected by another path */
-            if (!libxl__child_collect_locked(ch, batch)) {
+            if (!libxl__child_collect_exited_locked(ch, batch)) {
                 /* Readable but not yet waitable (seen under ptrace): the
                  * readiness was a hint; re-arm the one-shot watch. */
                 struct epoll_event ev = {.events = EPOLLIN | EPOLLONESHOT};
