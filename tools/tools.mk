@@ -6,9 +6,14 @@ tools_xlchild_run_SOURCES = \
 	tools/xlchild-run.c \
 	tools/xlchild-run.h \
 	tools/xr-input.c \
+	tools/xr-jobs.c \
+	tools/xr-loop.c \
 	tools/xr-opts.c \
 	tools/xr-output.c \
-	tools/xr-report.c
+	tools/xr-queue.c \
+	tools/xr-report.c \
+	tools/xr-signals.c \
+	tools/xr-util.c
 tools_xlchild_run_LDADD = libxlchild.la
 dist_man_MANS += man/xlchild-run.1
 TESTS += tests/test_xlchild_run.sh

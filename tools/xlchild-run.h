@@ -7,7 +7,13 @@
  * no pipe is ever left undrained while the tool waits for a child.  It uses
  * only the public API of xlchild (<xlchild.h>).
  *
- *   xlchild-run.c   options, set-up, the main loop, starting and finishing jobs
+ *   xlchild-run.c   set-up, tear-down, the exit status
+ *   xr-loop.c       the poll loop
+ *   xr-queue.c      the jobs still to start: the job list read ahead
+ *   xr-jobs.c       one job's life: start, completion, finish, report
+ *   xr-signals.c    the signal self-pipe and reaping the children
+ *   xr-util.c       time arithmetic, allocation
+ *   xr-opts.c       the command line
  *   xr-input.c      reading the job list: framing, limits, clear errors
  *   xr-output.c     buffered sinks, per-job line assembly, spools for -k
  *   xr-report.c     result lines, JSON, the summary and the progress line
@@ -18,6 +24,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <poll.h>
+#include <sys/resource.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -206,5 +214,87 @@ void progress_clear(void);
 
 double ts_diff(const struct timespec *a, const struct timespec *b);
 const char *signal_name(int sig);
+
+/* ------------------------------------------------------------------ */
+/* The runner: everything one run of the tool holds.                   */
+
+/* After its completion, a job's pipes are waited on for EOF this long
+ * (something it left running in the background may hold them open). */
+#define LINGER_MS 250
+/* Jobs read ahead of the ones running: enough to start the next ones at
+ * once, few enough that an endless producer costs no memory. */
+#define READ_AHEAD 256
+
+struct runner {
+    struct options o;
+    libxl_ctx *ctx;
+    struct input in;
+    bool input_done;   /* EOF, or a bad line: nothing more to read */
+    bool input_error;  /* exit status 2 */
+    bool stdin_closed; /* we found fd 0 closed at start-up */
+    unsigned long next_seq;
+    struct job *pend_head, *pend_tail; /* read, not started */
+    size_t npend;
+    struct job **running;
+    size_t nrunning;
+    struct job *ord_head, *ord_tail; /* --keep-order: not yet reported */
+    int devnull;
+    int sig_r;     /* self-pipe, read end */
+    int signo;     /* the first fatal signal received */
+    bool stopping; /* start nothing more */
+    bool output_error;
+    struct counts c;
+    struct timespec t0;
+    struct sink out, err, logf;
+    struct sink *res; /* where results go; NULL with --quiet */
+    struct pollfd *pfd;
+    struct stream **pst; /* the stream polled in pfd[i], or NULL */
+    size_t pcap;
+};
+
+/* xr-loop.c: runs until every job is over or the run is stopped. */
+void run(struct runner *r);
+/* Says the first write error of a sink, and stops the run. */
+void check_output(struct runner *r);
+
+/* xr-queue.c */
+bool want_input(const struct runner *r);
+/* Reads more of the job list when it cannot block (readable: poll said
+ * so), and queues its lines. */
+void input_pump(struct runner *r, bool readable);
+/* A regular file: checked whole, counted, rewound. */
+int input_prescan(struct runner *r);
+/* Fills the free slots from the queue. */
+void start_jobs(struct runner *r);
+
+/* xr-jobs.c */
+void job_start(struct runner *r, struct job *j);
+void job_free(struct job *j);
+/* Starts nothing more; kill_running: abort the running jobs too. */
+void stop(struct runner *r, bool kill_running);
+/* Finishes the jobs that are over, and says how many; *timeout is set to
+ * the ms until the next linger deadline, or -1. */
+size_t finish_ready(struct runner *r, int *timeout);
+
+/* xr-signals.c */
+int signals_init(struct runner *r);
+/* Makes the tool the reaper (libxl_sigchld_owner_mainloop). */
+int reaping_init(struct runner *r);
+void reap_children(struct runner *r);
+/* Acts on what the self-pipe holds: reaps, or stops on a fatal signal. */
+void got_signal(struct runner *r);
+/* The rusage wait4 gave for pid, taken out of the stash. */
+bool stash_take(pid_t pid, struct rusage *ru);
+void stash_free(void);
+
+/* xr-util.c */
+void now_mono(struct timespec *ts);
+void ts_add_ms(struct timespec *ts, long ms);
+/* Milliseconds from now until ts, rounded up, at least 0. */
+int ms_until(const struct timespec *ts, const struct timespec *now);
+/* The earlier of two poll timeouts (-1: none). */
+int min_timeout(int a, int b);
+void __attribute__((noreturn)) out_of_memory(void);
+void *xcalloc(size_t n, size_t size);
 
 #endif /* XLCHILD_RUN_H */
