@@ -5,8 +5,10 @@ bin_PROGRAMS += tools/xlchild-run
 tools_xlchild_run_SOURCES = \
 	tools/xlchild-run.c \
 	tools/xlchild-run.h \
+	tools/xr-args.c \
 	tools/xr-input.c \
 	tools/xr-jobs.c \
+	tools/xr-joblog.c \
 	tools/xr-loop.c \
 	tools/xr-opts.c \
 	tools/xr-output.c \

@@ -137,22 +137,115 @@ static int sinks_init(struct runner *r)
     return 0;
 }
 
-static int setup(struct runner *r)
-{
-    int rc;
+/* -j 0: as many as the open-file and process limits allow, within
+ * reason. */
+#define JOBS_AUTO_MAX 4096UL
 
-    std_fds_init(r);
-    if (r->stdin_closed && (!r->o.input || strcmp(r->o.input, "-") == 0)) {
+static unsigned long jobs_possible(void)
+{
+    unsigned long n = JOBS_AUTO_MAX;
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_max != RLIM_INFINITY &&
+        rl.rlim_max < FDS_RESERVE + n * FDS_PER_JOB)
+        n = rl.rlim_max > FDS_RESERVE + FDS_PER_JOB
+                ? (unsigned long)(rl.rlim_max - FDS_RESERVE) / FDS_PER_JOB
+                : 1;
+    if (getrlimit(RLIMIT_NPROC, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+        rl.rlim_cur / 2 < n)
+        n = rl.rlim_cur / 2 ? (unsigned long)rl.rlim_cur / 2 : 1;
+    return n;
+}
+
+/* What the operands say to run: templates for COMMAND (and --tagstring),
+ * --colsep's expression. */
+static int commands_init(struct runner *r)
+{
+    struct strbuf b = {0};
+    size_t i;
+    int rc = 0;
+
+    r->lines_are_commands = r->o.ncommand == 0;
+    for (i = 0; i < r->o.ncommand && !rc; i++) {
+        if (i)
+            rc = sb_add(&b, " ", 1);
+        rc |= sb_puts(&b, r->o.command[i]);
+    }
+    rc |= sb_add(&b, "", 0);
+    if (rc || tmpl_parse(&r->cmd_t, b.p, r->o.replace))
+        out_of_memory();
+    sb_free(&b);
+    if (r->o.no_shell && r->o.ncommand) {
+        r->word_t = xcalloc(r->o.ncommand, sizeof *r->word_t);
+        for (i = 0; i < r->o.ncommand; i++)
+            if (tmpl_parse(&r->word_t[i], r->o.command[i], r->o.replace))
+                out_of_memory();
+    }
+    if (r->o.tagstring && tmpl_parse(&r->tag_t, r->o.tagstring, NULL))
+        out_of_memory();
+    if (r->o.colsep) {
+        char msg[256];
+
+        rc = colsep_compile(&r->colsep, r->o.colsep);
+        if (rc) {
+            regerror(rc, NULL, msg, sizeof msg);
+            xr_msg("--colsep '%s': %s", r->o.colsep, msg);
+            return -1;
+        }
+        r->has_colsep = true;
+    }
+    return 0;
+}
+
+/* One source that is a file or standard input is streamed; anything else
+ * is combined in memory. */
+static int sources_init(struct runner *r)
+{
+    const char *path = NULL;
+
+    r->streamed = r->o.nsources == 0 ||
+                  (r->o.nsources == 1 && r->o.sources[0].kind == SRC_FILE);
+    if (!r->streamed)
+        return mem_init(r);
+    if (r->o.nsources)
+        path = r->o.sources[0].path;
+    if (r->stdin_closed && (!path || strcmp(path, "-") == 0)) {
         xr_msg("standard input is closed");
         return -1;
     }
-    if (input_open(&r->in, r->o.input, r->o.delim) ||
+    if (input_open(&r->in, path, r->o.delim) ||
         (r->in.regular && input_prescan(r)))
         return -1;
-    if ((r->o.results && results_dir_init(r->o.results)) || sinks_init(r))
-        return -1;
-    fd_limit_init(r);
+    return 0;
+}
+
+static void slots_init(struct runner *r)
+{
+    unsigned long i;
+
     r->running = xcalloc(r->o.jobs, sizeof *r->running);
+    r->free_slots = xcalloc(r->o.jobs, sizeof *r->free_slots);
+    /* Taken from the end: slot 1 first. */
+    for (i = 0; i < r->o.jobs; i++)
+        r->free_slots[i] = r->o.jobs - i;
+    r->nfree_slots = r->o.jobs;
+}
+
+static int setup(struct runner *r)
+{
+    bool progress;
+    int rc;
+
+    std_fds_init(r);
+    if (commands_init(r) || sources_init(r))
+        return -1;
+    if ((r->o.results && results_dir_init(r->o.results)) || sinks_init(r) ||
+        joblog_open(r))
+        return -1;
+    if (!r->o.jobs)
+        r->o.jobs = jobs_possible();
+    fd_limit_init(r);
+    slots_init(r);
     r->devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (r->devnull < 0 || signals_init(r)) {
         xr_msg("set-up: %s", strerror(errno));
@@ -167,18 +260,37 @@ static int setup(struct runner *r)
         xr_msg("set-up: %s", strerror(errno));
         return -1;
     }
-    progress_init(isatty(2) && !r->o.quiet && !r->o.no_progress, &r->err);
+    progress = r->o.progress ||
+               (isatty(2) && !r->o.quiet && !r->o.no_progress);
+    progress_init(progress && !r->o.dry_run, r->o.bar, &r->err);
     now_mono(&r->t0);
     return 0;
 }
 
+/*
+ * --exit-status=summary (the default): 0, 1 when a job failed (or was
+ * aborted, unless a --halt ...,success or done stopped it), 2 on bad input.
+ * --exit-status=count, GNU parallel's: the number of failed jobs, 101 for
+ * more than 100; after --halt ...,fail=1, that job's exit status; 255 for
+ * an error of the tool's own.  A fatal signal: 128 + its number, in both.
+ */
 static int exit_status(const struct runner *r)
 {
+    unsigned long n;
+
     if (r->signo)
         return 128 + r->signo;
+    if (r->o.exit_count) {
+        if (r->input_error || r->output_error)
+            return 255;
+        if (r->halted_by_failure || r->halted_ok)
+            return r->failed_exit > 255 ? 255 : (int)r->failed_exit;
+        n = r->c.failed + r->c.aborted;
+        return n > 100 ? 101 : (int)n;
+    }
     if (r->input_error)
         return 2;
-    if (r->c.failed || r->c.aborted || r->output_error)
+    if (r->c.failed || (r->c.aborted && !r->halted_ok) || r->output_error)
         return 1;
     return 0;
 }
@@ -186,23 +298,35 @@ static int exit_status(const struct runner *r)
 static void teardown(struct runner *r)
 {
     struct job *j;
+    size_t i;
 
     while ((j = r->pend_head)) {
         r->pend_head = j->next;
         job_free(j);
     }
     libxl_ctx_free(r->ctx);
-    input_close(&r->in);
+    if (r->streamed)
+        input_close(&r->in);
+    mem_free(r);
     sink_destroy(&r->out);
     sink_destroy(&r->err);
     if (r->logf.fd >= 0) {
         sink_destroy(&r->logf);
         close(r->logf.fd);
     }
+    tmpl_free(&r->cmd_t);
+    tmpl_free(&r->tag_t);
+    for (i = 0; r->word_t && i < r->o.ncommand; i++)
+        tmpl_free(&r->word_t[i]);
+    free(r->word_t);
+    if (r->has_colsep)
+        regfree(&r->colsep);
     free(r->running);
+    free(r->free_slots);
     free(r->pfd);
     free(r->pst);
     stash_free();
+    opts_free(&r->o);
 }
 
 int main(int argc, char **argv)
@@ -216,15 +340,22 @@ int main(int argc, char **argv)
         return rc;
     if (setup(&r)) {
         sink_flush_all();
-        return 2;
+        joblog_close(&r);
+        return r.o.exit_count ? 255 : 2;
     }
     run(&r);
 
     now_mono(&end);
+    /* Jobs read ahead but never started are no jobs of the count unless
+     * the whole input was read (or counted before the start). */
+    if (!r.c.total_known)
+        r.c.total = r.c.started;
     r.c.not_started = r.c.total - r.c.started;
     progress_clear();
-    if (!r.o.quiet)
+    if (!r.o.quiet && !r.o.dry_run)
         report_summary(&r.err, &r.c, ts_diff(&end, &r.t0), r.signo);
+    if (joblog_close(&r))
+        r.output_error = true;
     sink_flush_all();
     check_output(&r);
     rc = exit_status(&r);

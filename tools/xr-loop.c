@@ -127,7 +127,7 @@ static bool all_done(const struct runner *r)
 
 void run(struct runner *r)
 {
-    int timeout = -1;
+    int timeout = -1, pace_ms;
 
     for (;;) {
         struct timespec now;
@@ -135,14 +135,14 @@ void run(struct runner *r)
         /* Until no job is over: one that is makes room for the next, and
          * one that cannot start is over at once. */
         do
-            start_jobs(r);
+            pace_ms = start_jobs(r);
         while (finish_ready(r, &timeout));
         if (all_done(r))
             break;
+        timeout = min_timeout(timeout, pace_ms);
         now_mono(&now);
         timeout = min_timeout(
             timeout, progress_update(&r->c, ts_diff(&now, &r->t0), false));
         wait_and_dispatch(r, timeout);
     }
 }
-

@@ -70,3 +70,57 @@ void *xcalloc(size_t n, size_t size)
     return p;
 }
 
+
+/* The 1-minute load average, or -1. */
+static double loadavg(void)
+{
+    double l;
+    FILE *f = fopen("/proc/loadavg", "re");
+
+    if (!f)
+        return -1;
+    if (fscanf(f, "%lf", &l) != 1)
+        l = -1;
+    fclose(f);
+    return l;
+}
+
+/* MemAvailable in bytes, or 0 when unknown. */
+static unsigned long long mem_available(void)
+{
+    unsigned long long kb = 0;
+    char line[128];
+    FILE *f = fopen("/proc/meminfo", "re");
+
+    if (!f)
+        return 0;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1)
+            break;
+    fclose(f);
+    return kb * 1024;
+}
+
+bool resources_ok(const struct options *o, const struct timespec *now)
+{
+    static struct timespec last;
+    static bool ok = true;
+
+    if (last.tv_sec && ts_diff(now, &last) < 0.25)
+        return ok;
+    last = *now;
+    ok = true;
+    if (o->load_max > 0) {
+        double l = loadavg();
+
+        if (l >= 0 && l >= o->load_max)
+            ok = false;
+    }
+    if (ok && o->memfree) {
+        unsigned long long m = mem_available();
+
+        if (m && m < o->memfree)
+            ok = false;
+    }
+    return ok;
+}

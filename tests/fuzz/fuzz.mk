@@ -20,7 +20,7 @@
 #
 # Both builds make the tool's limits tiny, so that short inputs reach them.
 FUZZ_LIMITS = -DXR_MAX_LINE=61 -DXR_INPUT_CHUNK=16 \
-	-DXR_MAX_OUTPUT_LINE=40 -DXR_SPOOL_MEM_MAX=100
+	-DXR_SPOOL_MEM_MAX=100
 FUZZ_TARGETS = lines null opts output report
 FUZZ_TIME = 60
 
