@@ -18,5 +18,5 @@ tools_xlchild_run_SOURCES = \
 	tools/xr-util.c
 tools_xlchild_run_LDADD = libxlchild.la
 dist_man_MANS += man/xlchild-run.1
-TESTS += tests/test_xlchild_run.sh
-EXTRA_DIST += tests/test_xlchild_run.sh examples/jobs.txt bench/bench-runner.sh
+TESTS += tests/test_xlchild_run.sh tests/test_xlchild_run_parallel.sh
+EXTRA_DIST += tests/test_xlchild_run.sh tests/test_xlchild_run_parallel.sh examples/jobs.txt bench/bench-runner.sh

@@ -351,7 +351,10 @@ int main(int argc, char **argv)
     if (!r.c.total_known)
         r.c.total = r.c.started;
     r.c.not_started = r.c.total - r.c.started;
-    progress_clear();
+    if (r.o.progress)
+        progress_finish(&r.c, ts_diff(&end, &r.t0));
+    else
+        progress_clear();
     if (!r.o.quiet && !r.o.dry_run)
         report_summary(&r.err, &r.c, ts_diff(&end, &r.t0), r.signo);
     if (joblog_close(&r))

@@ -308,6 +308,7 @@ void progress_init(bool enabled, bool bar, struct sink *err);
  * next redraw is due, or -1 when it is off. */
 int progress_update(const struct counts *c, double elapsed_s, bool force);
 void progress_clear(void);
+void progress_finish(const struct counts *c, double elapsed_s);
 
 double ts_diff(const struct timespec *a, const struct timespec *b);
 const char *signal_name(int sig);

@@ -253,6 +253,16 @@ int mem_init(struct runner *r)
         for (k = 0, p = m->store.p; k < m->n; k++, p += strlen(p) + 1)
             m->vals[k] = p;
     }
+    /* A source with nothing, beside others, is one empty argument (as in
+     * GNU parallel); alone, it means no jobs. */
+    for (i = 0; r->nmem > 1 && i < r->nmem; i++) {
+        if (!r->mem[i].n) {
+            static char *empty[] = {"", NULL};
+
+            r->mem[i].vals = empty;
+            r->mem[i].n = 1;
+        }
+    }
     /* How many jobs: the product, or with --link the longest source. */
     r->memtotal = r->nmem ? 1 : 0;
     for (i = 0; i < r->nmem; i++) {

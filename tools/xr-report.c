@@ -418,3 +418,13 @@ void report_csv(struct sink *s, const struct job *j)
                 tv_s(&j->res.rusage.ru_utime), tv_s(&j->res.rusage.ru_stime),
                 job_outcome(j) == OUT_OK ? "true" : "false");
 }
+
+/* --progress, --bar, --eta: the last state stays, on a line of its own. */
+void progress_finish(const struct counts *c, double elapsed)
+{
+    if (!pg.on)
+        return;
+    progress_draw(c, elapsed);
+    pg.visible = false;
+    sink_write(pg.err, "\n", 1);
+}
