@@ -280,6 +280,8 @@ static int parse_jobs(const char *arg, unsigned long *out)
         *out = 0; /* as many as possible */
         return 0;
     }
+    if (v > MAX_JOBS)
+        return usage_error("-j %s: too many (at most 1000000)", arg);
     *out = v ? v : 1;
     return 0;
 }
