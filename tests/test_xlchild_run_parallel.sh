@@ -210,9 +210,9 @@ check "a 10 MB line, tagged: the tag once, the line whole" \
     is "$(wc -c < "$T/x.out") $(head -c 2 "$T/x.out" | od -An -c | tr -d ' ')" \
     "10000002 T\\t"
 like_parallel "--group: each job's whole output at once, in the order they end" \
-    -j2 --group 'echo {}-1; sleep 0.{}; echo {}-2' ::: 6 1
+    -j2 --group 'echo {}-1; sleep 0.{}; echo {}-2' ::: 9 1
 expect "--line-buffer (the default): whole lines as they come" \
-    "6-1\n1-1\n1-2\n6-2\n" -j2 'echo {}-1; sleep 0.{}; echo {}-2' ::: 6 1
+    "9-1\n1-1\n1-2\n9-2\n" -j2 'echo {}-1; sleep 0.{}; echo {}-2' ::: 9 1
 like_parallel "--line-buffer" -j1 --line-buffer 'echo {}-1; echo {}-2 >&2' ::: 6 1
 like_parallel "-k --group" -k -j3 --group 'echo {}-1; sleep 0.{}; echo {}-2' ::: 5 1 3
 expect "-u: bytes as they come" "ab" -j1 -u printf ::: a b
@@ -302,7 +302,7 @@ like_parallel "--halt soon,fail=2: the number failed" \
 like_parallel "--halt now,success=1" -j1 --halt now,success=1 ::: 'exit 4' 'exit 0' 'echo never'
 like_parallel "--halt now,done=2" -j1 --halt now,done=2 ::: 'exit 4' 'exit 0' 'echo never'
 like_parallel "--halt 2 (now,fail=1)" -j1 --halt 2 ::: 'exit 4' 'echo never'
-like_parallel "--halt 1 (soon,fail=1)" -j2 --halt 1 ::: 'exit 4' 'sleep 0.5; echo finishes' 'echo never'
+like_parallel "--halt 1 (soon,fail=1)" -j2 --halt 1 ::: 'sleep 0.3; exit 4' 'sleep 1; echo finishes' 'echo never'
 xr -j1 --halt soon,fail=50% ::: 'exit 1' true true true
 check "--halt soon,fail=50%: half of the known total" is "$(grep -c 'fail=50%' "$T/x.err")" 0
 xr -j1 --halt soon,fail=50% ::: 'exit 1' 'exit 1' true true
