@@ -124,7 +124,7 @@ expect "::: arguments appended, quoted as parallel quotes" \
     "echo 'a b'\necho 'it'\"'\"'s'\necho 'x\$(y)'\necho ''\necho plain-_.+/1\n" \
     -k --dry-run echo ::: 'a b' "it's" 'x$(y)' '' 'plain-_.+/1'
 like_parallel "quoting of awkward arguments (--dry-run)" \
-    --dry-run echo ::: 'a b' "it's" 'x$(y)' '' 'a*b' 'é' "'x" "x'" "a''b" \
+    -k --dry-run echo ::: 'a b' "it's" 'x$(y)' '' 'a*b' 'é' "'x" "x'" "a''b" \
     '#x' '!x' 'a\b' '~x' '-n' 'a"b' '{}' 'a;b' '*'
 like_parallel "awkward arguments reach the command unchanged" \
     -k -j1 printf '%s|\n' ::: 'a b' "it's" 'x$(y)' '' 'a*b' "a''b" '\n' '`x`'
@@ -209,10 +209,13 @@ xr --tagstring T cat ::: "$T/long"
 check "a 10 MB line, tagged: the tag once, the line whole" \
     is "$(wc -c < "$T/x.out") $(head -c 2 "$T/x.out" | od -An -c | tr -d ' ')" \
     "10000002 T\\t"
+# Job a writes, waits, writes; job b starts writing after a's first line.
+ab=('echo a1; sleep 0.9; echo a2' 'sleep 0.3; echo b1; echo b2')
 like_parallel "--group: each job's whole output at once, in the order they end" \
-    -j2 --group 'echo {}-1; sleep 0.{}; echo {}-2' ::: 9 1
+    -j2 --group ::: "${ab[@]}"
+expect "--group" "b1\nb2\na1\na2\n" -j2 --group ::: "${ab[@]}"
 expect "--line-buffer (the default): whole lines as they come" \
-    "9-1\n1-1\n1-2\n9-2\n" -j2 'echo {}-1; sleep 0.{}; echo {}-2' ::: 9 1
+    "a1\nb1\nb2\na2\n" -j2 ::: "${ab[@]}"
 like_parallel "--line-buffer" -j1 --line-buffer 'echo {}-1; echo {}-2 >&2' ::: 6 1
 like_parallel "-k --group" -k -j3 --group 'echo {}-1; sleep 0.{}; echo {}-2' ::: 5 1 3
 expect "-u: bytes as they come" "ab" -j1 -u printf ::: a b
