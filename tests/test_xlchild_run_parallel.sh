@@ -157,17 +157,17 @@ expect "{} {.} {/} {//} {/.} {#} {%}" \
     "echo dir/sub/f.tar.gz dir/sub/f.tar f.tar.gz dir/sub f.tar 1 1\n" \
     --dry-run echo {} {.} {/} {//} {/.} {#} {%} ::: dir/sub/f.tar.gz
 like_parallel "{.} {/.} {//} {/} on awkward paths" \
-    --dry-run echo {.} {/.} {//} {/} ::: .hidden dir.x/file a.b/ /x.y a/.b \
+    -k --dry-run echo {.} {/.} {//} {/} ::: .hidden dir.x/file a.b/ /x.y a/.b \
     'a/b.' dir/ / '' 'a..b' 'x/.' '//a//b//'
 like_parallel "{N} {-N} and out of range" \
-    --dry-run echo {2} {1} {-1} {3} {1.} {2/} ::: a/b.c ::: d/e.f
+    -k --dry-run echo {2} {1} {-1} {3} {1.} {2/} ::: a/b.c ::: d/e.f
 like_parallel "{} with several sources: all, quoted one by one" \
-    --dry-run echo {} ::: a ::: 'b c'
+    -k --dry-run echo {} ::: a ::: 'b c'
 like_parallel "x{}y and \"{}\" (quoted inside quotes, as parallel does)" \
-    --dry-run 'echo x{}y "{}"' ::: 'a b'
-like_parallel "-I STR: STR, nothing else" --dry-run -I XX echo XX {} {1} ::: aa
+    -k --dry-run 'echo x{}y "{}"' ::: 'a b'
+like_parallel "-I STR: STR, nothing else" -k --dry-run -I XX echo XX {} {1} ::: aa
 like_parallel "not replacement strings: { } {a} {0x}" \
-    --dry-run echo '{ }' '{a}' '{0x}' ::: x
+    -k --dry-run echo '{ }' '{a}' '{0x}' ::: x
 like_parallel "{#} and {%} count as replacement strings" \
     -j1 -k echo {#} {%} ::: a b
 
