@@ -176,23 +176,53 @@ tmpl='case {1} in cc) cc -c -o /dev/null {2} ;; sum) sha256sum {2} > /dev/null ;
 "$bin" -q --dry-run --colsep ' ' "$tmpl" :::: "$tmp/items" > "$tmp/cmds"
 echo
 echo "mixed list: $mixed items (compiles of small C files, sha256sum of 1 MiB files), $reps repetitions"
-echo "args = argument mode (--colsep ' ' TEMPLATE :::: items) / the same command lines as a job list"
-printf '%-5s %9s %9s %7s   %9s %9s %7s\n' "-j" "xargs" "xlchild" "ratio" \
-    "lines" "args" "cost"
+echo "lines = the command lines as a job list; args = argument mode (--colsep ' ' TEMPLATE :::: items),"
+echo "which makes the very same command lines; cost = args / lines - 1"
+printf '%-5s %9s %9s %7s   %9s %9s %7s   %9s %9s %7s\n' "" "xargs" "xlchild" \
+    "ratio" "lines" "args" "cost" "lines" "args" "cost"
+printf '%-5s %27s   %27s   %27s\n' "-j" "---------- wall ----------" \
+    "---------- wall ----------" "---------- cpu -----------"
 for j in $mixed_jobs; do
     : > "$tmp/x"
     : > "$tmp/r"
     : > "$tmp/a"
     for ((i = 0; i < reps; i++)); do
-        INPUT=$tmp/cmds timed xargs -P "$j" -n 1 -d '\n' sh -c >> "$tmp/x"
-        INPUT=$tmp/cmds timed "$bin" -j "$j" >> "$tmp/r"
-        INPUT=/dev/null timed "$bin" -j "$j" --colsep ' ' "$tmpl" :::: "$tmp/items" >> "$tmp/a"
+        if ((i % 2 == 0)); then
+            INPUT=$tmp/cmds timed xargs -P "$j" -n 1 -d '\n' sh -c >> "$tmp/x"
+            INPUT=$tmp/cmds timed "$bin" -j "$j" >> "$tmp/r"
+            INPUT=/dev/null timed "$bin" -j "$j" --colsep ' ' "$tmpl" :::: "$tmp/items" >> "$tmp/a"
+        else
+            INPUT=/dev/null timed "$bin" -j "$j" --colsep ' ' "$tmpl" :::: "$tmp/items" >> "$tmp/a"
+            INPUT=$tmp/cmds timed "$bin" -j "$j" >> "$tmp/r"
+            INPUT=$tmp/cmds timed xargs -P "$j" -n 1 -d '\n' sh -c >> "$tmp/x"
+        fi
     done
     wx=$(median 1 < "$tmp/x")
     wr=$(median 1 < "$tmp/r")
     wa=$(median 1 < "$tmp/a")
-    printf '%-5s %9s %9s %7s   %9s %9s %6s%%\n' "$j" "$wx" "$wr" \
+    cr=$(median 2 < "$tmp/r")
+    ca=$(median 2 < "$tmp/a")
+    printf '%-5s %9s %9s %7s   %9s %9s %6s%%   %9s %9s %6s%%\n' "$j" "$wx" "$wr" \
         "$(ratio "$wr" "$wx")" "$wr" "$wa" \
-        "$(awk -v a="$wa" -v b="$wr" 'BEGIN { printf "%+.1f", (a / b - 1) * 100 }')"
+        "$(awk -v a="$wa" -v b="$wr" 'BEGIN { printf "%+.1f", (a / b - 1) * 100 }')" \
+        "$cr" "$ca" \
+        "$(awk -v a="$ca" -v b="$cr" 'BEGIN { printf "%+.1f", (a / b - 1) * 100 }')"
 done
+# The expansion alone, without the noise of running anything: --dry-run
+# over the items 100 times over, against --dry-run of the same command
+# lines as a job list; per job, as a share of a job's time in the run.
+for ((i = 0; i < 100; i++)); do cat "$tmp/items"; done > "$tmp/items100"
+for ((i = 0; i < 100; i++)); do cat "$tmp/cmds"; done > "$tmp/cmds100"
+: > "$tmp/dl"
+: > "$tmp/da"
+for ((i = 0; i < reps; i++)); do
+    INPUT=$tmp/cmds100 timed "$bin" -q --dry-run >> "$tmp/dl"
+    INPUT=/dev/null timed "$bin" -q --dry-run --colsep ' ' "$tmpl" :::: "$tmp/items100" >> "$tmp/da"
+done
+dl=$(median 2 < "$tmp/dl")
+da=$(median 2 < "$tmp/da")
+awk -v a="$da" -v l="$dl" -v n="$((100 * mixed))" -v w="$wr" -v m="$mixed" -v j="${j:-}" 'BEGIN {
+    per = (a - l) / n; if (per < 0) per = 0;
+    printf "expansion alone (--dry-run, %d jobs): %.1f us per job; %.4f%% of a job'"'"'s share of the -j %s run (%.2f ms)\n",
+        n, per * 1e6, per / (w / m) * 100, j, w / m * 1000 }'
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -1,11 +1,13 @@
 /*
- * xlchild-run - run the commands of a job list, several at once, with
- * per-command timeouts, whole-line output and a result per command.
+ * xlchild-run - run commands several at once, as GNU parallel and xargs -P
+ * do: the lines of a job list, or a COMMAND with the arguments of its
+ * input sources put in, quoted; with per-command timeouts, output passed
+ * through byte for byte and a result per command.
  *
  * Built only on the public API of xlchild.  The shape of the program:
  *
  *  - One thread, one poll(2).  In the poll set: a self-pipe for SIGCHLD,
- *    SIGINT, SIGTERM and SIGHUP; the job list while more of it is wanted;
+ *    SIGINT, SIGTERM and SIGHUP; the input while more of it is wanted;
  *    both output pipes of every running job; and whatever
  *    libxl_osevent_beforepoll asks for (the ctx's wakeup fd, which the
  *    library's timeouts need).  Nothing ever blocks in libxl_event_wait

@@ -7,16 +7,24 @@
  * no pipe is ever left undrained while the tool waits for a child.  It uses
  * only the public API of xlchild (<xlchild.h>).
  *
- *   xlchild-run.c   set-up, tear-down, the exit status
+ *   xlchild-run.c   set-up (sources, templates, slots), tear-down, the exit
+ *                   status
  *   xr-loop.c       the poll loop
- *   xr-queue.c      the jobs still to start: the job list read ahead
- *   xr-jobs.c       one job's life: start, completion, finish, report
+ *   xr-queue.c      the jobs still to start: sources streamed or combined,
+ *                   read ahead; --delay, --load, --memfree
+ *   xr-jobs.c       one job's life: command line, start, completion,
+ *                   retries, finish, report, --halt
+ *   xr-args.c       arguments into command lines: replacement strings,
+ *                   quoting, --colsep
+ *   xr-joblog.c     --joblog, --resume, --resume-failed
  *   xr-signals.c    the signal self-pipe and reaping the children
- *   xr-util.c       time arithmetic, allocation
+ *   xr-util.c       time arithmetic, allocation, load and free memory
  *   xr-opts.c       the command line
- *   xr-input.c      reading the job list: framing, limits, clear errors
+ *   xr-input.c      reading the input: framing, limits, clear errors
  *   xr-output.c     buffered sinks, per-job line assembly, spools for -k
- *   xr-report.c     result lines, JSON, the summary and the progress line
+ *                   and --group, byte for byte
+ *   xr-report.c     result lines, JSON, CSV, the summary and the progress
+ *                   line
  */
 #ifndef XLCHILD_RUN_H
 #define XLCHILD_RUN_H
