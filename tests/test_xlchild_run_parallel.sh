@@ -82,7 +82,8 @@ par() {
 }
 # like_parallel DESCRIPTION ARGS...: xlchild-run and parallel, same
 # arguments, byte-identical standard output and the same exit status
-# (xlchild-run with --exit-status=count, parallel's).
+# (xlchild-run with --exit-status=count, parallel's).  $XOPT: an option
+# for xlchild-run only.
 like_parallel() {
     local d=$1
     shift
@@ -90,7 +91,7 @@ like_parallel() {
         skip "as GNU parallel: $d" "$NOPAR"
         return
     fi
-    xr --exit-status=count "$@"
+    xr --exit-status=count ${XOPT:-} "$@"
     par "$@"
     if cmp -s "$T/x.out" "$T/p.out" && [ "$xrc" = "$prc" ]; then
         ok "as GNU parallel: $d"
@@ -190,8 +191,21 @@ like_parallel "--colsep without replacement strings: columns appended" \
     -k --colsep '\t' echo :::: "$T/tsv"
 printf 'a,,b\nc,d\n' > "$T/csvin"
 like_parallel "--colsep as a regular expression" -k --colsep ',+' echo {2} :::: "$T/csvin"
+printf 'x\n\ny\n' > "$T/in"
+expect "blank input lines skipped by default" "XxX\nXyX\n" -k echo X{}X
+XOPT=--blank-lines=keep like_parallel \
+    "--blank-lines=keep: an empty argument, as parallel" -k echo X{}X
+printf 'a b\0c\nd\0' > "$T/in"
+like_parallel "-0: NUL-terminated arguments, newlines in them" -k -0 echo X{}X
+printf 'p\nq\n' > "$T/in"
+like_parallel ":::: - (standard input) beside ::: arguments" -k echo {1}{2} :::: - ::: 1 2
+rm -f "$T/in"
 like_parallel "an empty source beside another: one empty argument" -k echo ::: a ::: 
 like_parallel "an empty source alone: no jobs" -k echo :::
+
+xr --results "$T/res" echo {}-out ::: a b
+check "--results in argument mode: DIR/N.out per job" \
+    is "$(cat "$T/res/1.out" "$T/res/2.out" | tr '\n' ' ')" "a-out b-out "
 
 # ---------------------------------------------------------------------
 echo "# output: byte for byte, --group, --line-buffer, -u, --tag, -v"
@@ -347,6 +361,8 @@ check "--dry-run: nothing runs" test ! -e "$T/ran-a"
 like_parallel "--dry-run: the commands" -k --dry-run "touch $T/ran-{}" ::: a b
 $WD "$X" -q --progress true ::: a b 2> "$T/x.err" > /dev/null
 check "--progress on a pipe: the progress line" grep -q '2/2 done' "$T/x.err"
+$WD "$X" -q --eta true ::: a b 2> "$T/x.err" > /dev/null
+check "--eta: the progress line, with the ETA" grep -q '2/2 done.*ETA' "$T/x.err"
 $WD "$X" -q --bar true ::: a b 2> "$T/x.err" > /dev/null
 check "--bar: a bar" grep -q '100% \[#' "$T/x.err"
 $WD "$X" --csv --log "$T/x.out" -k ::: true 'exit 3' 'echo "a,b"' > /dev/null 2>&1
