@@ -83,7 +83,6 @@ struct options {
     size_t ncommand;
     struct source *sources; /* in command-line order */
     size_t nsources;
-    unsigned arg_files; /* how many of them came from -a */
     char delim;         /* '\n', or '\0' with -0 */
     bool no_shell, link, keep_order, json, csv, quiet, no_progress;
     bool tag, verbose, dry_run, progress, bar, exit_count;

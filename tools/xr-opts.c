@@ -512,7 +512,7 @@ static int set_option(int c, char *arg, struct options *o)
     case 'a':
         if (!*arg)
             return usage_error("-a: the file name is empty");
-        return add_source(o, SRC_FILE, &arg, 1) ? 2 : (o->arg_files++, 0);
+        return add_source(o, SRC_FILE, &arg, 1);
     case 'k': o->keep_order = true; return 0;
     case 'q': o->quiet = true; return 0;
     case 'u': o->output = OUTPUT_UNGROUP; return 0;
