@@ -299,6 +299,11 @@ xr --retries 3 "echo {} >> $T/count; [ \$(wc -l < $T/count) = 2 ]" ::: a
 check "--retries: stops at the first success" is "$xrc $(wc -l < "$T/count")" "0 2"
 like_parallel "--retries --group: the last attempt's output only" \
     --retries 3 --group ": {}; echo try; exit 1" ::: a
+like_parallel "-k --retries: the jobs after a retried one kept, in order" \
+    -k -j2 --group --retries 2 ::: 'echo a; exit 1' 'sleep 0.2; echo b' 'echo c'
+xr -k -j2 --retries 2 ::: 'echo a; exit 1' 'sleep 0.2; echo b' 'echo c'
+check "-k --retries, whole lines: every job reported" \
+    is "$(tr '\n' ' ' < "$T/x.out")" "a a b c "
 # (GNU parallel 20221122 prints one to three of the attempts here.)
 xr --retries 3 --line-buffer ": {}; echo try; exit 1" ::: a
 check "--retries --line-buffer: every attempt's output" is "$(cat "$T/x.out")" "$(printf 'try\ntry\ntry')"

@@ -287,7 +287,8 @@ struct job {
     struct timespec linger_until; /* stop waiting for EOF on its pipes */
     struct stream out, err;
     size_t index;     /* in the running array */
-    struct job *next; /* pending queue, then the --keep-order queue */
+    struct job *next;     /* the pending queue (again with --retries) */
+    struct job *ord_next; /* the --keep-order queue, from its start on */
 };
 
 enum outcome { OUT_OK, OUT_FAILED, OUT_ABORTED };

@@ -221,7 +221,7 @@ void job_start(struct runner *r, struct job *j)
         r->c.started++;
         if (r->o.keep_order) {
             if (r->ord_tail)
-                r->ord_tail->next = j;
+                r->ord_tail->ord_next = j;
             else
                 r->ord_head = j;
             r->ord_tail = j;
@@ -415,7 +415,7 @@ static void order_advance(struct runner *r)
         if (!j->finished)
             break;
         report(r, j);
-        r->ord_head = j->next;
+        r->ord_head = j->ord_next;
         if (!r->ord_head)
             r->ord_tail = NULL;
         job_free(j);
