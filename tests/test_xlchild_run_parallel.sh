@@ -304,6 +304,19 @@ like_parallel "-k --retries: the jobs after a retried one kept, in order" \
 xr -k -j2 --retries 2 ::: 'echo a; exit 1' 'sleep 0.2; echo b' 'echo c'
 check "-k --retries, whole lines: every job reported" \
     is "$(tr '\n' ' ' < "$T/x.out")" "a a b c "
+# Stopped while a job waits for its next attempt (--delay holds it back):
+# the job is over with the result of its last attempt, reported.
+$WD "$X" -k --retries 3 --delay 2 ::: 'exit 1' > "$T/x.out" 2> "$T/x.err" &
+pid=$!
+sleep 0.5
+kill -TERM "$pid"
+wait "$pid"
+xrc=$?
+check "stopped while a retry waits: exit 143" is "$xrc" 143
+check "stopped while a retry waits: reported with its last result" \
+    grep -q '^\[1\] exit 1 ' "$T/x.out"
+check "stopped while a retry waits: counted" \
+    grep -q ': 1 job: 0 succeeded, 1 failed; ' "$T/x.err"
 # (GNU parallel 20221122 prints one to three of the attempts here.)
 xr --retries 3 --line-buffer ": {}; echo try; exit 1" ::: a
 check "--retries --line-buffer: every attempt's output" is "$(cat "$T/x.out")" "$(printf 'try\ntry\ntry')"

@@ -415,6 +415,9 @@ void stop(struct runner *r, bool kill_running);
 /* Finishes the jobs that are over, and says how many; *timeout is set to
  * the ms until the next linger deadline, or -1. */
 size_t finish_ready(struct runner *r, int *timeout);
+/* Once the run stops: the jobs waiting for another attempt are over, with
+ * the result of their last one. */
+void drop_retries(struct runner *r);
 
 /* xr-signals.c */
 int signals_init(struct runner *r);

@@ -214,6 +214,13 @@ void job_start(struct runner *r, struct job *j)
     bool held;
     int rc;
 
+    if (j->attempt) { /* --retries: a new attempt */
+        memset(&j->res, 0, sizeof j->res);
+        memset(&j->how, 0, sizeof j->how);
+        j->rc = j->start_err = 0;
+        j->completed = false;
+        j->out.bytes = 0;
+    }
     j->index = r->nrunning;
     r->running[r->nrunning++] = j;
     j->slot = r->free_slots[--r->nfree_slots];
@@ -422,19 +429,36 @@ static void order_advance(struct runner *r)
     }
 }
 
-/* --retries: a failed attempt is forgotten (with what it wrote that is
- * still held back), and the job goes to the front of the queue. */
+/* The job's last attempt decides: counted, logged, reported. */
+static void job_done(struct runner *r, struct job *j, enum outcome out)
+{
+    j->finished = true;
+    count(r, j);
+    if (!r->o.dry_run)
+        joblog_write(r, j);
+    halt_check(r, j, out);
+    if (r->o.keep_order) {
+        order_advance(r);
+    } else {
+        stream_release(&j->out);
+        stream_release(&j->err);
+        report(r, j);
+        job_free(j);
+    }
+}
+
+/* --retries: a failed attempt's held-back output is forgotten, and the
+ * job goes to the front of the queue, keeping its result until it starts
+ * again (in case the run stops first: see drop_retries). */
 static void job_retry(struct runner *r, struct job *j)
 {
+    unsigned long long bytes = j->out.bytes;
+
     stream_free(&j->out);
     stream_free(&j->err);
     stream_init(&j->out, -1, NULL, NULL, 0, false);
     stream_init(&j->err, -1, NULL, NULL, 0, false);
-    job_clear_command(j);
-    memset(&j->res, 0, sizeof j->res);
-    memset(&j->how, 0, sizeof j->how);
-    j->rc = j->start_err = 0;
-    j->completed = j->finished = false;
+    j->out.bytes = bytes;
     queue_retry(r, j);
 }
 
@@ -454,18 +478,24 @@ static void job_finish(struct runner *r, struct job *j)
         job_retry(r, j);
         return;
     }
-    j->finished = true;
-    count(r, j);
-    if (!r->o.dry_run)
-        joblog_write(r, j);
-    halt_check(r, j, out);
-    if (r->o.keep_order) {
-        order_advance(r);
-    } else {
-        stream_release(&j->out);
-        stream_release(&j->err);
-        report(r, j);
-        job_free(j);
+    job_done(r, j, out);
+}
+
+void drop_retries(struct runner *r)
+{
+    struct job **pp = &r->pend_head, *j;
+
+    r->pend_tail = NULL;
+    while ((j = *pp)) {
+        if (!j->attempt) {
+            r->pend_tail = j;
+            pp = &j->next;
+            continue;
+        }
+        *pp = j->next;
+        r->npend--;
+        j->next = NULL;
+        job_done(r, j, job_outcome(j));
     }
 }
 

@@ -131,6 +131,8 @@ void run(struct runner *r)
         do
             pace_ms = start_jobs(r);
         while (finish_ready(r, &timeout));
+        if (r->stopping)
+            drop_retries(r);
         if (all_done(r))
             break;
         timeout = min_timeout(timeout, pace_ms);
