@@ -290,6 +290,12 @@ else
     skip "--resume from GNU parallel's own joblog" "$NOPAR"
 fi
 
+cp "$T/x.rl" "$T/x.rl.before"
+xr --dry-run -k --joblog "$T/x.rl" --resume-failed ::: 'echo 1' 'echo 2; exit 1' 'echo 3' 'echo 4' 'echo 5' 'echo 6'
+check "--dry-run --resume-failed: what would run, the log untouched" \
+    is "$(tr '\n' ' ' < "$T/x.out")$(cmp -s "$T/x.rl" "$T/x.rl.before" && echo same)" \
+    "echo 2; exit 1 echo 6 same"
+
 rm -f "$T/count"
 xr --retries 3 "echo try; echo {} >> $T/count; exit 1" ::: a
 check "--retries 3: three attempts in all" is "$(wc -l < "$T/count")" 3

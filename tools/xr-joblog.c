@@ -113,6 +113,8 @@ int joblog_open(struct runner *r)
         xr_msg("--joblog %s: %s", r->o.joblog, strerror(errno));
         return -1;
     }
+    if (r->o.dry_run)
+        return 0; /* read for --resume, but not written (nor emptied) */
     fd = open(r->o.joblog,
               O_WRONLY | O_CREAT | O_CLOEXEC | (resume ? O_APPEND : O_TRUNC),
               0666);
@@ -144,7 +146,7 @@ void joblog_write(struct runner *r, const struct job *j)
     struct sink *s;
     int st = j->res.status, exitval = 0, sig = 0;
 
-    if (!r->jl)
+    if (!r->jl || r->jl->s.fd < 0)
         return;
     s = &r->jl->s;
     if (j->start_err || j->res.pid <= 0 || j->rc == ERROR_FAIL)
