@@ -182,8 +182,13 @@ expect "--link: side by side, the shorter starting over" "a 1\nb 2\nc 1\n" \
     -k --link echo ::: a b c ::: 1 2
 like_parallel "--link" -k --link echo ::: a b c d e ::: 1 2 ::: x y z
 printf 'f1\nf2\n' > "$T/list"
+expect ":::+: side by side with the source before, as far as the shorter goes" \
+    "a 1 x\na 1 y\nb 2 x\nb 2 y\n" -k echo ::: a b c :::+ 1 2 ::: x y
+like_parallel ":::+" -k echo ::: a b c :::+ 1 2 3 ::: x y
+like_parallel ":::+ with a shorter source" -k echo ::: a b c :::+ 1 2
 like_parallel ":::: FILE ::: ARGS" -k echo :::: "$T/list" ::: x y
 like_parallel "-a FILE -a FILE" -k echo -a "$T/list" -a "$T/list"
+like_parallel "::::+" -k echo ::: a b :::: "$T/list" ::::+ "$T/list"
 printf 'a\tb c\nd\te f\n' > "$T/tsv"
 expect "--colsep '\\t'" "b c a\ne f d\n" -k --colsep '\t' echo {2} {1} :::: "$T/tsv"
 like_parallel "--colsep '\\t' and {N}" -k --colsep '\t' echo {2} {1} :::: "$T/tsv"

@@ -76,6 +76,7 @@ struct source {
     char **words; /* SRC_ARGS: the arguments */
     size_t nwords;
     const char *path; /* SRC_FILE: the file ("-": standard input) */
+    bool tied;        /* :::+ or ::::+: side by side with the one before */
 };
 
 struct options {
@@ -337,6 +338,7 @@ struct memsrc {
     size_t n;
     char **own;          /* vals, when read from a file */
     struct strbuf store; /* their text */
+    size_t group;        /* see struct runner's grpidx */
 };
 
 struct runner {
@@ -346,8 +348,10 @@ struct runner {
     struct input in;
     struct memsrc *mem; /* otherwise: every source, whole */
     size_t nmem;
-    size_t *memidx;      /* the current combination */
-    char **memrow;       /* its values */
+    unsigned long *grpidx; /* the current combination, by group */
+    unsigned long *grplen; /* the groups' lengths */
+    size_t ngrp;           /* sources tied (:::+, --link) are one group */
+    char **memrow;         /* the current combination's values */
     unsigned long memnext, memtotal;
     bool lines_are_commands; /* no COMMAND: each value is one */
     struct tmpl cmd_t;       /* COMMAND's words, joined by spaces */

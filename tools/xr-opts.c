@@ -105,7 +105,8 @@ static const struct option longopts[] = {
 static void usage(FILE *f)
 {
     fputs(
-        "Usage: " PROG " [OPTION]... [COMMAND [ARG]...] [::: ARG...|:::: FILE...]...\n"
+        "Usage: " PROG " [OPTION]... [COMMAND [ARG]...]\n"
+        "         [:::[+] ARG...|::::[+] FILE...]...\n"
         "Run commands several at once, each in its own process group.\n"
         "\n"
         "Without COMMAND, each input line (or ::: argument) is a command for "
@@ -127,7 +128,9 @@ static void usage(FILE *f)
         "  -0, --null            input items are NUL-terminated, not "
         "newline-terminated\n"
         "      --link            take the sources side by side, not every "
-        "combination\n"
+        "combination\n"        "                        (:::+ ARG..., ::::+ FILE...: this source "
+        "beside the one\n"
+        "                        before, as far as the shorter goes)\n"
         "  -C, --colsep=REGEX    split each input line into columns {1} {2} "
         "...\n"
         "  -I, --replace=STR     replace STR (not {}) with the arguments, as "
@@ -500,6 +503,7 @@ static int add_source(struct options *o, enum source_kind kind, char **words,
     ns[o->nsources].words = kind == SRC_ARGS ? words : NULL;
     ns[o->nsources].nwords = kind == SRC_ARGS ? n : 0;
     ns[o->nsources].path = kind == SRC_FILE ? words[0] : NULL;
+    ns[o->nsources].tied = false;
     o->nsources++;
     return 0;
 }
@@ -599,7 +603,8 @@ static int set_option(int c, char *arg, struct options *o)
 
 static bool is_marker(const char *s)
 {
-    return strcmp(s, ":::") == 0 || strcmp(s, "::::") == 0;
+    return strcmp(s, ":::") == 0 || strcmp(s, "::::") == 0 ||
+           strcmp(s, ":::+") == 0 || strcmp(s, "::::+") == 0;
 }
 
 /* After the options: the command's words up to the first ::: or ::::,
@@ -614,7 +619,8 @@ static int parse_operands(int argc, char **argv, struct options *o)
     o->command = argv + start;
     o->ncommand = (size_t)(i - start);
     while (i < argc) {
-        bool files = strcmp(argv[i], "::::") == 0;
+        bool files = strncmp(argv[i], "::::", 4) == 0;
+        bool tied = argv[i][strlen(argv[i]) - 1] == '+';
 
         start = ++i;
         while (i < argc && !is_marker(argv[i]))
@@ -622,13 +628,16 @@ static int parse_operands(int argc, char **argv, struct options *o)
         if (!files) {
             if (add_source(o, SRC_ARGS, argv + start, (size_t)(i - start)))
                 return 2;
+            o->sources[o->nsources - 1].tied = tied;
             continue;
         }
         if (i == start)
-            return usage_error(":::: names no file");
-        for (; start < i; start++)
+            return usage_error("%s names no file", argv[start - 1]);
+        for (; start < i; start++) {
             if (add_source(o, SRC_FILE, argv + start, 1))
                 return 2;
+            o->sources[o->nsources - 1].tied = tied;
+        }
     }
     return 0;
 }

@@ -235,7 +235,8 @@ int mem_init(struct runner *r)
 
     r->mem = xcalloc(r->o.nsources, sizeof *r->mem);
     r->nmem = r->o.nsources;
-    r->memidx = xcalloc(r->nmem, sizeof *r->memidx);
+    r->grpidx = xcalloc(r->nmem, sizeof *r->grpidx);
+    r->grplen = xcalloc(r->nmem, sizeof *r->grplen);
     r->memrow = xcalloc(r->nmem + 1, sizeof *r->memrow);
     for (i = 0; i < r->nmem; i++) {
         struct memsrc *m = &r->mem[i];
@@ -263,21 +264,34 @@ int mem_init(struct runner *r)
             r->mem[i].n = 1;
         }
     }
-    /* How many jobs: the product, or with --link the longest source. */
-    r->memtotal = r->nmem ? 1 : 0;
+    /*
+     * Groups: a source tied to the one before by :::+ or ::::+ goes side
+     * by side with it, as far as the shorter goes; --link ties them all,
+     * the shorter ones starting over.  Every combination of the groups is
+     * run, the last group turning fastest.
+     */
+    r->ngrp = 0;
     for (i = 0; i < r->nmem; i++) {
-        unsigned long n = r->mem[i].n;
+        unsigned long n = r->mem[i].n, *len;
 
-        if (r->o.link)
-            r->memtotal = i == 0 || n > r->memtotal ? n : r->memtotal;
-        else if (n && r->memtotal > ULONG_MAX / n)
+        if (i == 0 || !(r->o.link || r->o.sources[i].tied)) {
+            r->grplen[r->ngrp++] = n;
+        } else {
+            len = &r->grplen[r->ngrp - 1];
+            if (r->o.link ? n > *len : n < *len)
+                *len = n;
+        }
+        r->mem[i].group = r->ngrp - 1;
+    }
+    r->memtotal = r->ngrp ? 1 : 0;
+    for (i = 0; i < r->ngrp; i++) {
+        unsigned long n = r->grplen[i];
+
+        if (n && r->memtotal > ULONG_MAX / n)
             r->memtotal = ULONG_MAX;
         else
             r->memtotal *= n;
     }
-    for (i = 0; i < r->nmem; i++)
-        if (!r->mem[i].n)
-            r->memtotal = 0; /* a source with nothing: nothing to combine */
     r->c.total = r->memtotal;
     r->c.total_known = true;
     return 0;
@@ -298,14 +312,14 @@ void mem_pump(struct runner *r)
         for (i = 0; i < r->nmem; i++) {
             const struct memsrc *m = &r->mem[i];
 
-            r->memrow[i] = m->vals[r->o.link ? r->memnext % m->n : r->memidx[i]];
+            r->memrow[i] = m->vals[r->grpidx[m->group] % m->n];
         }
         r->memnext++;
-        /* The odometer: the last source turns fastest. */
-        for (i = r->nmem; !r->o.link && i-- > 0;) {
-            if (++r->memidx[i] < r->mem[i].n)
+        /* The odometer: the last group turns fastest. */
+        for (i = r->ngrp; i-- > 0;) {
+            if (++r->grpidx[i] < r->grplen[i])
                 break;
-            r->memidx[i] = 0;
+            r->grpidx[i] = 0;
         }
         if ((j = job_new(r, r->memrow, r->nmem, r->memnext)))
             queue_push(r, j);
@@ -321,7 +335,8 @@ void mem_free(struct runner *r)
         free(r->mem[i].own);
     }
     free(r->mem);
-    free(r->memidx);
+    free(r->grpidx);
+    free(r->grplen);
     free(r->memrow);
 }
 

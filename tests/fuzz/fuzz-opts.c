@@ -62,7 +62,9 @@ static void check_options(const struct options *o, char **args, int n)
             fuzz_fail("source %zu: not the arguments", i);
     }
     for (i = 0; i < o->ncommand; i++)
-        if (!is_arg(o->command[i], args, n) || !strcmp(o->command[i], ":::"))
+        if (!is_arg(o->command[i], args, n) || !strcmp(o->command[i], ":::") ||
+            !strcmp(o->command[i], "::::") || !strcmp(o->command[i], ":::+") ||
+            !strcmp(o->command[i], "::::+"))
             fuzz_fail("command word %zu is not an operand", i);
     if ((o->resume || o->resume_failed) && !o->joblog)
         fuzz_fail("--resume without --joblog");
