@@ -317,15 +317,20 @@ check "-k --retries, whole lines: every job reported" \
     is "$(tr '\n' ' ' < "$T/x.out")" "a a b c "
 # Stopped while a job waits for its next attempt (--delay holds it back):
 # the job is over with the result of its last attempt, reported.
-$WD "$X" -k --retries 3 --delay 2 ::: 'exit 1' > "$T/x.out" 2> "$T/x.err" &
+rm -f "$T/tried"
+"$X" -k --retries 3 --delay 5 ::: "touch $T/tried; exit 1" > "$T/x.out" 2> "$T/x.err" &
 pid=$!
-sleep 0.5
+for i in $(seq 200); do
+    [ -e "$T/tried" ] && break
+    sleep 0.05
+done
+sleep 1 # its status reaped, the retry queued (generous: a loaded machine)
 kill -TERM "$pid"
 wait "$pid"
 xrc=$?
 check "stopped while a retry waits: exit 143" is "$xrc" 143
 check "stopped while a retry waits: reported with its last result" \
-    grep -q '^\[1\] exit 1 ' "$T/x.out"
+    grep -q '^\[1\] exit 1 .*tried; exit 1$' "$T/x.out"
 check "stopped while a retry waits: counted" \
     grep -q ': 1 job: 0 succeeded, 1 failed; ' "$T/x.err"
 # (GNU parallel 20221122 prints one to three of the attempts here.)
