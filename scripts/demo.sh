@@ -9,4 +9,5 @@ mkdir -p build/demo && cd build/demo
 [ -f Makefile ] || "$top/configure" -q
 make -s -j"$(nproc)" libxlchild.la tools/xlchild-run
 # Exit status 1 is expected: the job list has a failure and a timeout.
-./tools/xlchild-run --timeout 2 --tag "$top/examples/jobs.txt" || [ $? -eq 1 ]
+./tools/xlchild-run --timeout 2 --tagstring '[{#}]' -a "$top/examples/jobs.txt" ||
+    [ $? -eq 1 ]

@@ -5,11 +5,18 @@ bin_PROGRAMS += tools/xlchild-run
 tools_xlchild_run_SOURCES = \
 	tools/xlchild-run.c \
 	tools/xlchild-run.h \
+	tools/xr-args.c \
 	tools/xr-input.c \
+	tools/xr-jobs.c \
+	tools/xr-joblog.c \
+	tools/xr-loop.c \
 	tools/xr-opts.c \
 	tools/xr-output.c \
-	tools/xr-report.c
+	tools/xr-queue.c \
+	tools/xr-report.c \
+	tools/xr-signals.c \
+	tools/xr-util.c
 tools_xlchild_run_LDADD = libxlchild.la
 dist_man_MANS += man/xlchild-run.1
-TESTS += tests/test_xlchild_run.sh
-EXTRA_DIST += tests/test_xlchild_run.sh examples/jobs.txt bench/bench-runner.sh
+TESTS += tests/test_xlchild_run.sh tests/test_xlchild_run_parallel.sh
+EXTRA_DIST += tests/test_xlchild_run.sh tests/test_xlchild_run_parallel.sh examples/jobs.txt bench/bench-runner.sh

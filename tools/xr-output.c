@@ -10,7 +10,9 @@
  * stderr keep their relative order on a terminal that shows both.
  *
  * A stream is one output pipe of one job.  Reads are cut at the last
- * newline; the tail waits for the rest of its line.  With --keep-order a
+ * newline; the tail waits for the rest of its line, however long (a long
+ * one in a temporary file).  Nothing is added or cut: what the jobs write
+ * comes out byte for byte, a last line without its newline stays so.  With --keep-order a
  * job that is not the oldest running one is "held": its lines go to a
  * spool (memory, then an unlinked temporary file) until its turn.
  */
@@ -284,11 +286,13 @@ int spool_append(struct spool *sp, const char *p, size_t n)
     return buf_append(&sp->buf, &sp->len, &sp->cap, 4096, p, n);
 }
 
-int spool_drain(struct spool *sp, struct sink *to)
+int spool_drain_to(struct spool *sp,
+                   void (*put)(void *arg, const char *p, size_t n), void *arg)
 {
     int rc = 0;
 
-    sink_write(to, sp->buf, sp->len);
+    if (sp->len)
+        put(arg, sp->buf, sp->len);
     if (sp->fd >= 0 && lseek(sp->fd, 0, SEEK_SET) < 0)
         rc = -1;
     while (sp->fd >= 0 && !rc) {
@@ -296,7 +300,7 @@ int spool_drain(struct spool *sp, struct sink *to)
         ssize_t n = read(sp->fd, buf, sizeof buf);
 
         if (n > 0)
-            sink_write(to, buf, (size_t)n);
+            put(arg, buf, (size_t)n);
         else if (n == 0)
             break;
         else if (errno != EINTR)
@@ -304,6 +308,16 @@ int spool_drain(struct spool *sp, struct sink *to)
     }
     spool_free(sp);
     return rc;
+}
+
+static void put_sink(void *arg, const char *p, size_t n)
+{
+    sink_write(arg, p, n);
+}
+
+int spool_drain(struct spool *sp, struct sink *to)
+{
+    return spool_drain_to(sp, put_sink, to);
 }
 
 void spool_free(struct spool *sp)
@@ -324,10 +338,11 @@ void stream_init(struct stream *st, int fd, struct sink *sink, const char *tag,
     st->sink = sink;
     spool_init(&st->spool);
     st->held = held;
+    st->raw = false;
     st->tag = tag;
     st->taglen = taglen;
-    st->part = NULL;
-    st->plen = st->pcap = 0;
+    spool_init(&st->part);
+    st->bytes = 0;
 }
 
 static void put(struct stream *st, const char *p, size_t n)
@@ -343,6 +358,33 @@ static void put(struct stream *st, const char *p, size_t n)
         st->held = false;
         sink_write(st->sink, p, n);
     }
+}
+
+void stream_put(struct stream *st, const char *p, size_t n)
+{
+    put(st, p, n);
+}
+
+static void put_stream(void *arg, const char *p, size_t n)
+{
+    put(arg, p, n);
+}
+
+/*
+ * Sends the pending partial line, then p[0, n), as one line: tag first.
+ * p[0, n) ends the line with its newline, or (at EOF, or when there is no
+ * room left to hold the partial line) is all there is: no newline is ever
+ * added, the output stays byte for byte what the job wrote.
+ */
+static void cut_line(struct stream *st, const char *p, size_t n)
+{
+    if (!st->part.len && st->part.fd < 0 && !n)
+        return;
+    if (st->tag)
+        put(st, st->tag, st->taglen);
+    if (st->part.len || st->part.fd >= 0)
+        spool_drain_to(&st->part, put_stream, st);
+    put(st, p, n);
 }
 
 /* p[0, n) is whole lines: each gets the tag in front. */
@@ -363,52 +405,35 @@ static void emit_lines(struct stream *st, const char *p, size_t n)
     }
 }
 
-static int part_append(struct stream *st, const char *p, size_t n)
-{
-    return buf_append(&st->part, &st->plen, &st->pcap, 256, p, n);
-}
-
-/*
- * Sends the pending partial line, then p[0, n) (which has no newline), as
- * one line: at EOF, when a line grows too long to hold, or when memory for
- * holding it runs out.
- */
-static void cut_line(struct stream *st, const char *p, size_t n)
-{
-    if (!st->plen && !n)
-        return;
-    if (st->tag)
-        put(st, st->tag, st->taglen);
-    put(st, st->part, st->plen);
-    put(st, p, n);
-    put(st, "\n", 1);
-    st->plen = 0;
-}
-
-/* Takes one read's worth: whole lines go out, the tail is kept. */
+/* Takes one read's worth: whole lines go out, the tail is kept (in memory,
+ * then in a temporary file: a line may be of any length). */
 static void stream_take(struct stream *st, const char *p, size_t n)
 {
-    const char *last = memrchr(p, '\n', n);
+    const char *last;
     size_t whole;
 
+    if (st->raw) {
+        put(st, p, n);
+        return;
+    }
+    last = memrchr(p, '\n', n);
     if (!last) {
-        if (part_append(st, p, n))
+        if (spool_append(&st->part, p, n))
             cut_line(st, p, n);
-        else if (st->plen >= XR_MAX_OUTPUT_LINE)
-            cut_line(st, NULL, 0);
         return;
     }
     whole = (size_t)(last - p) + 1;
-    if (st->plen) { /* this read's first line ends the pending one */
-        size_t first = (size_t)((const char *)memchr(p, '\n', n) - p);
+    if (st->part.len || st->part.fd >= 0) {
+        /* This read's first line ends the pending one. */
+        size_t first = (size_t)((const char *)memchr(p, '\n', n) - p) + 1;
 
         cut_line(st, p, first);
-        p += first + 1;
-        n -= first + 1;
-        whole -= first + 1;
+        p += first;
+        n -= first;
+        whole -= first;
     }
     emit_lines(st, p, whole);
-    if (n > whole && part_append(st, p + whole, n - whole))
+    if (n > whole && spool_append(&st->part, p + whole, n - whole))
         cut_line(st, p + whole, n - whole);
 }
 
@@ -428,6 +453,7 @@ static ssize_t stream_read_once(struct stream *st)
         stream_close(st);
         return 0;
     }
+    st->bytes += (unsigned long long)n;
     stream_take(st, buf, (size_t)n);
     return n;
 }
@@ -465,7 +491,7 @@ void stream_close(struct stream *st)
         close(st->fd);
         st->fd = -1;
     }
-    cut_line(st, NULL, 0); /* a last line without its newline */
+    cut_line(st, NULL, 0); /* a last line without its newline, as it is */
 }
 
 int stream_release(struct stream *st)
@@ -485,7 +511,5 @@ void stream_free(struct stream *st)
         close(st->fd);
     st->fd = -1;
     spool_free(&st->spool);
-    free(st->part);
-    st->part = NULL;
-    st->plen = st->pcap = 0;
+    spool_free(&st->part);
 }

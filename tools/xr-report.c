@@ -258,7 +258,7 @@ void report_summary(struct sink *s, const struct counts *c, double wall,
 /* The progress line: stderr, only when it is a terminal.              */
 
 static struct {
-    bool on, visible;
+    bool on, visible, bar;
     struct sink *err;
     struct timespec last;
     unsigned long done, failed, total;
@@ -273,9 +273,10 @@ static void progress_hide(struct sink *s)
     sink_puts(pg.err, "\r\033[K");
 }
 
-void progress_init(bool enabled, struct sink *err)
+void progress_init(bool enabled, bool bar, struct sink *err)
 {
     pg.on = enabled;
+    pg.bar = bar;
     pg.err = err;
     if (enabled)
         sink_before_write = progress_hide;
@@ -319,6 +320,16 @@ static void progress_draw(const struct counts *c, double elapsed)
                  done, total, c->failed + c->aborted, rate, eta);
     if (n < 0)
         return;
+    if (pg.bar && c->total_known && (size_t)n < sizeof line - 40) {
+        unsigned long pct = c->total ? done * 100 / c->total : 100;
+        int k;
+
+        n += snprintf(line + n, sizeof line - (size_t)n, " %3lu%% [", pct);
+        for (k = 0; k < 20; k++)
+            line[n++] = (unsigned long)k < pct / 5 ? '#' : '.';
+        line[n++] = ']';
+        line[n] = '\0';
+    }
     /* Longer than the terminal is wide, it would wrap and \r could not
      * take it back. */
     if (ioctl(pg.err->fd, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 1 &&
@@ -356,4 +367,64 @@ int progress_update(const struct counts *c, double elapsed, bool force)
         return 1000;
     }
     return changed ? (int)(100 - since) : (int)(1000 - since);
+}
+
+/* A CSV field (RFC 4180): in double quotes, doubled inside, when it holds
+ * a comma, a quote or a line break. */
+static void csv_field(struct sink *s, const char *str)
+{
+    const char *p;
+
+    if (!str[strcspn(str, ",\"\r\n")]) {
+        sink_puts(s, str);
+        return;
+    }
+    sink_write(s, "\"", 1);
+    for (p = str; *p; p++) {
+        if (*p == '"')
+            sink_write(s, "\"", 1);
+        sink_write(s, p, 1);
+    }
+    sink_write(s, "\"", 1);
+}
+
+void report_csv(struct sink *s, const struct job *j)
+{
+    static bool header_done;
+    const char *why = start_error(j);
+    int st = j->res.status;
+
+    if (!header_done) {
+        sink_puts(s, "seq,line,command,pid,exit,signal,timed_out,aborted,"
+                     "error,wall_s,user_s,sys_s,ok\r\n");
+        header_done = true;
+    }
+    sink_printf(s, "%lu,%lu,", j->seq, j->lineno);
+    csv_field(s, j->cmd ? j->cmd : "");
+    if (j->res.pid > 0)
+        sink_printf(s, ",%ld,", (long)j->res.pid);
+    else
+        sink_puts(s, ",,");
+    if (!why && WIFEXITED(st))
+        sink_printf(s, "%d,", WEXITSTATUS(st));
+    else if (!why && WIFSIGNALED(st))
+        sink_printf(s, ",%s", signal_name(WTERMSIG(st)));
+    else
+        sink_puts(s, ",");
+    sink_printf(s, ",%s,%s,", j->rc == ERROR_TIMEDOUT ? "true" : "false",
+                j->rc == ERROR_ABORTED ? "true" : "false");
+    csv_field(s, why ? why : "");
+    sink_printf(s, ",%.6f,%.6f,%.6f,%s\r\n", wall_s(j),
+                tv_s(&j->res.rusage.ru_utime), tv_s(&j->res.rusage.ru_stime),
+                job_outcome(j) == OUT_OK ? "true" : "false");
+}
+
+/* --progress, --bar, --eta: the last state stays, on a line of its own. */
+void progress_finish(const struct counts *c, double elapsed)
+{
+    if (!pg.on)
+        return;
+    progress_draw(c, elapsed);
+    pg.visible = false;
+    sink_write(pg.err, "\n", 1);
 }

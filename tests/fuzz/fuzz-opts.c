@@ -2,7 +2,7 @@
  * fuzz-opts.c - fuzz target for xlchild-run's command line
  * (tools/xr-opts.c): getopt_long's handling of the options, the numbers
  * of -j, the SECONDS of --timeout and --kill-after, the words of --halt,
- * the operands.
+ * the command and its ::: and :::: sources.
  *
  * Input: the arguments after the program name, separated by NUL bytes or
  * newlines (at most MAX_ARGS of them), each in its own allocation so that
@@ -34,7 +34,10 @@ static bool is_arg(const char *p, char **args, int n)
 /* What xlchild-run.c does with the options afterwards, checked. */
 static void check_options(const struct options *o, char **args, int n)
 {
-    if (o->jobs < 1 || o->jobs > 1000000)
+    size_t i;
+
+    /* 0: as many as possible, decided at set-up. */
+    if (o->jobs > 1000000)
         fuzz_fail("jobs %lu", o->jobs);
     if (o->timeout_ms < 0)
         fuzz_fail("timeout_ms %d", o->timeout_ms);
@@ -42,10 +45,29 @@ static void check_options(const struct options *o, char **args, int n)
         fuzz_fail("kill_grace_ms %d", o->kill_grace_ms);
     if (o->delim != '\n' && o->delim != '\0')
         fuzz_fail("delim %d", o->delim);
-    if (o->halt != HALT_NEVER && o->halt != HALT_SOON && o->halt != HALT_NOW)
-        fuzz_fail("halt %d", (int)o->halt);
-    if (o->input && !is_arg(o->input, args, n))
-        fuzz_fail("input does not point to an argument");
+    if (o->halt.when != HALT_NEVER && o->halt.when != HALT_SOON &&
+        o->halt.when != HALT_NOW)
+        fuzz_fail("halt %d", (int)o->halt.when);
+    if (o->halt.percent ? !(o->halt.n > 0 && o->halt.n <= 100)
+                        : !(o->halt.n >= 1))
+        fuzz_fail("halt n %g", o->halt.n);
+    if (o->timeout_ms < 0 || o->delay_ms < 0)
+        fuzz_fail("delay_ms %d", o->delay_ms);
+    for (i = 0; i < o->nsources; i++) {
+        const struct source *s = &o->sources[i];
+
+        if (s->kind == SRC_FILE && (!s->path || !is_arg(s->path, args, n)))
+            fuzz_fail("source %zu: no file, or not an argument", i);
+        if (s->kind == SRC_ARGS && s->nwords && !is_arg(s->words[0], args, n))
+            fuzz_fail("source %zu: not the arguments", i);
+    }
+    for (i = 0; i < o->ncommand; i++)
+        if (!is_arg(o->command[i], args, n) || !strcmp(o->command[i], ":::") ||
+            !strcmp(o->command[i], "::::") || !strcmp(o->command[i], ":::+") ||
+            !strcmp(o->command[i], "::::+"))
+            fuzz_fail("command word %zu is not an operand", i);
+    if ((o->resume || o->resume_failed) && !o->joblog)
+        fuzz_fail("--resume without --joblog");
     if (o->results && (!*o->results || !is_arg(o->results, args, n)))
         fuzz_fail("results is empty or not an argument");
     if (o->log && (!*o->log || !is_arg(o->log, args, n)))
@@ -58,12 +80,19 @@ static const struct {
     const char *name;
     bool arg;
 } names[] = {
-    {"jobs", true},        {"null", false},        {"arg-file", true},
-    {"no-shell", false},   {"timeout", true},      {"kill-after", true},
-    {"halt", true},        {"tag", false},         {"results", true},
-    {"keep-order", false}, {"json", false},        {"log", true},
-    {"quiet", false},      {"no-progress", false}, {"skip-empty", false},
-    {"help", false},       {"version", false},
+    {"jobs", true},          {"null", false},        {"arg-file", true},
+    {"no-shell", false},     {"link", false},        {"colsep", true},
+    {"replace", true},       {"blank-lines", true},  {"skip-empty", false},
+    {"timeout", true},       {"kill-after", true},   {"halt", true},
+    {"retries", true},       {"joblog", true},       {"resume", false},
+    {"resume-failed", false}, {"exit-status", true}, {"delay", true},
+    {"load", true},          {"memfree", true},      {"group", false},
+    {"line-buffer", false},  {"ungroup", false},     {"tag", false},
+    {"tagstring", true},     {"results", true},      {"keep-order", false},
+    {"json", false},         {"csv", false},         {"log", true},
+    {"dry-run", false},      {"verbose", false},     {"bar", false},
+    {"progress", false},     {"eta", false},         {"quiet", false},
+    {"no-progress", false},  {"help", false},        {"version", false},
 };
 #define NNAMES (sizeof names / sizeof names[0])
 
@@ -144,17 +173,17 @@ static void check_message(const struct fbuf *err, char **args, int n)
     if (strcmp(line, "unknown option ") == 0 && !q2[1]) {
         if (is_long ? !typed(x, args, n) || matches(x, &which) > 0
                     : strlen(x) != 2 || x[0] != '-' ||
-                          !in_group(x[1], args, n) || strchr("j0akqhV", x[1]))
+                          !in_group(x[1], args, n) || strchr("j0akqhVuvIC", x[1]))
             fuzz_fail("'%s' called unknown", x);
     } else if (strcmp(line, "unknown option character ") == 0 && !q2[1]) {
         if (strlen(x) != 1 || !in_group(x[0], args, n) ||
-            strchr("j0akqhV", x[0]))
+            strchr("j0akqhVuvIC", x[0]))
             fuzz_fail("'%s' called an unknown character", x);
     } else if (strcmp(line, "option ") == 0 &&
                strcmp(q2 + 1, " needs an argument") == 0) {
         if (is_long ? !typed(x, args, n) || matches(x, &which) != 1 ||
                           !names[which].arg
-                    : strlen(x) != 2 || !strchr("ja", x[1]) ||
+                    : strlen(x) != 2 || !strchr("jaIC", x[1]) ||
                           !in_group(x[1], args, n))
             fuzz_fail("'%s' said to need an argument", x);
     } else if (strcmp(line, "option ") == 0 &&
@@ -214,8 +243,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     capture_take(err_fd, &err);
 
-    if (rc == OPTS_RUN)
+    if (rc == OPTS_RUN) {
         check_options(&o, args, n);
+        opts_free(&o);
+    }
     else if (rc == 2)
         check_message(&err, args, n);
     else if (rc != 0)

@@ -1,7 +1,8 @@
 /*
  * fuzz-output.c - fuzz target for how xlchild-run cuts a job's output into
- * whole lines (tools/xr-output.c): streams, the [N] tag, the line length
- * limit, the --keep-order spool in memory and spilled to a file, sinks.
+ * whole lines (tools/xr-output.c): streams, the tag, partial lines of any
+ * length (spilled to a file), -u's raw bytes, the --keep-order spool in
+ * memory and spilled to a file, sinks.
  * A job's output is whatever the job writes, so this is a parser of
  * untrusted bytes as much as the job list is.
  *
@@ -10,12 +11,12 @@
  * the pipe holds is then read at once (stream_read, or stream_drain with
  * flag DRAIN), so the fuzzer chooses where reads end.  Flags: TAG prefixes
  * lines; HELD starts the stream held back (spooled) and releases it after
- * chunk (flags >> 3), or at the end.
+ * chunk (flags >> 4), or at the end; RAW is -u (bytes as they come).
  *
- * What reaches the sink is compared with a prediction made here: each
- * line with its tag and a newline, a partial line held until its newline
- * unless it reached XR_MAX_OUTPUT_LINE without one in a read, and the last
- * partial line completed at EOF.
+ * What reaches the sink is compared with a prediction made here: byte for
+ * byte what was written, each line with its tag in front, a partial line
+ * held until its newline however long, and the last partial line sent as
+ * it is at EOF (no newline added).  RAW: exactly the bytes written.
  */
 #include <config.h>
 
@@ -27,34 +28,34 @@
 #define TAG 0x1
 #define HELD 0x2
 #define DRAIN 0x4
+#define RAW 0x8
 
 static const char tag[] = "[7] ";
 
-static void emit(struct fbuf *want, const struct fbuf *line, bool tagged)
+/* A line, with its newline unless it is the unterminated last one. */
+static void emit(struct fbuf *want, const struct fbuf *line, bool tagged,
+                 bool nl)
 {
     if (tagged)
         fbuf_add(want, tag, sizeof tag - 1);
     fbuf_add(want, line->p, line->len);
-    fbuf_add(want, "\n", 1);
+    if (nl)
+        fbuf_add(want, "\n", 1);
 }
 
 /* The prediction for one read of p[0, n). */
 static void predict_read(struct fbuf *want, struct fbuf *part, const char *p,
-                         size_t n, bool tagged)
+                         size_t n, bool tagged, bool raw)
 {
     const char *nl;
 
-    if (!memchr(p, '\n', n)) {
-        fbuf_add(part, p, n);
-        if (part->len >= XR_MAX_OUTPUT_LINE) {
-            emit(want, part, tagged);
-            part->len = 0;
-        }
+    if (raw) {
+        fbuf_add(want, p, n);
         return;
     }
     while ((nl = memchr(p, '\n', n))) {
         fbuf_add(part, p, (size_t)(nl - p));
-        emit(want, part, tagged);
+        emit(want, part, tagged, true);
         part->len = 0;
         n -= (size_t)(nl - p) + 1;
         p = nl + 1;
@@ -77,7 +78,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct sink sink;
     struct stream st;
     unsigned flags, release_at, nchunk = 0;
-    bool tagged;
+    bool tagged, raw;
     size_t i;
     int fds[2];
 
@@ -87,13 +88,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (out < 0)
         out = capture_open();
     flags = data[0];
-    tagged = flags & TAG;
-    release_at = flags >> 3;
+    raw = flags & RAW;
+    tagged = (flags & TAG) && !raw;
+    release_at = flags >> 4;
     if (pipe(fds))
         fuzz_fail("pipe: %s", strerror(errno));
     sink_init(&sink, out, "(fuzz)");
     stream_init(&st, fds[0], &sink, tagged ? tag : NULL, sizeof tag - 1,
                 flags & HELD);
+    st.raw = raw;
 
     for (i = 1; i < size;) {
         size_t n = data[i] & 0x7f;
@@ -107,7 +110,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         i += n;
         if (pending.len && !later) {
             do_read(&st, flags & DRAIN);
-            predict_read(&want, &part, pending.p, pending.len, tagged);
+            predict_read(&want, &part, pending.p, pending.len, tagged, raw);
             pending.len = 0;
         }
         if (st.held && ++nchunk == release_at && stream_release(&st))
@@ -115,13 +118,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (pending.len) {
         do_read(&st, flags & DRAIN);
-        predict_read(&want, &part, pending.p, pending.len, tagged);
+        predict_read(&want, &part, pending.p, pending.len, tagged, raw);
     }
     close(fds[1]);
     if (stream_read(&st) != 0 || st.fd != -1)
         fuzz_fail("no EOF after the writer closed");
     if (part.len)
-        emit(&want, &part, tagged);
+        emit(&want, &part, tagged, false);
     if (stream_release(&st))
         fuzz_fail("stream_release failed");
     stream_free(&st);

@@ -17,18 +17,20 @@
 #   output  a job's output cut into whole lines, tags, the spool
 #           (xr-output.c)
 #   report  commands in result lines and JSON (xr-report.c)
+#   args    arguments into command lines: quoting, replacement strings,
+#           -I, --colsep (xr-args.c)
 #
 # Both builds make the tool's limits tiny, so that short inputs reach them.
 FUZZ_LIMITS = -DXR_MAX_LINE=61 -DXR_INPUT_CHUNK=16 \
-	-DXR_MAX_OUTPUT_LINE=40 -DXR_SPOOL_MEM_MAX=100
-FUZZ_TARGETS = lines null opts output report
+	-DXR_SPOOL_MEM_MAX=100
+FUZZ_TARGETS = lines null opts output report args
 FUZZ_TIME = 60
 
 # --- The regression replays, in make check -----------------------------
 
 FUZZ_REGRESS = tests/fuzz/regress-lines tests/fuzz/regress-null \
 	tests/fuzz/regress-opts tests/fuzz/regress-output \
-	tests/fuzz/regress-report
+	tests/fuzz/regress-report tests/fuzz/regress-args
 check_PROGRAMS += $(FUZZ_REGRESS)
 TESTS += $(FUZZ_REGRESS)
 FUZZ_REGRESS_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tools $(FUZZ_LIMITS)
@@ -54,11 +56,15 @@ tests_fuzz_regress_report_SOURCES = tests/fuzz/fuzz-report.c \
 tests_fuzz_regress_report_CPPFLAGS = $(FUZZ_REGRESS_CPPFLAGS) \
 	-DFUZZ_NAME='"report"'
 tests_fuzz_regress_report_LDADD = libxlchild.la
+tests_fuzz_regress_args_SOURCES = tests/fuzz/fuzz-args.c tools/xr-args.c \
+	$(FUZZ_COMMON)
+tests_fuzz_regress_args_CPPFLAGS = $(FUZZ_REGRESS_CPPFLAGS) \
+	-DFUZZ_NAME='"args"'
 
 # Inputs, dictionaries and the runner; directories are copied whole.
 EXTRA_DIST += tests/fuzz/README.md tests/fuzz/run-fuzz.sh \
 	tests/fuzz/corpus tests/fuzz/regress \
-	tests/fuzz/lines.dict tests/fuzz/opts.dict
+	tests/fuzz/lines.dict tests/fuzz/opts.dict tests/fuzz/args.dict
 
 # --- make fuzz ---------------------------------------------------------
 
@@ -72,7 +78,7 @@ FUZZ_CPPFLAGS = -I$(top_builddir) -I$(top_srcdir)/include \
 FUZZ_HDRS = $(srcdir)/tests/fuzz/fuzz.h $(srcdir)/tools/xlchild-run.h \
 	$(top_builddir)/config.h
 FUZZ_PROGS = tests/fuzz/fuzz-lines tests/fuzz/fuzz-null tests/fuzz/fuzz-opts \
-	tests/fuzz/fuzz-output tests/fuzz/fuzz-report
+	tests/fuzz/fuzz-output tests/fuzz/fuzz-report tests/fuzz/fuzz-args
 FUZZ_BUILD = $(AM_V_CC)$(MKDIR_P) tests/fuzz && \
 	$(FUZZ_CC) $(FUZZ_CPPFLAGS) $(FUZZ_FLAGS) -o $@
 
@@ -96,6 +102,9 @@ tests/fuzz/fuzz-report: $(srcdir)/tests/fuzz/fuzz-report.c \
 	$(FUZZ_BUILD) $(srcdir)/tests/fuzz/fuzz-report.c \
 		$(srcdir)/tools/xr-report.c $(srcdir)/tools/xr-output.c \
 		$(srcdir)/src/error.c
+tests/fuzz/fuzz-args: $(srcdir)/tests/fuzz/fuzz-args.c \
+		$(srcdir)/tools/xr-args.c $(FUZZ_HDRS)
+	$(FUZZ_BUILD) $(srcdir)/tests/fuzz/fuzz-args.c $(srcdir)/tools/xr-args.c
 
 if HAVE_LIBFUZZER
 fuzz: $(FUZZ_PROGS)
