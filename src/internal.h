@@ -44,6 +44,11 @@
  * reaper thread); osevent hooks with ctx->lock held.
  *
  * Callbacks into the application are always made with no lock held.
+ *
+ * Names say which lock their caller holds: a function ending in _locked is
+ * called with ctx->lock held, one ending in _Glocked with G.lock held (the
+ * pid table, the reaper's state, the mode counts: threads/ and
+ * src/mode.c).
  */
 #ifndef XLCHILD_INTERNAL_H
 #define XLCHILD_INTERNAL_H
@@ -451,7 +456,7 @@ bool libxl__sigchld_unignore(libxl_ctx *ctx);
 /* M4: puts SIG_IGN back, unless the library's handler is installed. */
 void libxl__sigchld_reignore(void);
 /* The reaper starts: the library's handler goes in.  G.lock held. */
-void libxl__sigchld_install_locked(libxl_ctx *ctx);
+void libxl__sigchld_install_Glocked(libxl_ctx *ctx);
 /* The reaper took a SIGCHLD (sigtimedwait). */
 void libxl__sigchld_taken(const siginfo_t *si);
 /* After a sweep that collected that many: is the handler still ours? */
@@ -474,7 +479,7 @@ int libxl__child_register(libxl_ctx *ctx, libxl_sigchld_owner mode,
 int libxl__child_kill(libxl__child *ch, int sig);
 /* ctx is being freed: moves its children to the orphan state; returns how
  * many were still running.  G.ctxs_lock and G.lock held. */
-int libxl__children_orphan_locked(libxl_ctx *ctx);
+int libxl__children_orphan_Glocked(libxl_ctx *ctx);
 /* M4: reap this ctx's own children now (sigchld_occurred); the statuses
  * go to *batch, for the caller to hand to the ctx. */
 void libxl__children_reap_own(libxl_ctx *ctx, struct libxl__child_q *batch);
@@ -482,7 +487,7 @@ void libxl__children_reap_own(libxl_ctx *ctx, struct libxl__child_q *batch);
 int libxl__child_reaped_by_app(libxl_ctx *ctx, pid_t pid, int status,
                                struct libxl__child_q *batch);
 /* Whether some ctx makes the reaper reap every child (M3, M5, M6). */
-void libxl__update_reap_all_locked(void);
+void libxl__update_reap_all_Glocked(void);
 /* A start takes spawn_lock (read side) and counts itself in G.nstarts;
  * it ends by releasing both, and pokes the reaper if a pass deferred to
  * it (G.reap_deferred) and a child is still waitable. */
@@ -490,30 +495,30 @@ void libxl__spawn_lock(void);
 void libxl__spawn_unlock(void);
 /* For the reaper, G.lock held: the oldest entry for pid (then follow
  * hash_next for more of the same pid), or NULL. */
-libxl__child *libxl__child_lookup_locked(pid_t pid);
+libxl__child *libxl__child_lookup_Glocked(pid_t pid);
 /* Collects ch if it has exited: 1 (into *batch, unless an orphan), or 0. */
-int libxl__child_collect_locked(libxl__child *ch, struct libxl__child_q *batch);
+int libxl__child_collect_Glocked(libxl__child *ch, struct libxl__child_q *batch);
 /* The same for a child whose pidfd was reported readable (it has exited):
  * no ptrace-stop peek first. */
-int libxl__child_collect_exited_locked(libxl__child *ch,
+int libxl__child_collect_exited_Glocked(libxl__child *ch,
                                        struct libxl__child_q *batch);
 /* Records the status of a child just collected (or lost), takes it out of
  * the pid table, and returns true if it must now be handed to its ctx
  * (false: it was an orphan and has been freed). */
-bool libxl__child_collected_locked(libxl__child *ch, int status,
+bool libxl__child_collected_Glocked(libxl__child *ch, int status,
                                    const struct rusage *ru, bool lost);
 /* For waitid's siginfo: did that child exit (not a stop or a ptrace
  * trap, which waitid(WEXITED) reports for a tracee), and its wait status. */
 bool libxl__si_exited(const siginfo_t *si);
 int libxl__status_of_siginfo(const siginfo_t *si);
 /* The entry the reaper collects for pid (not an owner_mainloop one). */
-libxl__child *libxl__child_find_watched_locked(pid_t pid);
+libxl__child *libxl__child_find_watched_Glocked(pid_t pid);
 /* ch's leader has exited, unreaped: SIGKILL the rest of its group, if a
  * group kill is pending for it. */
-void libxl__group_kill_locked(libxl__child *ch);
+void libxl__group_kill_Glocked(libxl__child *ch);
 /* S9: ch, a group leader that has exited in its kill grace, is held
  * unreaped while its group lives.  True when held.  G.lock held. */
-bool libxl__group_held_locked(libxl__child *ch);
+bool libxl__group_held_Glocked(libxl__child *ch);
 
 /* ------------------------------------------------------------------ */
 /* threads/reaper.c                                                    */
@@ -521,7 +526,7 @@ bool libxl__group_held_locked(libxl__child *ch);
 /* Starts the reaper if it is not running.  Returns 0 or ERROR_FAIL. */
 int libxl__reaper_ensure(libxl_ctx *ctx);
 /* With G.lock held. */
-int libxl__reaper_ensure_locked(libxl_ctx *ctx);
+int libxl__reaper_ensure_Glocked(libxl_ctx *ctx);
 
 /* ------------------------------------------------------------------ */
 /* src/inbox.c: where collected statuses arrive                        */

@@ -37,7 +37,7 @@ static void sigchld_mask(int how)
 }
 
 /* Is there a ctx other than ctx that makes the library reap?  G.lock. */
-static bool other_reaping_ctx_locked(libxl_ctx *ctx)
+static bool other_reaping_ctx_Glocked(libxl_ctx *ctx)
 {
     libxl_ctx *c;
 
@@ -47,7 +47,7 @@ static bool other_reaping_ctx_locked(libxl_ctx *ctx)
     return false;
 }
 
-static const char *refusal_locked(libxl_ctx *ctx, libxl_sigchld_owner want)
+static const char *refusal_Glocked(libxl_ctx *ctx, libxl_sigchld_owner want)
 {
     libxl_sigchld_owner had = ctx->mode;
     int always = G.n_always - (had == libxl_sigchld_owner_libxl_always);
@@ -65,7 +65,7 @@ static const char *refusal_locked(libxl_ctx *ctx, libxl_sigchld_owner want)
     return NULL;
 }
 
-static void count_mode_locked(libxl_sigchld_owner m, int delta)
+static void count_mode_Glocked(libxl_sigchld_owner m, int delta)
 {
     if (m == libxl_sigchld_owner_libxl_always)
         G.n_always += delta;
@@ -93,7 +93,7 @@ static void setmode_entered(libxl_ctx *ctx, const libxl_childproc_hooks *hooks,
     CTX_LOCK(ctx);
     pthread_mutex_lock(&G.lock);
     had = ctx->mode;
-    why = refusal_locked(ctx, h.chldowner);
+    why = refusal_Glocked(ctx, h.chldowner);
     if (why) {
         pthread_mutex_unlock(&G.lock);
         CTX_UNLOCK(ctx);
@@ -101,15 +101,15 @@ static void setmode_entered(libxl_ctx *ctx, const libxl_childproc_hooks *hooks,
             (int)h.chldowner, why);
         return;
     }
-    count_mode_locked(had, -1);
-    count_mode_locked(h.chldowner, +1);
+    count_mode_Glocked(had, -1);
+    count_mode_Glocked(h.chldowner, +1);
     ctx->mode = h.chldowner;
     ctx->hooks = h;
     ctx->have_hooks = hooks != NULL;
     ctx->hooks_user = user;
-    libxl__update_reap_all_locked();
+    libxl__update_reap_all_Glocked();
     if (h.chldowner == libxl_sigchld_owner_libxl_always &&
-        libxl__reaper_ensure_locked(ctx))
+        libxl__reaper_ensure_Glocked(ctx))
         LOG(ctx, ERROR,
             "owner_libxl_always: no reaper; children will be"
             " reaped only when the library starts its own");
@@ -117,7 +117,7 @@ static void setmode_entered(libxl_ctx *ctx, const libxl_childproc_hooks *hooks,
     if (h.chldowner == libxl_sigchld_owner_mainloop &&
         had != libxl_sigchld_owner_mainloop &&
         pthread_equal(pthread_self(), ctx->alloc_thread) &&
-        ctx->sigchld_was_unblocked && !other_reaping_ctx_locked(ctx))
+        ctx->sigchld_was_unblocked && !other_reaping_ctx_Glocked(ctx))
         unblock = true;
     pthread_mutex_unlock(&G.lock);
     CTX_UNLOCK(ctx);
@@ -157,10 +157,10 @@ int libxl__mode_ctx_unregister(libxl_ctx *ctx)
 
     pthread_mutex_lock(&G.ctxs_lock);
     pthread_mutex_lock(&G.lock);
-    running = libxl__children_orphan_locked(ctx);
+    running = libxl__children_orphan_Glocked(ctx);
     LIST_REMOVE(ctx, g_entry);
-    count_mode_locked(ctx->mode, -1);
-    libxl__update_reap_all_locked();
+    count_mode_Glocked(ctx->mode, -1);
+    libxl__update_reap_all_Glocked();
     pthread_mutex_unlock(&G.lock);
     pthread_mutex_unlock(&G.ctxs_lock);
     return running;

@@ -50,7 +50,7 @@ static unsigned hash_pid(pid_t pid, unsigned size)
     return ((uint32_t)pid * 2654435761u) & (size - 1);
 }
 
-static int table_grow_locked(void)
+static int table_grow_Glocked(void)
 {
     unsigned nsize = G.table_size ? G.table_size * 2 : 64;
     libxl__child **nt = calloc(nsize, sizeof *nt);
@@ -73,7 +73,7 @@ static int table_grow_locked(void)
     return 0;
 }
 
-libxl__child *libxl__child_lookup_locked(pid_t pid)
+libxl__child *libxl__child_lookup_Glocked(pid_t pid)
 {
     libxl__child *ch;
 
@@ -85,7 +85,7 @@ libxl__child *libxl__child_lookup_locked(pid_t pid)
     return NULL;
 }
 
-static void child_unhash_locked(libxl__child *ch)
+static void child_unhash_Glocked(libxl__child *ch)
 {
     libxl__child **pp = &G.table[hash_pid(ch->pid, G.table_size)];
 
@@ -98,17 +98,17 @@ static void child_unhash_locked(libxl__child *ch)
     }
 }
 
-libxl__child *libxl__child_find_watched_locked(pid_t pid)
+libxl__child *libxl__child_find_watched_Glocked(pid_t pid)
 {
     libxl__child *ch;
 
-    for (ch = libxl__child_lookup_locked(pid); ch; ch = ch->hash_next)
+    for (ch = libxl__child_lookup_Glocked(pid); ch; ch = ch->hash_next)
         if (ch->pid == pid && ch->cls != LIBXL__CLASS_APP)
             return ch;
     return NULL;
 }
 
-static void child_lost_locked(libxl__child *ch, int errnoval,
+static void child_lost_Glocked(libxl__child *ch, int errnoval,
                               struct libxl__child_q *batch);
 
 /*
@@ -120,7 +120,7 @@ static void child_lost_locked(libxl__child *ch, int errnoval,
  * libxl_childproc_reaped, which finds the oldest of a ctx's entries for a
  * pid first, as the reaper finds only the ones it reaps.
  */
-static bool table_insert_locked(libxl__child *ch)
+static bool table_insert_Glocked(libxl__child *ch)
 {
     libxl__child **pp = &G.table[hash_pid(ch->pid, G.table_size)];
     bool lost = false, kept = false;
@@ -128,7 +128,7 @@ static bool table_insert_locked(libxl__child *ch)
     while (*pp) {
         libxl__child *old = *pp;
         if (old->pid == ch->pid && old->cls != LIBXL__CLASS_APP) {
-            child_lost_locked(old, -1, &G.pending); /* unhashes it */
+            child_lost_Glocked(old, -1, &G.pending); /* unhashes it */
             lost = true;
             continue;
         }
@@ -167,7 +167,7 @@ static bool something_waitable(pid_t own)
 
 /* Turns reap_all on or off as the modes and counts say; true when it has
  * just been switched on. */
-static bool reap_all_update_locked(void)
+static bool reap_all_update_Glocked(void)
 {
     bool all =
         G.n_always > 0 || (G.n_selective == 0 && G.n_default_children > 0);
@@ -189,7 +189,7 @@ void libxl__spawn_lock(void)
 
 void libxl__spawn_unlock(void)
 {
-    /* Uncounted, then the flag read: pairs with defer_to_starts_locked
+    /* Uncounted, then the flag read: pairs with defer_to_starts_Glocked
      * (threads/reaper.c). */
     __atomic_sub_fetch(&G.nstarts, 1, __ATOMIC_SEQ_CST);
     pthread_rwlock_unlock(&G.spawn_lock);
@@ -206,9 +206,9 @@ void libxl__spawn_unlock(void)
 /* Switched on, reap_all needs a pass now only for a child that has
  * exited already: one that exits later sends a SIGCHLD that the reaper
  * takes with reap_all on. */
-void libxl__update_reap_all_locked(void)
+void libxl__update_reap_all_Glocked(void)
 {
-    if (reap_all_update_locked() && something_waitable(0))
+    if (reap_all_update_Glocked() && something_waitable(0))
         libxl__reaper_poke(); /* collect what exited before */
 }
 
@@ -260,7 +260,7 @@ static bool pidfd_affordable(void)
     return n < __atomic_load_n(&G.nofile_limit, __ATOMIC_RELAXED) / 2;
 }
 
-static void watch_add_locked(libxl__child *ch)
+static void watch_add_Glocked(libxl__child *ch)
 {
     if (ch->pidfd >= 0 && G.epfd >= 0) {
         struct epoll_event ev = {.events = EPOLLIN | EPOLLONESHOT};
@@ -277,7 +277,7 @@ static void watch_add_locked(libxl__child *ch)
 
 /* ch's group no longer waits for its leader's exit to be killed (killed,
  * or ch leaves the table): G.n_group_kills counts the ones that do. */
-static bool group_kill_drop_locked(libxl__child *ch)
+static bool group_kill_drop_Glocked(libxl__child *ch)
 {
     if (!ch->kill_group_on_exit)
         return false;
@@ -289,9 +289,9 @@ static bool group_kill_drop_locked(libxl__child *ch)
 /* The group of a leader that has exited but is not reaped yet, whose
  * grace has been cut short (its ctx is gone): SIGKILL whatever is left of
  * it (a member that ignored the SIGTERM). */
-void libxl__group_kill_locked(libxl__child *ch)
+void libxl__group_kill_Glocked(libxl__child *ch)
 {
-    if (group_kill_drop_locked(ch))
+    if (group_kill_drop_Glocked(ch))
         kill(-ch->pid, SIGKILL);
 }
 
@@ -345,12 +345,12 @@ static bool group_has_members(pid_t pgid)
  * set (its pidfd stays readable) for the list checked by pid on each pass,
  * where the group is looked at again.  Returns true when it is held.
  */
-static bool group_hold_locked(libxl__child *ch)
+static bool group_hold_Glocked(libxl__child *ch)
 {
     if (!ch->kill_group_on_exit)
         return false;
     if (!group_has_members(ch->pid)) {
-        group_kill_drop_locked(ch); /* the group is gone: reap it */
+        group_kill_drop_Glocked(ch); /* the group is gone: reap it */
         return false;
     }
     if (!ch->on_nopidfd) {
@@ -362,14 +362,14 @@ static bool group_hold_locked(libxl__child *ch)
     return true;
 }
 
-bool libxl__group_held_locked(libxl__child *ch)
+bool libxl__group_held_Glocked(libxl__child *ch)
 {
-    return group_hold_locked(ch);
+    return group_hold_Glocked(ch);
 }
 
 /* waitid(WEXITED | WNOHANG | options) on ch alone: through its pidfd
  * where the kernel can, else by pid.  si_pid stays 0 if it has not exited. */
-static int child_waitid_locked(libxl__child *ch, siginfo_t *si, int options,
+static int child_waitid_Glocked(libxl__child *ch, siginfo_t *si, int options,
                                struct rusage *ru)
 {
     memset(si, 0, sizeof *si);
@@ -386,7 +386,7 @@ static int child_waitid_locked(libxl__child *ch, siginfo_t *si, int options,
  * some peers do, would be a lie the caller cannot tell from the truth), and
  * runs complete with ERROR_FAIL (src/childproc.c).
  */
-static void child_lost_locked(libxl__child *ch, int errnoval,
+static void child_lost_Glocked(libxl__child *ch, int errnoval,
                               struct libxl__child_q *batch)
 {
     LOGEV(ch->ctx, ERROR, errnoval,
@@ -394,13 +394,13 @@ static void child_lost_locked(libxl__child *ch, int errnoval,
           " (a waitpid(-1) or wait() elsewhere, or SIGCHLD set to SIG_IGN);"
           " reporting it as lost",
           (int)ch->pid);
-    if (libxl__child_collected_locked(ch, LIBXL__STATUS_LOST, NULL, true))
+    if (libxl__child_collected_Glocked(ch, LIBXL__STATUS_LOST, NULL, true))
         STAILQ_INSERT_TAIL(batch, ch, q_entry);
 }
 
 /* Collects one child of ours without blocking.  1: collected (or lost),
  * 0: still running.  G.lock held. */
-int libxl__child_collect_locked(libxl__child *ch, struct libxl__child_q *batch)
+int libxl__child_collect_Glocked(libxl__child *ch, struct libxl__child_q *batch)
 {
     siginfo_t si;
     struct rusage ru;
@@ -409,31 +409,31 @@ int libxl__child_collect_locked(libxl__child *ch, struct libxl__child_q *batch)
     /* Peek first: waitid(WEXITED) also reports the ptrace stops of a child
      * that this process traces, and taking one would steal it from the
      * tracer and make a death of a stop (R2). */
-    r = child_waitid_locked(ch, &si, WNOWAIT, NULL);
+    r = child_waitid_Glocked(ch, &si, WNOWAIT, NULL);
     if (r == 0 && libxl__si_exited(&si)) {
-        if (group_hold_locked(ch))
+        if (group_hold_Glocked(ch))
             return 0; /* S9: held until the group is gone or the grace ends */
         memset(&ru, 0, sizeof ru);
-        r = child_waitid_locked(ch, &si, 0, &ru);
+        r = child_waitid_Glocked(ch, &si, 0, &ru);
     }
     if (r < 0 && errno == EINTR)
         return 0; /* next pass */
     if (r < 0) {
         /* ECHILD: somebody else took the status (a waitpid(-1) or wait()
          * elsewhere, or the kernel itself while SIGCHLD was SIG_IGN). */
-        child_lost_locked(ch, errno, batch);
+        child_lost_Glocked(ch, errno, batch);
         return 1;
     }
     if (!libxl__si_exited(&si))
         return 0; /* running, or stopped */
-    if (libxl__child_collected_locked(ch, libxl__status_of_siginfo(&si), &ru,
+    if (libxl__child_collected_Glocked(ch, libxl__status_of_siginfo(&si), &ru,
                                       false))
         STAILQ_INSERT_TAIL(batch, ch, q_entry);
     return 1;
 }
 
 /*
- * As libxl__child_collect_locked, for a child whose pidfd epoll reported
+ * As libxl__child_collect_Glocked, for a child whose pidfd epoll reported
  * readable.  A pidfd is readable only once the whole process has exited
  * (its leader a zombie, no thread left), and a process in that state has
  * no ptrace stop left to report: waitid can only report the exit, so the
@@ -441,7 +441,7 @@ int libxl__child_collect_locked(libxl__child *ch, struct libxl__child_q *batch)
  * another process has not taken the exit yet): 0.  A leader whose group
  * is being killed (S9) goes the long way, which may hold it.
  */
-int libxl__child_collect_exited_locked(libxl__child *ch,
+int libxl__child_collect_exited_Glocked(libxl__child *ch,
                                        struct libxl__child_q *batch)
 {
     siginfo_t si;
@@ -449,18 +449,18 @@ int libxl__child_collect_exited_locked(libxl__child *ch,
     int r;
 
     if (ch->kill_group_on_exit)
-        return libxl__child_collect_locked(ch, batch);
+        return libxl__child_collect_Glocked(ch, batch);
     memset(&ru, 0, sizeof ru);
-    r = child_waitid_locked(ch, &si, 0, &ru);
+    r = child_waitid_Glocked(ch, &si, 0, &ru);
     if (r < 0 && errno == EINTR)
         return 0;
     if (r < 0) {
-        child_lost_locked(ch, errno, batch);
+        child_lost_Glocked(ch, errno, batch);
         return 1;
     }
     if (!libxl__si_exited(&si))
         return 0;
-    if (libxl__child_collected_locked(ch, libxl__status_of_siginfo(&si), &ru,
+    if (libxl__child_collected_Glocked(ch, libxl__status_of_siginfo(&si), &ru,
                                       false))
         STAILQ_INSERT_TAIL(batch, ch, q_entry);
     return 1;
@@ -485,14 +485,14 @@ int libxl__child_register(libxl_ctx *ctx, libxl_sigchld_owner mode,
     }
 
     pthread_mutex_lock(&G.lock);
-    if (G.table_count >= G.table_size && (rc = table_grow_locked()))
+    if (G.table_count >= G.table_size && (rc = table_grow_Glocked()))
         goto out;
     ch->cls = mode == libxl_sigchld_owner_libxl      ? LIBXL__CLASS_DEFAULT
               : mode == libxl_sigchld_owner_mainloop ? LIBXL__CLASS_APP
                                                      : LIBXL__CLASS_WATCHED;
     ch->ctx = ctx;
     ch->id = G.next_id++;
-    if (table_insert_locked(ch))
+    if (table_insert_Glocked(ch))
         libxl__reaper_poke(); /* to hand over the lost ones */
     LIST_INSERT_HEAD(&ctx->children, ch, ctx_entry);
     if (ch->cls == LIBXL__CLASS_APP)
@@ -501,7 +501,7 @@ int libxl__child_register(libxl_ctx *ctx, libxl_sigchld_owner mode,
         libxl__reaper_poke(); /* from an untimed wait to 1 s sweeps */
     if (ch->cls == LIBXL__CLASS_DEFAULT) {
         G.n_default_children++;
-        all_on = reap_all_update_locked();
+        all_on = reap_all_update_Glocked();
     }
     /*
      * A reaping pass that began after the child was created may have taken
@@ -510,8 +510,8 @@ int libxl__child_register(libxl_ctx *ctx, libxl_sigchld_owner mode,
      * children that exit at once make this the common case).  Passes that
      * begin later see it in the epoll set (or the nopidfd list).
      */
-    if (G.pass_seq == ch->spawn_seq || !libxl__child_collect_locked(ch, &batch))
-        watch_add_locked(ch);
+    if (G.pass_seq == ch->spawn_seq || !libxl__child_collect_Glocked(ch, &batch))
+        watch_add_Glocked(ch);
     /*
      * reap_all has just gone on: a child that exited before, whose SIGCHLD
      * a pass without reap_all took, needs a pass now (M3).  Ours does not,
@@ -531,18 +531,18 @@ out:
     return rc;
 }
 
-bool libxl__child_collected_locked(libxl__child *ch, int status,
+bool libxl__child_collected_Glocked(libxl__child *ch, int status,
                                    const struct rusage *ru, bool lost)
 {
     /* A group kill still pending: the leader was reaped before we could
-     * see it exit (waitpid(-1) pass: see reap_all_locked), or lost. */
-    group_kill_drop_locked(ch);
+     * see it exit (waitpid(-1) pass: see reap_all_Glocked), or lost. */
+    group_kill_drop_Glocked(ch);
     ch->status = status;
     if (ru)
         ch->rusage = *ru;
     ch->lost = lost;
     ch->reaped = true;
-    child_unhash_locked(ch);
+    child_unhash_Glocked(ch);
     if (ch->cls != LIBXL__CLASS_APP) {
         G.n_watched--;
         if (ch->on_nopidfd)
@@ -550,7 +550,7 @@ bool libxl__child_collected_locked(libxl__child *ch, int status,
         ch->on_nopidfd = false;
         if (ch->cls == LIBXL__CLASS_DEFAULT) {
             G.n_default_children--;
-            libxl__update_reap_all_locked();
+            libxl__update_reap_all_Glocked();
         }
     }
     if (!ch->ctx) {
@@ -575,7 +575,7 @@ bool libxl__child_collected_locked(libxl__child *ch, int status,
  * which names the group the leader made, never one that reuses its number;
  * without that, only the leader is signalled.
  */
-static int group_kill_mainloop_locked(libxl__child *ch, int sig)
+static int group_kill_mainloop_Glocked(libxl__child *ch, int sig)
 {
     if (ch->pidfd >= 0 && G.have_pidfd_pgrp &&
         libxl__pidfd_send_signal_flags(ch->pidfd, sig,
@@ -598,7 +598,7 @@ int libxl__child_kill(libxl__child *ch, int sig)
     if (ch->reaped)
         goto out;
     if (ch->group && ch->cls == LIBXL__CLASS_APP) {
-        r = group_kill_mainloop_locked(ch, sig);
+        r = group_kill_mainloop_Glocked(ch, sig);
         if (sig != SIGKILL && !r && !ch->kill_group_on_exit) {
             ch->kill_group_on_exit = true;
             G.n_group_kills++;
@@ -626,7 +626,7 @@ int libxl__child_kill(libxl__child *ch, int sig)
 out:
     e = r ? errno : 0;
     /* S9: the grace is over; a held leader may be reaped now. */
-    if (sig == SIGKILL && group_kill_drop_locked(ch) && ch->on_nopidfd)
+    if (sig == SIGKILL && group_kill_drop_Glocked(ch) && ch->on_nopidfd)
         libxl__reaper_poke();
     pthread_mutex_unlock(&G.lock);
     if (r && e != ESRCH) /* ESRCH: it has just exited; EPERM: setuid... */
@@ -636,7 +636,7 @@ out:
     return r;
 }
 
-int libxl__children_orphan_locked(libxl_ctx *ctx)
+int libxl__children_orphan_Glocked(libxl_ctx *ctx)
 {
     libxl__child *ch, *next;
     int running = 0;
@@ -657,15 +657,15 @@ int libxl__children_orphan_locked(libxl_ctx *ctx)
         /* Its grace timer goes with the ctx: the group is killed now,
          * while its leader is still unreaped (S9). */
         if (ch->cls != LIBXL__CLASS_APP && ch->kill_group_on_exit) {
-            libxl__group_kill_locked(ch);
+            libxl__group_kill_Glocked(ch);
             if (ch->on_nopidfd)
                 libxl__reaper_poke();
         }
         if (ch->cls == LIBXL__CLASS_APP) {
             /* The application reaps these; nothing is left to tell. */
-            group_kill_drop_locked(ch);
+            group_kill_drop_Glocked(ch);
             ch->reaped = true;
-            child_unhash_locked(ch);
+            child_unhash_Glocked(ch);
             libxl__child_free(ch);
         }
     }
@@ -694,7 +694,7 @@ void libxl__children_reap_own(libxl_ctx *ctx, struct libxl__child_q *batch)
     pthread_mutex_lock(&G.lock);
     for (ch = LIST_FIRST(&ctx->children); ch; ch = next) {
         next = LIST_NEXT(ch, ctx_entry);
-        libxl__child_collect_locked(ch, batch);
+        libxl__child_collect_Glocked(ch, batch);
     }
     pthread_mutex_unlock(&G.lock);
 }
@@ -706,7 +706,7 @@ int libxl__child_reaped_by_app(libxl_ctx *ctx, pid_t pid, int status,
     int rc = ERROR_UNKNOWN_CHILD;
 
     pthread_mutex_lock(&G.lock);
-    for (ch = libxl__child_lookup_locked(pid); ch; ch = ch->hash_next)
+    for (ch = libxl__child_lookup_Glocked(pid); ch; ch = ch->hash_next)
         if (ch->pid == pid && ch->ctx == ctx && !ch->reaped)
             break; /* the oldest: same-pid entries are kept in order */
     if (ch && (WIFSTOPPED(status) || WIFCONTINUED(status))) {
@@ -721,11 +721,11 @@ int libxl__child_reaped_by_app(libxl_ctx *ctx, pid_t pid, int status,
          * its SIGKILL only through the leader's pidfd (which names the
          * group the leader made, never a new one of the same number);
          * without that, the grace ends here with no signal (S9). */
-        if (group_kill_drop_locked(ch) && ch->pidfd >= 0 &&
+        if (group_kill_drop_Glocked(ch) && ch->pidfd >= 0 &&
             G.have_pidfd_pgrp)
             libxl__pidfd_send_signal_flags(ch->pidfd, SIGKILL,
                                            LIBXL__PIDFD_SIGNAL_PGRP);
-        if (libxl__child_collected_locked(ch, status, NULL, false))
+        if (libxl__child_collected_Glocked(ch, status, NULL, false))
             STAILQ_INSERT_TAIL(batch, ch, q_entry);
         rc = 0;
     }

@@ -101,9 +101,9 @@ typedef struct {
     bool deferred;     /* left a pid that may be a start's (see below) */
 } reap_all_state;
 
-static void reap_all_locked(reap_all_state *st);
-static void reap_ready_pidfds_locked(struct libxl__child_q *batch);
-static void reap_nopidfd_locked(struct libxl__child_q *batch);
+static void reap_all_Glocked(reap_all_state *st);
+static void reap_ready_pidfds_Glocked(struct libxl__child_q *batch);
+static void reap_nopidfd_Glocked(struct libxl__child_q *batch);
 
 /* One pass: collects under G.lock, then hands the batch to the ctxs'
  * inboxes.  Returns how many children (ours or not) it collected.  A
@@ -130,12 +130,12 @@ static unsigned reap_pass(bool sweep)
      * libxl__child_register). */
     all = G.reap_all;
     if (all)
-        reap_all_locked(&st);
-    reap_ready_pidfds_locked(&batch);
+        reap_all_Glocked(&st);
+    reap_ready_pidfds_Glocked(&batch);
     /* Without pidfds nothing says which child exited: check each one,
      * unless waitpid(-1) just collected whatever had exited. */
     if (sweep || ((!all || st.deferred) && !LIST_EMPTY(&G.nopidfd)))
-        reap_nopidfd_locked(&batch);
+        reap_nopidfd_Glocked(&batch);
     STAILQ_CONCAT(&batch, &G.pending);
     if (STAILQ_EMPTY(&batch)) {
         pthread_mutex_unlock(&G.lock);
@@ -162,7 +162,7 @@ static unsigned reap_pass(bool sweep)
 
 /* Who gets a child that is not the library's (M3, M5): the ctx in M5, else
  * a default-mode ctx, preferring one with a reaped_callback. */
-static libxl_ctx *unknown_target_locked(void)
+static libxl_ctx *unknown_target_Glocked(void)
 {
     libxl_ctx *c, *best = NULL;
 
@@ -193,7 +193,7 @@ static libxl_ctx *unknown_target_locked(void)
  * sequentially consistent): one of the two sees the other.  Starts that
  * go on and on still yield to the sweep, which waits for spawners.
  */
-static bool defer_to_starts_locked(void)
+static bool defer_to_starts_Glocked(void)
 {
     if (__atomic_load_n(&G.nstarts, __ATOMIC_SEQ_CST) == 0)
         return false;
@@ -208,10 +208,10 @@ static bool defer_to_starts_locked(void)
  * goes to reaped_callback).  1: reaped.  0: left for now, a leader held in
  * its group's kill grace (S9), or taken by someone else.  -1: left because
  * it may be the child of a start in flight (the pass stops there). */
-static int reap_pid_locked(pid_t pid, reap_all_state *st)
+static int reap_pid_Glocked(pid_t pid, reap_all_state *st)
 {
     struct libxl__child_q *batch = st->batch;
-    libxl__child *ch = libxl__child_find_watched_locked(pid);
+    libxl__child *ch = libxl__child_find_watched_Glocked(pid);
     struct rusage ru;
     int status;
 
@@ -219,24 +219,24 @@ static int reap_pid_locked(pid_t pid, reap_all_state *st)
      * status goes to its ctx, since the application's waitpid cannot get
      * it any more. */
     if (!ch)
-        ch = libxl__child_lookup_locked(pid);
+        ch = libxl__child_lookup_Glocked(pid);
 
-    if (!ch && !st->spawn_locked && defer_to_starts_locked()) {
+    if (!ch && !st->spawn_locked && defer_to_starts_Glocked()) {
         st->deferred = true;
         return -1;
     }
-    if (ch && libxl__group_held_locked(ch))
+    if (ch && libxl__group_held_Glocked(ch))
         return 0; /* S9: its group is in its kill grace */
     memset(&ru, 0, sizeof ru);
     if (wait4(pid, &status, WNOHANG, &ru) != pid)
         return 0; /* taken by someone else: found lost later */
     if (ch) {
-        if (libxl__child_collected_locked(ch, status, &ru, false))
+        if (libxl__child_collected_Glocked(ch, status, &ru, false))
             STAILQ_INSERT_TAIL(batch, ch, q_entry);
         return 1;
     }
     {
-        libxl_ctx *target = unknown_target_locked();
+        libxl_ctx *target = unknown_target_Glocked();
         libxl__child *u = target ? libxl__child_new() : NULL;
         if (!u) {
             LOG(target, WARN, "reaped unknown child %d (status %#x)",
@@ -281,7 +281,7 @@ static void reap_listed_children(const char *tid, int fd, void *arg)
                 waitid(P_PID, (id_t)pid, &si,
                        WEXITED | WNOHANG | WNOWAIT) == 0 &&
                 libxl__si_exited(&si))
-                reap_pid_locked((pid_t)pid, st);
+                reap_pid_Glocked((pid_t)pid, st);
         }
         have = strlen(p);
         memmove(buf, p, have);
@@ -297,7 +297,7 @@ static void reap_listed_children(const char *tid, int fd, void *arg)
  * behind it from waitid(P_ALL): those are then found in /proc (the
  * children of each thread), one waitid(P_PID) each.
  */
-static void reap_all_locked(reap_all_state *st)
+static void reap_all_Glocked(reap_all_state *st)
 {
     while (G.reap_all) {
         siginfo_t si;
@@ -312,7 +312,7 @@ static void reap_all_locked(reap_all_state *st)
         if (si.si_pid == 0)
             break; /* none exited */
         if (libxl__si_exited(&si))
-            r = reap_pid_locked(si.si_pid, st);
+            r = reap_pid_Glocked(si.si_pid, st);
         if (r < 0)
             break; /* deferred to the starts in flight */
         if (r == 0) {
@@ -322,7 +322,7 @@ static void reap_all_locked(reap_all_state *st)
     }
 }
 
-static void reap_ready_pidfds_locked(struct libxl__child_q *batch)
+static void reap_ready_pidfds_Glocked(struct libxl__child_q *batch)
 {
     struct epoll_event evs[EPOLL_BATCH];
     int n, i;
@@ -334,13 +334,13 @@ static void reap_ready_pidfds_locked(struct libxl__child_q *batch)
         for (i = 0; i < n; i++) {
             pid_t pid = (pid_t)(uint32_t)evs[i].data.u64;
             uint32_t id = (uint32_t)(evs[i].data.u64 >> 32);
-            libxl__child *ch = libxl__child_lookup_locked(pid);
+            libxl__child *ch = libxl__child_lookup_Glocked(pid);
 
             while (ch && !(ch->pid == pid && ch->id == id))
                 ch = ch->hash_next;
             if (!ch || ch->reaped)
                 continue; /* stale: collected by another path */
-            if (!libxl__child_collect_exited_locked(ch, batch)) {
+            if (!libxl__child_collect_exited_Glocked(ch, batch)) {
                 /* Readable but not yet waitable (seen under ptrace): the
                  * readiness was a hint; re-arm the one-shot watch. */
                 struct epoll_event ev = {.events = EPOLLIN | EPOLLONESHOT};
@@ -351,13 +351,13 @@ static void reap_ready_pidfds_locked(struct libxl__child_q *batch)
     } while (n == EPOLL_BATCH);
 }
 
-static void reap_nopidfd_locked(struct libxl__child_q *batch)
+static void reap_nopidfd_Glocked(struct libxl__child_q *batch)
 {
     libxl__child *ch, *next;
 
     for (ch = LIST_FIRST(&G.nopidfd); ch; ch = next) {
         next = LIST_NEXT(ch, nopidfd_entry);
-        libxl__child_collect_locked(ch, batch);
+        libxl__child_collect_Glocked(ch, batch);
     }
 }
 
@@ -382,7 +382,7 @@ static struct timespec sweep_wait(const struct timespec *due)
 /* ------------------------------------------------------------------ */
 /* Starting the thread                                                 */
 
-int libxl__reaper_ensure_locked(libxl_ctx *ctx)
+int libxl__reaper_ensure_Glocked(libxl_ctx *ctx)
 {
     pthread_attr_t attr;
     pthread_t thread;
@@ -396,7 +396,7 @@ int libxl__reaper_ensure_locked(libxl_ctx *ctx)
         if (G.epfd < 0)
             LOGE(ctx, WARN, "epoll_create1; children will be checked by pid");
     }
-    libxl__sigchld_install_locked(ctx);
+    libxl__sigchld_install_Glocked(ctx);
 
     /* The thread starts with every signal blocked (it inherits our mask). */
     sigfillset(&all);
@@ -423,7 +423,7 @@ int libxl__reaper_ensure(libxl_ctx *ctx)
     if (__atomic_load_n(&G.reaper_running, __ATOMIC_ACQUIRE))
         return 0; /* every spawn asks: keep G.lock out of it */
     pthread_mutex_lock(&G.lock);
-    rc = libxl__reaper_ensure_locked(ctx);
+    rc = libxl__reaper_ensure_Glocked(ctx);
     pthread_mutex_unlock(&G.lock);
     return rc;
 }

@@ -186,7 +186,7 @@ bool libxl__sigchld_unignore(libxl_ctx *ctx)
         /* The reaper runs (an earlier ctx started it): the library's
          * handler goes back, chaining what the application asked for. */
         if (G.reaper_running)
-            libxl__sigchld_install_locked(ctx);
+            libxl__sigchld_install_Glocked(ctx);
     }
     pthread_mutex_unlock(&G.lock);
     return ign;
@@ -206,7 +206,7 @@ void libxl__sigchld_reignore(void)
     pthread_mutex_unlock(&G.lock);
 }
 
-void libxl__sigchld_install_locked(libxl_ctx *ctx)
+void libxl__sigchld_install_Glocked(libxl_ctx *ctx)
 {
     struct sigaction sa, cur;
 
@@ -250,7 +250,7 @@ void libxl__reaper_poke(void)
  * had announced, a sign that some thread swallows SIGCHLD.
  */
 /* Said once: the application replaced the library's handler. */
-static void warn_replaced_locked(void)
+static void warn_replaced_Glocked(void)
 {
     static bool warned;
 
@@ -290,11 +290,11 @@ void libxl__sigchld_sweep_checks(unsigned collected)
             " handler back",
             cur.sa_flags & SA_NOCLDWAIT ? "SA_NOCLDWAIT" : "SIG_IGN");
         /* What the application asked for, minus the discarding, becomes
-         * the handler ours chains (libxl__sigchld_install_locked reads it). */
+         * the handler ours chains (libxl__sigchld_install_Glocked reads it). */
         sigaction(SIGCHLD, &fixed, NULL);
-        libxl__sigchld_install_locked(LIST_FIRST(&G.ctxs));
+        libxl__sigchld_install_Glocked(LIST_FIRST(&G.ctxs));
     } else if (!ours) {
-        warn_replaced_locked();
+        warn_replaced_Glocked();
     }
     pthread_mutex_unlock(&G.lock);
     if (collected)
@@ -333,6 +333,6 @@ void libxl__sigchld_taken(const siginfo_t *si)
         return;
     run_handler(&cur, SIGCHLD, (siginfo_t *)si, NULL);
     pthread_mutex_lock(&G.lock);
-    warn_replaced_locked();
+    warn_replaced_Glocked();
     pthread_mutex_unlock(&G.lock);
 }
