@@ -8,6 +8,8 @@
  */
 #include "internal.h"
 
+#include <assert.h>
+
 #include <stdlib.h>
 
 libxl__ao *libxl__ao_new(libxl_ctx *ctx, const libxl_asyncop_how *how)
@@ -48,6 +50,7 @@ void libxl__ao_fail_later_locked(libxl_ctx *ctx, libxl__ao *ao, int rc)
 
 void libxl__ao_complete_locked(libxl_ctx *ctx, libxl__ao *ao, int rc)
 {
+    assert(!ao->complete); /* each operation completes once */
     ao->rc = rc;
     ao->complete = true;
     TAILQ_REMOVE(&ctx->aos, ao, entry);

@@ -13,6 +13,8 @@
  */
 #include "internal.h"
 
+#include <assert.h>
+
 bool libxl__ctx_stale(libxl_ctx *ctx)
 {
     return ctx->generation != __atomic_load_n(&G.generation, __ATOMIC_RELAXED);
@@ -64,6 +66,7 @@ int libxl__ctx_enter(libxl_ctx *ctx, const char *func)
 
 static void frame_pop(void)
 {
+    assert(nentered > 0);
     if (--nentered < MAX_NESTED)
         pthread_setcancelstate(frames[nentered].cancel_state, NULL);
 }

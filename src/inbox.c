@@ -20,6 +20,8 @@
  */
 #include "internal.h"
 
+#include <assert.h>
+
 #include <unistd.h>
 
 void libxl__wake_fd_arm_locked(libxl_ctx *ctx)
@@ -100,6 +102,7 @@ void libxl__inbox_deliver(struct libxl__child_q *batch, bool expected)
         libxl_ctx *ctx = ch->ctx;
         int n = 0;
 
+        assert(ctx); /* orphans are freed when collected, never handed on */
         CTX_LOCK(ctx);
         while (ch && ch->ctx == ctx) {
             libxl__child *next = STAILQ_NEXT(ch, q_entry);

@@ -19,6 +19,8 @@
  */
 #include "internal.h"
 
+#include <assert.h>
+
 #include <poll.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
@@ -194,6 +196,7 @@ void libxl__waiter_sleep_locked(libxl_ctx *ctx, libxl__waiter *w,
         earliest = &deadline;
     }
     w->woken = false;
+    assert(!w->in_wait); /* a waiter sleeps in one place at a time */
     w->in_wait = true;
     TAILQ_INSERT_TAIL(&ctx->waiters, w, entry);
     if (!asleep(ctx->timekeeper))

@@ -15,6 +15,8 @@
  */
 #include "internal.h"
 
+#include <assert.h>
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -534,6 +536,7 @@ out:
 bool libxl__child_collected_Glocked(libxl__child *ch, int status,
                                    const struct rusage *ru, bool lost)
 {
+    assert(!ch->reaped && ch->cls != LIBXL__CLASS_UNKNOWN); /* once only */
     /* A group kill still pending: the leader was reaped before we could
      * see it exit (waitpid(-1) pass: see reap_all_Glocked), or lost. */
     group_kill_drop_Glocked(ch);
