@@ -9,7 +9,7 @@ pkgs="build-essential autoconf automake libtool pkg-config
       libcunit1-dev valgrind
       libglib2.0-dev libuv1-dev libev-dev libsystemd-dev
       abigail-tools debhelper lintian dpkg-dev libxen-dev groff-base mandoc
-      jq clang libclang-rt-14-dev parallel"
+      jq clang libclang-rt-14-dev clang-format parallel"
 
 SUDO=
 if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; fi

@@ -1,5 +1,6 @@
 #!/bin/bash
 # Builds xlchild from a clean tree and runs every check CI runs:
+#   0. format: every C source and header matches .clang-format
 #   1. -Wall -Wextra -Werror build, make check, make distcheck
 #   1b. soak: the reliability suite's random mix for 300 s on that build
 #      (tests/stress/soak.c; SOAK_DURATION=<s> to change it): fails on any
@@ -20,7 +21,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 jobs=$(nproc 2>/dev/null || echo 2)
 stages=("$@")
-[ ${#stages[@]} -gt 0 ] || stages=(plain soak asan tsan valgrind drd abi deb)
+[ ${#stages[@]} -gt 0 ] || stages=(format plain soak asan tsan valgrind drd abi deb)
 
 [ -x configure ] && [ configure -nt configure.ac ] && [ configure -nt Makefile.am ] ||
     autoreconf -fi
@@ -44,6 +45,11 @@ check_in() {
 
 for s in "${stages[@]}"; do
     case $s in
+    format)
+        section "the C sources match .clang-format"
+        git ls-files '*.c' '*.h' | grep -v '^tests/fuzz/corpus/' |
+            xargs clang-format --dry-run --Werror
+        ;;
     plain)
         section "build with warnings as errors, make check, make distcheck"
         check_in plain "-O2 -g" check
