@@ -39,6 +39,7 @@ void libxl__waiter_init(libxl__waiter *w)
     w->sync_ao = NULL;
     w->in_wait = false;
     w->poll_fd = -1;
+    w->poll_fds = NULL;
 }
 
 void libxl__waiter_destroy(libxl__waiter *w)
@@ -67,6 +68,8 @@ static void poll_cancelled(void *arg)
     libxl__waiter *w = arg;
     libxl_ctx *ctx = w->poll_ctx;
 
+    free(w->poll_fds);
+    w->poll_fds = NULL;
     CTX_LOCK(ctx);
     w->poll_fd = -1;
     ctx->poller = NULL;
@@ -84,11 +87,15 @@ static void poll_cancellable(libxl__waiter *w, struct pollfd *fds, int n,
 
 /* Sleeps in poll() on the ctx's capture pipes and its poll eventfd until
  * a pipe is ready, w is woken, or *earliest.  ctx->lock held, dropped
- * while asleep. */
-static void poll_sleep_locked(libxl_ctx *ctx, libxl__waiter *w,
-                              const struct timespec *earliest)
+ * while asleep.  The poll set is on the heap, and this is not inlined into
+ * libxl__waiter_sleep_locked: an array in the frame of a wait that a
+ * cancelled waiter (E5) unwinds from would stay poisoned under ASan, which
+ * does not see that unwind. */
+static __attribute__((noinline)) void
+poll_sleep_locked(libxl_ctx *ctx, libxl__waiter *w,
+                  const struct timespec *earliest)
 {
-    struct pollfd stack[16], *fds = stack;
+    struct pollfd *fds;
     int n = 1 + libxl__capture_pollfds_locked(ctx, NULL, 0), ms = -1;
     uint64_t v;
 
@@ -99,8 +106,7 @@ static void poll_sleep_locked(libxl_ctx *ctx, libxl__waiter *w,
             goto fallback;
         }
     }
-    if (n > (int)(sizeof stack / sizeof stack[0]) &&
-        !(fds = malloc((size_t)n * sizeof *fds))) {
+    if (!(fds = malloc((size_t)n * sizeof *fds))) {
         LOGEV(ctx, ERROR, ENOMEM, "poll set of the capture pipes");
         goto fallback;
     }
@@ -120,6 +126,7 @@ static void poll_sleep_locked(libxl_ctx *ctx, libxl__waiter *w,
     ctx->poller = w;
     w->poll_ctx = ctx;
     w->poll_fd = ctx->poll_efd;
+    w->poll_fds = fds; /* freed by poll_cancelled if cancelled */
     CTX_UNLOCK(ctx);
     poll_cancellable(w, fds, n, ms);
     CTX_LOCK(ctx);
@@ -127,8 +134,8 @@ static void poll_sleep_locked(libxl_ctx *ctx, libxl__waiter *w,
     ctx->poller = NULL;
     if (read(ctx->poll_efd, &v, sizeof v) < 0 && errno != EAGAIN)
         LOGE(ctx, WARN, "read(poll eventfd)");
-    if (fds != stack)
-        free(fds);
+    w->poll_fds = NULL;
+    free(fds);
     return;
 
 fallback:

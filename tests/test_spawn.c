@@ -1012,6 +1012,49 @@ XLT_TEST(test_S5_capture_through_osevent_hooks, 30)
     libxl_ctx_free(ctx);
 }
 
+typedef struct {
+    libxl_ctx *ctx;
+    int in;
+} s5_cancel;
+
+static void *s5_capture_sleep(void *arg)
+{
+    s5_cancel *c = arg;
+    char *argv[] = {"/bin/sh", "-c", "echo x; exec sleep 2", NULL};
+    libxl_childproc_args a = xlt_args(argv);
+    libxl_childproc_result r;
+
+    a.capture = LIBXL_CAPTURE_STDOUT;
+    __atomic_store_n(&c->in, 1, __ATOMIC_SEQ_CST);
+    libxl_childproc_run(c->ctx, &a, &r, NULL);
+    return NULL;
+}
+
+/* S5 with E5: a synchronous run cancelled while it sleeps in poll() on its
+ * pipes leaves the ctx usable, and another run may capture then. */
+XLT_TEST(test_S5_cancelled_capturing_run_leaves_ctx_usable, 30)
+{
+    s5_cancel c = {xlt_ctx_new(NULL), 0};
+    char *argv[] = {"/bin/sh", "-c", "echo again", NULL};
+    libxl_childproc_args a = xlt_args(argv);
+    libxl_childproc_result r;
+    pthread_t th;
+    void *ret;
+
+    XLT_ASSERT(pthread_create(&th, NULL, s5_capture_sleep, &c) == 0);
+    while (!__atomic_load_n(&c.in, __ATOMIC_SEQ_CST))
+        xlt_sleep_ms(1);
+    xlt_sleep_ms(200); /* asleep in poll() on its pipe by now */
+    XLT_ASSERT(pthread_cancel(th) == 0);
+    XLT_ASSERT(pthread_join(th, &ret) == 0);
+    XLT_ASSERT(ret == PTHREAD_CANCELED);
+    a.capture = LIBXL_CAPTURE_STDOUT;
+    XLT_ASSERT_RC(xlt_childproc_run(c.ctx, &a, &r, NULL), 0);
+    XLT_ASSERT_STREQ(r.out, "again\n");
+    libxl_childproc_result_dispose(&r);
+    XLT_ASSERT_RC(libxl_ctx_free(c.ctx), 0);
+}
+
 /* S5: what was read is kept when the run times out. */
 XLT_TEST(test_S5_timeout_keeps_what_was_read, 30)
 {
@@ -1385,6 +1428,7 @@ int main(void)
         XLT_CASE(test_S5_capture_drained_by_afterpoll),
         XLT_CASE(test_S5_capture_through_osevent_hooks),
         XLT_CASE(test_S5_timeout_keeps_what_was_read),
+        XLT_CASE(test_S5_cancelled_capturing_run_leaves_ctx_usable),
         XLT_CASE(test_S5_capture_conflicts_inval_and_failed_start),
     };
 
