@@ -1281,7 +1281,10 @@ XLT_TEST(test_S9_stopped_member_gets_sigcont, 60)
     int64_t t0;
 
     abort_when_ready(ctx, argv, 'T', &r, &t0);
-    XLT_ASSERT_STREQ(r.out, "got-term\n");
+    XLT_ASSERT_MSG(r.out && !strcmp(r.out, "got-term\n"),
+                   "out \"%s\", leader status %#x, %lld ms after the abort",
+                   r.out ? r.out : "(null)", r.status,
+                   (long long)(xlt_now_ms() - t0));
     XLT_ASSERT_MSG(xlt_now_ms() - t0 < 15000, "it waited for the SIGKILL");
     libxl_childproc_result_dispose(&r);
     libxl_ctx_free(ctx);
