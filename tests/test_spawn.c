@@ -126,10 +126,19 @@ static void exec_errno_closed_std(int fork_path)
     libxl_ctx_free(ctx);
 }
 
+/* Under valgrind, posix_spawn's child does not share the parent's memory
+ * (valgrind has no CLONE_VM), so exec errors never reach it: a tool limit
+ * (as in test_run.c).  The fork path is checked there too. */
+static int posix_exec_errors_unseen(void)
+{
+    return xlt_skip_under_valgrind("posix_spawn cannot report exec errors");
+}
+
 XLT_TEST(test_R1_exec_errno_with_std_fds_closed, 20)
 {
     exec_errno_closed_std(1);
-    exec_errno_closed_std(0);
+    if (!posix_exec_errors_unseen())
+        exec_errno_closed_std(0);
 }
 
 /* R1: a file without "#!" that the kernel will not run is ENOEXEC on both
@@ -144,7 +153,8 @@ XLT_TEST(test_R1_script_without_shebang_is_enoexec_on_both_paths, 20)
     snprintf(prog, sizeof prog, "%s/xlt-noshebang", dir);
     snprintf(pathvar, sizeof pathvar, "PATH=%s", dir);
     write_file(prog, "exit 0\n", 0755);
-    for (fork_path = 0; fork_path < 2; fork_path++)
+    for (fork_path = posix_exec_errors_unseen() ? 1 : 0; fork_path < 2;
+         fork_path++)
         for (by_search = 0; by_search < 2; by_search++) {
             libxl_ctx *ctx = ctx_on_path(fork_path, NULL);
             char *argv[] = {"xlt-noshebang", NULL};
@@ -1092,11 +1102,13 @@ XLT_TEST(test_S5_capture_conflicts_inval_and_failed_start, 20)
     a.stdin_fd = p[0];
     XLT_ASSERT_RC(xlt_childproc_run(ctx, &a, &r, NULL), ERROR_INVAL);
     a.stdin_fd = 0;
-    XLT_ASSERT_RC(xlt_childproc_run(ctx, &a, &r, NULL), ERROR_FAIL);
-    XLT_ASSERT_EQ(r.exec_errno, ENOENT);
-    XLT_ASSERT_STREQ(r.out, "");
-    XLT_ASSERT(r.err == NULL);
-    libxl_childproc_result_dispose(&r);
+    if (!posix_exec_errors_unseen()) {
+        XLT_ASSERT_RC(xlt_childproc_run(ctx, &a, &r, NULL), ERROR_FAIL);
+        XLT_ASSERT_EQ(r.exec_errno, ENOENT);
+        XLT_ASSERT_STREQ(r.out, "");
+        XLT_ASSERT(r.err == NULL);
+        libxl_childproc_result_dispose(&r);
+    }
     close(p[0]);
     close(p[1]);
     libxl_ctx_free(ctx);
