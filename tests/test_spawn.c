@@ -1212,17 +1212,20 @@ static void abort_when_ready(libxl_ctx *ctx, char **argv, char want_state,
                              libxl_childproc_result *r, int64_t *aborted_at)
 {
     libxl_childproc_args a = xlt_args(argv);
-    libxl_childproc_fd fd;
+    libxl_childproc_fd fd[2];
     libxl_asyncop_how how;
     char line[64];
-    int p[2], member = 0;
+    int p[2], hold[2], member = 0;
     int64_t end;
 
     xlt_pipe(p);
-    fd.child_fd = 3;
-    fd.parent_fd = p[1];
-    a.fds = &fd;
-    a.nr_fds = 1;
+    xlt_pipe(hold); /* fd 4: a read that blocks until the run is over */
+    fd[0].child_fd = 3;
+    fd[0].parent_fd = p[1];
+    fd[1].child_fd = 4;
+    fd[1].parent_fd = hold[0];
+    a.fds = fd;
+    a.nr_fds = 2;
     a.new_process_group = 1;
     a.kill_grace_ms = 20000;
     a.capture = LIBXL_CAPTURE_STDOUT;
@@ -1241,6 +1244,8 @@ static void abort_when_ready(libxl_ctx *ctx, char **argv, char want_state,
     *aborted_at = xlt_now_ms();
     XLT_ASSERT_RC(libxl_ao_abort(ctx, &how), 0);
     XLT_ASSERT_RC(xlt_wait_for(ctx, 91), ERROR_ABORTED);
+    close(hold[0]);
+    close(hold[1]);
 }
 
 /* S9: after an abort's SIGTERM to the group, a member that cleans up gets
@@ -1251,12 +1256,12 @@ static void grace_case(libxl_sigchld_owner mode)
     libxl_ctx *ctx = xlt_ctx_new(NULL);
     libxl_childproc_hooks h;
     char *argv[] = {"/bin/sh", "-c",
-                    /* (no background child of the member: one caught
-                     * between fork and exec would lose the SIGTERM to
-                     * the shell's handler there, and outlive it) */
+                    /* (the member waits in a read, not in a child: one
+                     * caught between fork and exec would lose the SIGTERM
+                     * to the shell's handler there, and outlive it) */
                     "(trap 'sleep 0.5; echo cleanup done; exit 0' TERM;"
-                    " echo 1 >&3; exec 3>&-; while :; do sleep 0.1; done) &"
-                    " exec 3>&-; wait",
+                    " echo 1 >&3; exec 3>&-; read x <&4) &"
+                    " exec 3>&- 4<&-; wait",
                     NULL};
     libxl_childproc_result r;
     int64_t t0;
@@ -1285,9 +1290,11 @@ XLT_TEST(test_S9_stopped_member_gets_sigcont, 60)
 {
     libxl_ctx *ctx = xlt_ctx_new(NULL);
     char *argv[] = {"/bin/sh", "-c",
+                    /* (it waits in a read, not in a child: one caught
+                     * between fork and exec would lose the SIGTERM) */
                     "sh -c 'trap \"echo got-term; exit 0\" TERM;"
-                    " echo $$ >&3; exec 3>&-; kill -STOP $$; sleep 30' &"
-                    " exec 3>&-; wait",
+                    " echo $$ >&3; exec 3>&-; kill -STOP $$; read x <&4' &"
+                    " exec 3>&- 4<&-; wait",
                     NULL};
     libxl_childproc_result r;
     int64_t t0;
