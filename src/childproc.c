@@ -42,10 +42,13 @@ static void run_kill_locked(libxl_ctx *ctx, libxl__ao *ao)
     if (!ao->child || ao->term_sent)
         return; /* not started yet (done once it is), or already killing */
     ao->term_sent = true;
-    libxl__child_kill(ao->child, SIGTERM);
     /* S9: a stopped process (or member) would sit on its SIGTERM until
-     * the grace's SIGKILL: it is woken to act on it. */
+     * the grace's SIGKILL: it is woken to act on it.  SIGCONT goes first:
+     * a group whose leader dies of the SIGTERM while a member is still
+     * stopped is orphaned with a stopped member, which the kernel then
+     * sends SIGHUP, killing it before its SIGTERM handler could run. */
     libxl__child_kill(ao->child, SIGCONT);
+    libxl__child_kill(ao->child, SIGTERM);
     if (libxl__timeout_set_locked(ctx, &ao->timer, ao->kill_grace_ms)) {
         LOG(ctx, WARN, "cannot set the kill grace timer: SIGKILL now");
         ao->kill_sent = true;

@@ -233,6 +233,7 @@ struct libxl__waiter {
     int poll_fd;        /* >= 0: asleep in poll(), woken through this
                            eventfd instead of cond (src/capture.c) */
     libxl_ctx *poll_ctx;
+    struct pollfd *poll_fds; /* its poll set, while asleep in poll() */
 };
 
 struct libxl__ao {

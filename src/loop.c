@@ -103,6 +103,7 @@ static void ao_abandon_locked(libxl_ctx *ctx, libxl__ao *ao)
             ao->child->ao = NULL;
         TAILQ_REMOVE(&ctx->aos, ao, entry);
         libxl__timeout_cancel_locked(ctx, &ao->timer);
+        libxl__capture_free_locked(ctx, ao->cap); /* its pipes (S5) */
     }
     free(ao);
 }

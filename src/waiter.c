@@ -41,6 +41,7 @@ void libxl__waiter_init(libxl__waiter *w)
     w->sync_ao = NULL;
     w->in_wait = false;
     w->poll_fd = -1;
+    w->poll_fds = NULL;
 }
 
 void libxl__waiter_destroy(libxl__waiter *w)
@@ -69,6 +70,8 @@ static void poll_cancelled(void *arg)
     libxl__waiter *w = arg;
     libxl_ctx *ctx = w->poll_ctx;
 
+    free(w->poll_fds);
+    w->poll_fds = NULL;
     CTX_LOCK(ctx);
     w->poll_fd = -1;
     ctx->poller = NULL;
@@ -87,12 +90,13 @@ static void poll_cancellable(libxl__waiter *w, struct pollfd *fds, int n,
 
 /* Sleeps in poll() on the ctx's capture pipes and its poll eventfd until
  * a pipe is ready, w is woken, or *earliest.  ctx->lock held, dropped
- * while asleep. */
+ * while asleep.  The poll set is on the heap: a cancelled poller (E5)
+ * frees it in its cleanup. */
 LIBXL__CANCEL_FRAME
 static void poll_sleep_locked(libxl_ctx *ctx, libxl__waiter *w,
                               const struct timespec *earliest)
 {
-    struct pollfd stack[16], *fds = stack;
+    struct pollfd *fds;
     int n = 1 + libxl__capture_pollfds_locked(ctx, NULL, 0), ms = -1;
     uint64_t v;
 
@@ -103,8 +107,7 @@ static void poll_sleep_locked(libxl_ctx *ctx, libxl__waiter *w,
             goto fallback;
         }
     }
-    if (n > (int)(sizeof stack / sizeof stack[0]) &&
-        !(fds = malloc((size_t)n * sizeof *fds))) {
+    if (!(fds = malloc((size_t)n * sizeof *fds))) {
         LOGEV(ctx, ERROR, ENOMEM, "poll set of the capture pipes");
         goto fallback;
     }
@@ -124,6 +127,7 @@ static void poll_sleep_locked(libxl_ctx *ctx, libxl__waiter *w,
     ctx->poller = w;
     w->poll_ctx = ctx;
     w->poll_fd = ctx->poll_efd;
+    w->poll_fds = fds; /* freed by poll_cancelled if cancelled */
     CTX_UNLOCK(ctx);
     poll_cancellable(w, fds, n, ms);
     CTX_LOCK(ctx);
@@ -131,8 +135,8 @@ static void poll_sleep_locked(libxl_ctx *ctx, libxl__waiter *w,
     ctx->poller = NULL;
     if (read(ctx->poll_efd, &v, sizeof v) < 0 && errno != EAGAIN)
         LOGE(ctx, WARN, "read(poll eventfd)");
-    if (fds != stack)
-        free(fds);
+    w->poll_fds = NULL;
+    free(fds);
     return;
 
 fallback:

@@ -126,10 +126,19 @@ static void exec_errno_closed_std(int fork_path)
     libxl_ctx_free(ctx);
 }
 
+/* Under valgrind, posix_spawn's child does not share the parent's memory
+ * (valgrind has no CLONE_VM), so exec errors never reach it: a tool limit
+ * (as in test_run.c).  The fork path is checked there too. */
+static int posix_exec_errors_unseen(void)
+{
+    return xlt_skip_under_valgrind("posix_spawn cannot report exec errors");
+}
+
 XLT_TEST(test_R1_exec_errno_with_std_fds_closed, 20)
 {
     exec_errno_closed_std(1);
-    exec_errno_closed_std(0);
+    if (!posix_exec_errors_unseen())
+        exec_errno_closed_std(0);
 }
 
 /* R1: a file without "#!" that the kernel will not run is ENOEXEC on both
@@ -144,7 +153,8 @@ XLT_TEST(test_R1_script_without_shebang_is_enoexec_on_both_paths, 20)
     snprintf(prog, sizeof prog, "%s/xlt-noshebang", dir);
     snprintf(pathvar, sizeof pathvar, "PATH=%s", dir);
     write_file(prog, "exit 0\n", 0755);
-    for (fork_path = 0; fork_path < 2; fork_path++)
+    for (fork_path = posix_exec_errors_unseen() ? 1 : 0; fork_path < 2;
+         fork_path++)
         for (by_search = 0; by_search < 2; by_search++) {
             libxl_ctx *ctx = ctx_on_path(fork_path, NULL);
             char *argv[] = {"xlt-noshebang", NULL};
@@ -1012,6 +1022,49 @@ XLT_TEST(test_S5_capture_through_osevent_hooks, 30)
     libxl_ctx_free(ctx);
 }
 
+typedef struct {
+    libxl_ctx *ctx;
+    int in;
+} s5_cancel;
+
+static void *s5_capture_sleep(void *arg)
+{
+    s5_cancel *c = arg;
+    char *argv[] = {"/bin/sh", "-c", "echo x; exec sleep 2", NULL};
+    libxl_childproc_args a = xlt_args(argv);
+    libxl_childproc_result r;
+
+    a.capture = LIBXL_CAPTURE_STDOUT;
+    __atomic_store_n(&c->in, 1, __ATOMIC_SEQ_CST);
+    libxl_childproc_run(c->ctx, &a, &r, NULL);
+    return NULL;
+}
+
+/* S5 with E5: a synchronous run cancelled while it sleeps in poll() on its
+ * pipes leaves the ctx usable, and another run may capture then. */
+XLT_TEST(test_S5_cancelled_capturing_run_leaves_ctx_usable, 30)
+{
+    s5_cancel c = {xlt_ctx_new(NULL), 0};
+    char *argv[] = {"/bin/sh", "-c", "echo again", NULL};
+    libxl_childproc_args a = xlt_args(argv);
+    libxl_childproc_result r;
+    pthread_t th;
+    void *ret;
+
+    XLT_ASSERT(pthread_create(&th, NULL, s5_capture_sleep, &c) == 0);
+    while (!__atomic_load_n(&c.in, __ATOMIC_SEQ_CST))
+        xlt_sleep_ms(1);
+    xlt_sleep_ms(200); /* asleep in poll() on its pipe by now */
+    XLT_ASSERT(pthread_cancel(th) == 0);
+    XLT_ASSERT(pthread_join(th, &ret) == 0);
+    XLT_ASSERT(ret == PTHREAD_CANCELED);
+    a.capture = LIBXL_CAPTURE_STDOUT;
+    XLT_ASSERT_RC(xlt_childproc_run(c.ctx, &a, &r, NULL), 0);
+    XLT_ASSERT_STREQ(r.out, "again\n");
+    libxl_childproc_result_dispose(&r);
+    XLT_ASSERT_RC(libxl_ctx_free(c.ctx), 0);
+}
+
 /* S5: what was read is kept when the run times out. */
 XLT_TEST(test_S5_timeout_keeps_what_was_read, 30)
 {
@@ -1049,11 +1102,13 @@ XLT_TEST(test_S5_capture_conflicts_inval_and_failed_start, 20)
     a.stdin_fd = p[0];
     XLT_ASSERT_RC(xlt_childproc_run(ctx, &a, &r, NULL), ERROR_INVAL);
     a.stdin_fd = 0;
-    XLT_ASSERT_RC(xlt_childproc_run(ctx, &a, &r, NULL), ERROR_FAIL);
-    XLT_ASSERT_EQ(r.exec_errno, ENOENT);
-    XLT_ASSERT_STREQ(r.out, "");
-    XLT_ASSERT(r.err == NULL);
-    libxl_childproc_result_dispose(&r);
+    if (!posix_exec_errors_unseen()) {
+        XLT_ASSERT_RC(xlt_childproc_run(ctx, &a, &r, NULL), ERROR_FAIL);
+        XLT_ASSERT_EQ(r.exec_errno, ENOENT);
+        XLT_ASSERT_STREQ(r.out, "");
+        XLT_ASSERT(r.err == NULL);
+        libxl_childproc_result_dispose(&r);
+    }
     close(p[0]);
     close(p[1]);
     libxl_ctx_free(ctx);
@@ -1157,17 +1212,20 @@ static void abort_when_ready(libxl_ctx *ctx, char **argv, char want_state,
                              libxl_childproc_result *r, int64_t *aborted_at)
 {
     libxl_childproc_args a = xlt_args(argv);
-    libxl_childproc_fd fd;
+    libxl_childproc_fd fd[2];
     libxl_asyncop_how how;
     char line[64];
-    int p[2], member = 0;
+    int p[2], hold[2], member = 0;
     int64_t end;
 
     xlt_pipe(p);
-    fd.child_fd = 3;
-    fd.parent_fd = p[1];
-    a.fds = &fd;
-    a.nr_fds = 1;
+    xlt_pipe(hold); /* fd 4: a read that blocks until the run is over */
+    fd[0].child_fd = 3;
+    fd[0].parent_fd = p[1];
+    fd[1].child_fd = 4;
+    fd[1].parent_fd = hold[0];
+    a.fds = fd;
+    a.nr_fds = 2;
     a.new_process_group = 1;
     a.kill_grace_ms = 20000;
     a.capture = LIBXL_CAPTURE_STDOUT;
@@ -1186,6 +1244,8 @@ static void abort_when_ready(libxl_ctx *ctx, char **argv, char want_state,
     *aborted_at = xlt_now_ms();
     XLT_ASSERT_RC(libxl_ao_abort(ctx, &how), 0);
     XLT_ASSERT_RC(xlt_wait_for(ctx, 91), ERROR_ABORTED);
+    close(hold[0]);
+    close(hold[1]);
 }
 
 /* S9: after an abort's SIGTERM to the group, a member that cleans up gets
@@ -1196,12 +1256,12 @@ static void grace_case(libxl_sigchld_owner mode)
     libxl_ctx *ctx = xlt_ctx_new(NULL);
     libxl_childproc_hooks h;
     char *argv[] = {"/bin/sh", "-c",
-                    /* (no background child of the member: one caught
-                     * between fork and exec would lose the SIGTERM to
-                     * the shell's handler there, and outlive it) */
+                    /* (the member waits in a read, not in a child: one
+                     * caught between fork and exec would lose the SIGTERM
+                     * to the shell's handler there, and outlive it) */
                     "(trap 'sleep 0.5; echo cleanup done; exit 0' TERM;"
-                    " echo 1 >&3; exec 3>&-; while :; do sleep 0.1; done) &"
-                    " exec 3>&-; wait",
+                    " echo 1 >&3; exec 3>&-; read x <&4) &"
+                    " exec 3>&- 4<&-; wait",
                     NULL};
     libxl_childproc_result r;
     int64_t t0;
@@ -1230,15 +1290,20 @@ XLT_TEST(test_S9_stopped_member_gets_sigcont, 60)
 {
     libxl_ctx *ctx = xlt_ctx_new(NULL);
     char *argv[] = {"/bin/sh", "-c",
+                    /* (it waits in a read, not in a child: one caught
+                     * between fork and exec would lose the SIGTERM) */
                     "sh -c 'trap \"echo got-term; exit 0\" TERM;"
-                    " echo $$ >&3; exec 3>&-; kill -STOP $$; sleep 30' &"
-                    " exec 3>&-; wait",
+                    " echo $$ >&3; exec 3>&-; kill -STOP $$; read x <&4' &"
+                    " exec 3>&- 4<&-; wait",
                     NULL};
     libxl_childproc_result r;
     int64_t t0;
 
     abort_when_ready(ctx, argv, 'T', &r, &t0);
-    XLT_ASSERT_STREQ(r.out, "got-term\n");
+    XLT_ASSERT_MSG(r.out && !strcmp(r.out, "got-term\n"),
+                   "out \"%s\", leader status %#x, %lld ms after the abort",
+                   r.out ? r.out : "(null)", r.status,
+                   (long long)(xlt_now_ms() - t0));
     XLT_ASSERT_MSG(xlt_now_ms() - t0 < 15000, "it waited for the SIGKILL");
     libxl_childproc_result_dispose(&r);
     libxl_ctx_free(ctx);
@@ -1385,6 +1450,7 @@ int main(void)
         XLT_CASE(test_S5_capture_drained_by_afterpoll),
         XLT_CASE(test_S5_capture_through_osevent_hooks),
         XLT_CASE(test_S5_timeout_keeps_what_was_read),
+        XLT_CASE(test_S5_cancelled_capturing_run_leaves_ctx_usable),
         XLT_CASE(test_S5_capture_conflicts_inval_and_failed_start),
     };
 
