@@ -234,7 +234,7 @@ static void cap_finish_locked(libxl_ctx *ctx, libxl__capture *cap)
     for (i = 0; i < 3; i++)
         stream_close_locked(ctx, cap, i);
     libxl__timeout_cancel_locked(ctx, &cap->linger);
-    libxl__run_done_locked(ctx, cap->ao, ch);
+    cap->done(ctx, cap->ao, ch);
 }
 
 static void linger_fire(libxl_ctx *ctx, libxl__timeout *t)
@@ -268,7 +268,8 @@ static int stream_register_locked(libxl_ctx *ctx, libxl__capture_stream *s,
 }
 
 int libxl__capture_new_locked(libxl_ctx *ctx, libxl__ao *ao,
-                              const libxl_childproc_args *args)
+                              const libxl_childproc_args *args,
+                              libxl__capture_done *done)
 {
     libxl__capture *cap = calloc(1, sizeof *cap);
     int i;
@@ -280,6 +281,7 @@ int libxl__capture_new_locked(libxl_ctx *ctx, libxl__ao *ao,
     for (i = 0; i < 3; i++)
         cap->s[i].fd = -1;
     cap->ao = ao;
+    cap->done = done;
     cap->captured = args->capture;
     cap->max = args->capture_max ? args->capture_max : DEFAULT_CAPTURE_MAX;
     if (args->stdin_data && args->stdin_len) {

@@ -139,12 +139,6 @@ void libxl__start_begin_locked(libxl_ctx *ctx, libxl__start *st)
     ctx->nstarting++;
 }
 
-pid_t libxl__start_fork(const libxl__start *st)
-{
-    return st->fork_replacement ? st->fork_replacement(st->hooks_user)
-                                : fork();
-}
-
 void libxl__start_end(libxl_ctx *ctx)
 {
     CTX_LOCK(ctx);
@@ -340,7 +334,8 @@ static int run_entered(libxl_ctx *ctx, const libxl_childproc_args *args,
     CTX_LOCK(ctx);
     if ((rc = libxl__osevent_ready_locked(ctx)) ||
         ((args->capture || args->stdin_data) &&
-         (rc = libxl__capture_new_locked(ctx, ao, args))) ||
+         (rc = libxl__capture_new_locked(ctx, ao, args,
+                                             libxl__run_done_locked))) ||
         (args->timeout_ms > 0 &&
          (rc = libxl__timeout_set_locked(ctx, &ao->timer, args->timeout_ms)))) {
         libxl__capture_free_locked(ctx, ao->cap);
@@ -436,36 +431,6 @@ libxl__childproc_run_v01(libxl_ctx *ctx, const libxl_childproc_args *args01,
     memset(&args, 0, sizeof args);
     memcpy(&args, args01, LIBXL__ARGS_V01_SIZE);
     return run_api(ctx, &args, result01, LIBXL__RESULT_V01_SIZE, ao_how);
-}
-
-int libxl__child_signal(libxl_ctx *ctx, libxl__child *ch, int sig)
-{
-    int r, e;
-
-    /* Under G.lock the child cannot be reaped (the reaper holds it around
-     * its waits), so its pid, and its group's id, are still its own (R6). */
-    pthread_mutex_lock(&G.lock);
-    if (ch->reaped) {
-        pthread_mutex_unlock(&G.lock);
-        return ERROR_NOTFOUND;
-    }
-    if (ch->group) {
-        r = kill(-ch->pid, sig);
-        if (r && errno == ESRCH)
-            r = kill(ch->pid, sig); /* not yet a group leader */
-    } else {
-        r = kill(ch->pid, sig);
-    }
-    e = errno;
-    pthread_mutex_unlock(&G.lock);
-    if (r && e == ESRCH)
-        return ERROR_NOTFOUND; /* exited, not yet reaped: nothing to signal */
-    if (r) {
-        LOGEV(ctx, ERROR, e, "libxl_childproc_kill: signal %d to child %d",
-              sig, (int)ch->pid);
-        return ERROR_FAIL;
-    }
-    return 0;
 }
 
 LIBXL_EXPORT void libxl_childproc_result_dispose(libxl_childproc_result *r)

@@ -426,8 +426,8 @@ static inline int libxl__waitid(idtype_t type, id_t id, siginfo_t *si,
  *
  *   public calls     src/ctx.c, src/mode.c, src/osevent.c, src/childproc.c
  *   the work loop    src/loop.c (event_wait, synchronous waits)
- *   ctx parts        src/spawn.c, src/ao.c, src/event.c, src/timeout.c,
- *                    src/osreg.c, src/enter.c
+ *   ctx parts        src/spawn.c, src/env.c, src/ao.c, src/capture.c,
+ *                    src/event.c, src/timeout.c, src/osreg.c, src/enter.c
  *   off the caller's threads/reaper.c -> threads/children.c ->
  *   thread           threads/sigchld.c, threads/process.c
  *   the inbox        src/inbox.c -> src/waiter.c: where collected
@@ -576,12 +576,18 @@ void libxl__frames_unwind(void (*undo)(libxl_ctx *ctx, libxl__waiter *w,
 /* ------------------------------------------------------------------ */
 /* src/waiter.c: sleeping threads (ctx->lock held)                     */
 
+/* Fills up to max pollfds with the fds a sleeper must also watch (the
+ * capture pipes, src/capture.c); returns how many there are. */
+struct pollfd;
+typedef int libxl__pollfds_fn(libxl_ctx *ctx, struct pollfd *fds, int max);
+
 void libxl__waiter_init(libxl__waiter *w);
 void libxl__waiter_destroy(libxl__waiter *w);
 void libxl__waiter_wake_locked(libxl__waiter *w);
 /* Sleeps until w is woken or, as the timekeeper, until earliest (the
  * earliest timeout, or NULL). */
 void libxl__waiter_sleep_locked(libxl_ctx *ctx, libxl__waiter *w,
+                                libxl__pollfds_fn *pollfds,
                                 const struct timespec *earliest);
 /* w leaves its wait loop for good: hands the timekeeper role on. */
 void libxl__waiter_leave_locked(libxl_ctx *ctx, libxl__waiter *w,
@@ -714,13 +720,13 @@ struct libxl__spawn_io {
     int parent_fd[3];
 };
 
-/* Creates a child the way the ctx's hooks say (R3): fork_replacement, or
- * fork().  With spawn_lock held for reading. */
+/* src/spawn.c: creates a child the way the ctx's hooks say (R3):
+ * fork_replacement, or fork().  With spawn_lock held for reading. */
 pid_t libxl__start_fork(const libxl__start *st);
 
-/* S2: sends sig to ch (its group if ch->group) unless it has been reaped:
- * 0, ERROR_NOTFOUND (reaped, or a zombie) or ERROR_FAIL (logged).  No G.lock
- * held; ctx->lock may be. */
+/* threads/children.c, S2: sends sig to ch (its group if ch->group) unless
+ * it has been reaped: 0, ERROR_NOTFOUND (reaped, or a zombie) or
+ * ERROR_FAIL (logged).  No G.lock held; ctx->lock may be. */
 int libxl__child_signal(libxl_ctx *ctx, libxl__child *ch, int sig);
 
 /* S6 (src/env.c).  Logs and returns false for a malformed entry. */
@@ -741,9 +747,15 @@ typedef struct {
     void *for_app;
 } libxl__capture_stream;
 
+/* What completes the run of a capture (src/childproc.c's): called with
+ * the reaped child once the pipes are done. */
+typedef void libxl__capture_done(libxl_ctx *ctx, libxl__ao *ao,
+                                 libxl__child *ch);
+
 struct libxl__capture {
     LIST_ENTRY(libxl__capture) entry; /* ctx->captures */
     libxl__ao *ao;
+    libxl__capture_done *done;
     pid_t pid;
     unsigned captured;        /* LIBXL_CAPTURE_* */
     size_t max;               /* capture_max */
@@ -755,16 +767,18 @@ struct libxl__capture {
     libxl__timeout linger;    /* 200 ms after the reap */
 };
 
-/* Allocates ao->cap for args (capture or stdin_data), on ctx->captures. */
+/* Allocates ao->cap for args (capture or stdin_data), on ctx->captures;
+ * done completes the run. */
 int libxl__capture_new_locked(libxl_ctx *ctx, libxl__ao *ao,
-                              const libxl_childproc_args *args);
+                              const libxl_childproc_args *args,
+                              libxl__capture_done *done);
 /* The child was started: its pipes' parent ends (libxl__spawn_io) are
  * the ctx's from now on.  Returns 0 or a failing fd_register's error. */
 int libxl__capture_start_locked(libxl_ctx *ctx, libxl__capture *cap, pid_t pid,
                                 const int parent_fd[3]);
 /* The child was reaped: true when its run may complete now; false when
  * it waits for the pipes (cap keeps ch and completes it later through
- * libxl__run_done_locked). */
+ * cap->done). */
 bool libxl__capture_reaped_locked(libxl_ctx *ctx, libxl__capture *cap,
                                   libxl__child *ch);
 /* Moves the captured bytes to the caller's result. */
@@ -775,13 +789,12 @@ void libxl__capture_free_locked(libxl_ctx *ctx, libxl__capture *cap);
  * (dropping the lock for their callbacks). */
 void libxl__captures_drain_locked(libxl_ctx *ctx);
 /* Fills up to max pollfds for the open pipes; returns how many exist. */
-int libxl__capture_pollfds_locked(libxl_ctx *ctx, struct pollfd *fds,
-                                  int max);
+libxl__pollfds_fn libxl__capture_pollfds_locked;
 /* Is token the for_libxl of one of the ctx's registered pipes? */
 bool libxl__capture_token_locked(libxl_ctx *ctx, uintptr_t token);
 /* The set of pipes changed: the thread that sleeps for them must look. */
 void libxl__capture_poke_locked(libxl_ctx *ctx);
 /* childproc.c: completes the run ao with its reaped child ch. */
-void libxl__run_done_locked(libxl_ctx *ctx, libxl__ao *ao, libxl__child *ch);
+libxl__capture_done libxl__run_done_locked;
 
 #endif /* XLCHILD_INTERNAL_H */

@@ -138,7 +138,8 @@ static void sleep_locked(libxl_ctx *ctx, libxl__waiter *w)
     bool cancellable = libxl__cancel_sleep_begin();
 
     pthread_cleanup_push(cancelled, NULL);
-    libxl__waiter_sleep_locked(ctx, w, libxl__timeouts_earliest_locked(ctx));
+    libxl__waiter_sleep_locked(ctx, w, libxl__capture_pollfds_locked,
+                               libxl__timeouts_earliest_locked(ctx));
     pthread_cleanup_pop(0);
     libxl__cancel_sleep_end(cancellable);
 }

@@ -37,6 +37,15 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+/* The one place that chooses how a child is made: the application's
+ * fork_replacement (R3), or fork(). */
+pid_t libxl__start_fork(const libxl__start *st)
+{
+    return st->fork_replacement ? st->fork_replacement(st->hooks_user)
+                                : fork();
+}
+
+
 extern char **environ;
 
 /* Log lines name the public function the caller called. */

@@ -94,10 +94,11 @@ static void poll_cancellable(libxl__waiter *w, struct pollfd *fds, int n,
  * frees it in its cleanup. */
 LIBXL__CANCEL_FRAME
 static void poll_sleep_locked(libxl_ctx *ctx, libxl__waiter *w,
+                              libxl__pollfds_fn *pollfds,
                               const struct timespec *earliest)
 {
     struct pollfd *fds;
-    int n = 1 + libxl__capture_pollfds_locked(ctx, NULL, 0), ms = -1;
+    int n = 1 + pollfds(ctx, NULL, 0), ms = -1;
     uint64_t v;
 
     if (ctx->poll_efd < 0) {
@@ -114,7 +115,7 @@ static void poll_sleep_locked(libxl_ctx *ctx, libxl__waiter *w,
     fds[0].fd = ctx->poll_efd;
     fds[0].events = POLLIN;
     fds[0].revents = 0;
-    libxl__capture_pollfds_locked(ctx, fds + 1, n - 1);
+    pollfds(ctx, fds + 1, n - 1);
     if (earliest) {
         struct timespec now;
         long long ns;
@@ -188,6 +189,7 @@ static void timekeeper_pass_locked(libxl_ctx *ctx, libxl__waiter *from,
  */
 LIBXL__CANCEL_FRAME
 void libxl__waiter_sleep_locked(libxl_ctx *ctx, libxl__waiter *w,
+                                libxl__pollfds_fn *pollfds,
                                 const struct timespec *earliest)
 {
     struct timespec deadline;
@@ -206,8 +208,8 @@ void libxl__waiter_sleep_locked(libxl_ctx *ctx, libxl__waiter *w,
     if (!asleep(ctx->timekeeper))
         ctx->timekeeper = w;
     timed = ctx->timekeeper == w && earliest;
-    if (ctx->ncapture_fds > 0 && !ctx->poller)
-        poll_sleep_locked(ctx, w, timed ? earliest : NULL);
+    if (pollfds && ctx->ncapture_fds > 0 && !ctx->poller)
+        poll_sleep_locked(ctx, w, pollfds, timed ? earliest : NULL);
     else if (timed)
         pthread_cond_timedwait(&w->cond, &ctx->lock, earliest);
     else

@@ -591,6 +591,42 @@ static int group_kill_mainloop_Glocked(libxl__child *ch, int sig)
     return kill(ch->pid, sig);
 }
 
+/* S2: sig (0 checks) to ch, or to its group, as libxl__child_kill sends
+ * it, but with the caller's signal and an ERROR_* code: ERROR_NOTFOUND once
+ * it is reaped or has exited (never a signal to a recycled pid, R6). */
+int libxl__child_signal(libxl_ctx *ctx, libxl__child *ch, int sig)
+{
+    int r, e;
+
+    pthread_mutex_lock(&G.lock);
+    if (ch->reaped) {
+        pthread_mutex_unlock(&G.lock);
+        return ERROR_NOTFOUND;
+    }
+    if (ch->cls == LIBXL__CLASS_APP && ch->group)
+        r = group_kill_mainloop_Glocked(ch, sig);
+    else if (ch->group) {
+        /* Unreaped under G.lock: the group id is still its own. */
+        r = kill(-ch->pid, sig);
+        if (r && errno == ESRCH)
+            r = kill(ch->pid, sig); /* not yet a group leader */
+    } else if (ch->pidfd >= 0) {
+        r = libxl__pidfd_send_signal(ch->pidfd, sig);
+    } else {
+        r = kill(ch->pid, sig);
+    }
+    e = errno;
+    pthread_mutex_unlock(&G.lock);
+    if (r && e == ESRCH)
+        return ERROR_NOTFOUND; /* exited, not yet reaped: nothing to signal */
+    if (r) {
+        LOGEV(ctx, ERROR, e, "libxl_childproc_kill: signal %d to child %d",
+              sig, (int)ch->pid);
+        return ERROR_FAIL;
+    }
+    return 0;
+}
+
 int libxl__child_kill(libxl__child *ch, int sig)
 {
     libxl_ctx *ctx;
