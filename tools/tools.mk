@@ -13,6 +13,7 @@ tools_xlchild_run_SOURCES = \
 	tools/xr-opts.c \
 	tools/xr-output.c \
 	tools/xr-queue.c \
+	tools/xr-reap.c \
 	tools/xr-report.c \
 	tools/xr-signals.c \
 	tools/xr-util.c

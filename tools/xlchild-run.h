@@ -401,7 +401,6 @@ int mem_init(struct runner *r);
 void mem_pump(struct runner *r);
 void mem_free(struct runner *r);
 /* A failed job to run again, first. */
-void queue_retry(struct runner *r, struct job *j);
 /* Reads more of the job list when it cannot block (readable: poll said
  * so), and queues its lines. */
 void input_pump(struct runner *r, bool readable);

@@ -459,7 +459,12 @@ static void job_retry(struct runner *r, struct job *j)
     stream_init(&j->out, -1, NULL, NULL, 0, false);
     stream_init(&j->err, -1, NULL, NULL, 0, false);
     j->out.bytes = bytes;
-    queue_retry(r, j);
+    /* the front of the queue of jobs to start (xr-queue.c) */
+    j->next = r->pend_head;
+    r->pend_head = j;
+    if (!r->pend_tail)
+        r->pend_tail = j;
+    r->npend++;
 }
 
 static void job_finish(struct runner *r, struct job *j)

@@ -81,20 +81,11 @@ static void queue_push(struct runner *r, struct job *j)
     r->npend++;
 }
 
-void queue_retry(struct runner *r, struct job *j)
-{
-    j->next = r->pend_head;
-    r->pend_head = j;
-    if (!r->pend_tail)
-        r->pend_tail = j;
-    r->npend++;
-}
-
 static void input_failed(struct runner *r)
 {
     r->input_done = true;
     r->input_error = true;
-    stop(r, false); /* what runs, runs to its end */
+    r->stopping = true; /* nothing more starts; what runs, runs to its end */
 }
 
 /* The input is over: the total is what was started and is waiting. */
