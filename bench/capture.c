@@ -117,8 +117,8 @@ static void run_glib(void)
     gchar *out = NULL;
     gint st;
 
-    if (!g_spawn_sync(NULL, argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out,
-                      NULL, &st, NULL))
+    if (!g_spawn_sync(NULL, argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out, NULL,
+                      &st, NULL))
         fail("g_spawn_sync");
     /* g_spawn_sync gives no length, and the bytes are NULs: the status is
      * checked, and that there is a buffer. */
@@ -165,7 +165,8 @@ int main(int argc, char **argv)
     for (i = 0; i < n; i++)
         run();
     clock_gettime(CLOCK_MONOTONIC, &t1);
-    s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    s = (double)(t1.tv_sec - t0.tv_sec) +
+        (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
     printf("RESULT mech=%s n=%d size=%zu mibps=%.1f\n", mech, n, size,
            (double)n * (double)size / 1048576.0 / s);
     if (ctx)

@@ -37,18 +37,18 @@ struct bench_opts bench_opt;
 long bench_spawned, bench_done;
 
 static char shm_path[64];
-static int64_t *stamps;          /* n slots, MAP_SHARED */
-static pid_t *pids;              /* n */
-static unsigned char *seen;      /* n */
-static double *lat_us;           /* n */
+static int64_t *stamps;     /* n slots, MAP_SHARED */
+static pid_t *pids;         /* n */
+static unsigned char *seen; /* n */
+static double *lat_us;      /* n */
 static long nlat;
-static int32_t *pid2idx;         /* pid_max */
+static int32_t *pid2idx; /* pid_max */
 static long pid_max;
-static pid_t *idle;              /* k */
+static pid_t *idle; /* k */
 static long nidle;
 static char stamp_prog[PATH_MAX];
-static int w5_pipe[2] = { -1, -1 }; /* fork children read [0] */
-static char w5_fifo[64];             /* exec'd children open this */
+static int w5_pipe[2] = {-1, -1}; /* fork children read [0] */
+static char w5_fifo[64];          /* exec'd children open this */
 static int w5_fifo_fd = -1;
 static int64_t t0, t_end, t_release;
 static char notes[512];
@@ -82,9 +82,9 @@ static void w5_release(void)
         w5_pipe[1] = -1;
     }
     while (w5_fifo_fd >= 0 && left > 0) {
-        ssize_t r = write(w5_fifo_fd, bytes,
-                          left < (long)sizeof bytes ? (size_t)left
-                                                    : sizeof bytes);
+        ssize_t r =
+            write(w5_fifo_fd, bytes,
+                  left < (long)sizeof bytes ? (size_t)left : sizeof bytes);
         if (r <= 0 && errno != EINTR)
             break;
         if (r > 0)
@@ -215,8 +215,8 @@ static void setup_stamps(void)
     }
     if (ftruncate(fd, (off_t)(size ? size : 8)))
         bench_fail("ftruncate: %s", strerror(errno));
-    stamps = mmap(NULL, size ? size : 8, PROT_READ | PROT_WRITE, MAP_SHARED,
-                  fd, 0);
+    stamps =
+        mmap(NULL, size ? size : 8, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     if (stamps == MAP_FAILED)
         bench_fail("mmap stamps: %s", strerror(errno));
     close(fd);
@@ -312,7 +312,7 @@ static bool idle_settled(pid_t pid)
 
 static void setup_idle(void)
 {
-    static char *const argv[] = { "sleep", "1000", NULL };
+    static char *const argv[] = {"sleep", "1000", NULL};
     posix_spawnattr_t at;
     long j, first = 0;
     int r, tries = 0;
@@ -469,8 +469,8 @@ void bench_child(long i)
             ;
     }
     if (bench_opt.child_sleep_us) {
-        struct timespec ts = { bench_opt.child_sleep_us / 1000000,
-                               (bench_opt.child_sleep_us % 1000000) * 1000 };
+        struct timespec ts = {bench_opt.child_sleep_us / 1000000,
+                              (bench_opt.child_sleep_us % 1000000) * 1000};
         while (nanosleep(&ts, &ts) && errno == EINTR)
             ;
     }
@@ -528,7 +528,7 @@ pid_t bench_spawn(long i)
     case KIND_FORKEXEC:
         pid = fork();
         if (pid == 0) {
-            static char *const targv[] = { "true", NULL };
+            static char *const targv[] = {"true", NULL};
             sigset_t empty;
 
             sigemptyset(&empty);
@@ -786,10 +786,10 @@ int bench_finish(void)
     secs = (double)(t_end - t0) / 1e9;
     printf("RESULT mech=%s kind=%s n=%ld c=%ld k=%ld ballast_mib=%ld%s"
            " sleep_us=%ld nofile=%ld elapsed_s=%.6f rate=%.1f",
-           bench_opt.mech, kind_name(bench_opt.kind), bench_opt.n,
-           bench_opt.c, bench_opt.k, bench_opt.ballast_mib,
-           bench_opt.huge ? " huge=1" : "", bench_opt.child_sleep_us,
-           bench_opt.nofile, secs, (double)bench_opt.n / secs);
+           bench_opt.mech, kind_name(bench_opt.kind), bench_opt.n, bench_opt.c,
+           bench_opt.k, bench_opt.ballast_mib, bench_opt.huge ? " huge=1" : "",
+           bench_opt.child_sleep_us, bench_opt.nofile, secs,
+           (double)bench_opt.n / secs);
     if (nlat) {
         qsort(lat_us, (size_t)nlat, sizeof *lat_us, cmp_double);
         printf(" lat_p50_us=%.1f lat_p99_us=%.1f lat_max_us=%.1f", pct(0.50),

@@ -30,26 +30,26 @@
 #include <sys/types.h>
 
 enum bench_kind {
-    KIND_TRUE = 1,      /* (a) posix_spawn /bin/true, exits 0 */
-    KIND_FORK = 2,      /* (b) fork(), stamp, _exit(i % 250) */
-    KIND_STAMP = 4,     /* (c) posix_spawn of the stamp helper: same */
-    KIND_FORKEXEC = 8,  /* W4 contrast: fork() + execve /bin/true */
+    KIND_TRUE = 1,     /* (a) posix_spawn /bin/true, exits 0 */
+    KIND_FORK = 2,     /* (b) fork(), stamp, _exit(i % 250) */
+    KIND_STAMP = 4,    /* (c) posix_spawn of the stamp helper: same */
+    KIND_FORKEXEC = 8, /* W4 contrast: fork() + execve /bin/true */
 };
 
 struct bench_opts {
-    const char *mech;      /* printed as mech=; -T overrides */
-    enum bench_kind kind;  /* -k true|fork|stamp|forkexec */
-    long n;                /* -n children */
-    long c;                /* -c at most in flight */
-    long k;                /* -K idle children (W3) */
-    long ballast_mib;      /* -B touched MiB (W4) */
-    bool huge;             /* -H MADV_HUGEPAGE on the ballast */
-    long child_sleep_us;   /* -s children sleep this long before the stamp */
-    bool w5;               /* -M: children block until all N are out */
-    long nofile;           /* -f soft RLIMIT_NOFILE; 0 = raise to hard */
-    const char *drive;     /* -d mechanism-specific */
-    const char *mode;      /* -m mechanism-specific */
-    int watchdog_s;        /* -w */
+    const char *mech;     /* printed as mech=; -T overrides */
+    enum bench_kind kind; /* -k true|fork|stamp|forkexec */
+    long n;               /* -n children */
+    long c;               /* -c at most in flight */
+    long k;               /* -K idle children (W3) */
+    long ballast_mib;     /* -B touched MiB (W4) */
+    bool huge;            /* -H MADV_HUGEPAGE on the ballast */
+    long child_sleep_us;  /* -s children sleep this long before the stamp */
+    bool w5;              /* -M: children block until all N are out */
+    long nofile;          /* -f soft RLIMIT_NOFILE; 0 = raise to hard */
+    const char *drive;    /* -d mechanism-specific */
+    const char *mode;     /* -m mechanism-specific */
+    int watchdog_s;       /* -w */
 };
 
 extern struct bench_opts bench_opt;

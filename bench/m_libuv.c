@@ -20,8 +20,8 @@ static void start_one(long i);
 static void exit_cb(uv_process_t *p, int64_t exit_status, int term_signal)
 {
     long i = (long)(intptr_t)p->data;
-    int status = term_signal ? (term_signal & 0x7f)
-                             : (int)((exit_status & 0xff) << 8);
+    int status =
+        term_signal ? (term_signal & 0x7f) : (int)((exit_status & 0xff) << 8);
 
     bench_got(i, 0, status);
     uv_close((uv_handle_t *)p, NULL);
@@ -31,7 +31,7 @@ static void exit_cb(uv_process_t *p, int64_t exit_status, int term_signal)
 
 static void start_one(long i)
 {
-    uv_process_options_t o = { 0 };
+    uv_process_options_t o = {0};
     uv_stdio_container_t stdio[3];
     char *argv[6], buf[64];
     int r, j;

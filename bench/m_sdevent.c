@@ -42,8 +42,8 @@ static void start_one(long i)
 {
     pid_t pid = bench_spawn(i);
     sd_event_source *s;
-    int r = sd_event_add_child(ev, &s, pid, WEXITED, child_cb,
-                               (void *)(intptr_t)i);
+    int r =
+        sd_event_add_child(ev, &s, pid, WEXITED, child_cb, (void *)(intptr_t)i);
 
     if (r < 0)
         bench_fail("sd_event_add_child: %s", strerror(-r));

@@ -55,7 +55,7 @@ static void refill(void)
 
 static void start_sentinel(void)
 {
-    static char *const argv[] = { "true", NULL };
+    static char *const argv[] = {"true", NULL};
     libxl_childproc_args a;
     libxl_asyncop_how how;
     int rc;

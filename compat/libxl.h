@@ -97,7 +97,7 @@
  * in Xen, the logger must outlive the ctx.  A NULL logger gives xlchild's
  * default: warnings and worse to stderr.
  */
-#define libxl_ctx_alloc(pctx, version, flags, lg)                         \
+#define libxl_ctx_alloc(pctx, version, flags, lg) \
     libxl_ctx_alloc((pctx), (version), (flags), libxl__xtl_bridge(lg))
 
 #endif /* LIBXL_H */

@@ -93,8 +93,8 @@ struct xentoollog_logger_stdiostream { /* opaque in Xen: use the functions */
 static inline const char *xtl_level_to_string(xentoollog_level level)
 {
     static const char *const names[XTL_NUM_LEVELS] = {
-        "none", "debug", "verbose", "detail", "progress",
-        "info", "notice", "warning", "error", "critical",
+        "none", "debug",  "verbose", "detail", "progress",
+        "info", "notice", "warning", "error",  "critical",
     };
 
     if ((int)level < 0 || level >= XTL_NUM_LEVELS)
@@ -104,12 +104,11 @@ static inline const char *xtl_level_to_string(xentoollog_level level)
 
 static inline void xtl_logv(struct xentoollog_logger *logger,
                             xentoollog_level level, int errnoval,
-                            const char *context, const char *format,
-                            va_list al) LIBXL__XTL_PRINTF(5, 0);
+                            const char *context, const char *format, va_list al)
+    LIBXL__XTL_PRINTF(5, 0);
 static inline void xtl_logv(struct xentoollog_logger *logger,
                             xentoollog_level level, int errnoval,
-                            const char *context, const char *format,
-                            va_list al)
+                            const char *context, const char *format, va_list al)
 {
     int saved = errno;
 
@@ -158,23 +157,23 @@ static inline void xtl_logger_destroy(struct xentoollog_logger *logger)
  * sets its vtable to NAME_vmessage, NAME_progress and NAME_destroy, and
  * returns a malloc'd copy (NULL, after logging, if malloc fails).
  */
-#define XTL_NEW_LOGGER(LOGGER, buffer)                                      \
-    ({                                                                      \
-        xentoollog_logger_##LOGGER *new_consumer;                           \
-                                                                            \
-        (buffer).vtable.vmessage = LOGGER##_vmessage;                       \
-        (buffer).vtable.progress = LOGGER##_progress;                       \
-        (buffer).vtable.destroy = LOGGER##_destroy;                         \
-        memset(&(buffer).vtable.libxl__bridge, 0,                           \
-               sizeof (buffer).vtable.libxl__bridge);                       \
-        new_consumer = (xentoollog_logger_##LOGGER *)malloc(                \
-            sizeof(*new_consumer));                                         \
-        if (!new_consumer)                                                  \
-            xtl_log((xentoollog_logger *)&(buffer), XTL_CRITICAL, errno,   \
-                    "xtl", "failed to allocate memory for a new logger");   \
-        else                                                                \
-            *new_consumer = (buffer);                                       \
-        new_consumer;                                                       \
+#define XTL_NEW_LOGGER(LOGGER, buffer)                                    \
+    ({                                                                    \
+        xentoollog_logger_##LOGGER *new_consumer;                         \
+                                                                          \
+        (buffer).vtable.vmessage = LOGGER##_vmessage;                     \
+        (buffer).vtable.progress = LOGGER##_progress;                     \
+        (buffer).vtable.destroy = LOGGER##_destroy;                       \
+        memset(&(buffer).vtable.libxl__bridge, 0,                         \
+               sizeof(buffer).vtable.libxl__bridge);                      \
+        new_consumer =                                                    \
+            (xentoollog_logger_##LOGGER *)malloc(sizeof(*new_consumer));  \
+        if (!new_consumer)                                                \
+            xtl_log((xentoollog_logger *)&(buffer), XTL_CRITICAL, errno,  \
+                    "xtl", "failed to allocate memory for a new logger"); \
+        else                                                              \
+            *new_consumer = (buffer);                                     \
+        new_consumer;                                                     \
     })
 
 /* The stdio stream logger: one line per message, written under the FILE's
@@ -182,14 +181,14 @@ static inline void xtl_logger_destroy(struct xentoollog_logger *logger)
  *   [DATE ][[PID] ]CONTEXT: LEVEL: MESSAGE[: strerror(errnoval)] */
 
 static inline void libxl__xtl_stdio_vmessage(xentoollog_logger *logger,
-                                        xentoollog_level level, int errnoval,
-                                        const char *context,
-                                        const char *format, va_list al)
+                                             xentoollog_level level,
+                                             int errnoval, const char *context,
+                                             const char *format, va_list al)
     LIBXL__XTL_PRINTF(5, 0);
 static inline void libxl__xtl_stdio_vmessage(xentoollog_logger *logger,
-                                        xentoollog_level level, int errnoval,
-                                        const char *context,
-                                        const char *format, va_list al)
+                                             xentoollog_level level,
+                                             int errnoval, const char *context,
+                                             const char *format, va_list al)
 {
     xentoollog_logger_stdiostream *lg = (xentoollog_logger_stdiostream *)logger;
     FILE *f = lg->f;
@@ -229,17 +228,17 @@ static inline void libxl__xtl_stdio_vmessage(xentoollog_logger *logger,
 }
 
 static inline void libxl__xtl_stdio_progress(xentoollog_logger *logger,
-                                        const char *context,
-                                        const char *doing_what, int percent,
-                                        unsigned long done,
-                                        unsigned long total)
+                                             const char *context,
+                                             const char *doing_what,
+                                             int percent, unsigned long done,
+                                             unsigned long total)
 {
     xentoollog_logger_stdiostream *lg = (xentoollog_logger_stdiostream *)logger;
 
     if (lg->flags & XTL_STDIOSTREAM_HIDE_PROGRESS)
         return;
-    xtl_log(logger, XTL_PROGRESS, -1, context, "%s: %lu/%lu  %3d%%",
-            doing_what, done, total, percent);
+    xtl_log(logger, XTL_PROGRESS, -1, context, "%s: %lu/%lu  %3d%%", doing_what,
+            done, total, percent);
 }
 
 static inline void libxl__xtl_stdio_destroy(xentoollog_logger *logger)
@@ -274,15 +273,16 @@ xtl_createlogger_stdiostream(FILE *f, xentoollog_level min_level,
     return lg;
 }
 
-static inline void xtl_stdiostream_set_minlevel(
-    xentoollog_logger_stdiostream *lg, xentoollog_level min_level)
+static inline void
+xtl_stdiostream_set_minlevel(xentoollog_logger_stdiostream *lg,
+                             xentoollog_level min_level)
 {
     lg->min_level = min_level;
 }
 
-static inline void xtl_stdiostream_adjust_flags(
-    xentoollog_logger_stdiostream *lg, unsigned set_flags,
-    unsigned clear_flags)
+static inline void
+xtl_stdiostream_adjust_flags(xentoollog_logger_stdiostream *lg,
+                             unsigned set_flags, unsigned clear_flags)
 {
     lg->flags = (lg->flags & ~clear_flags) | set_flags;
 }
@@ -303,18 +303,17 @@ static inline xentoollog_level libxl__xtl_level(libxl_log_level level)
 
 static inline void libxl__xtl_bridge_vmessage(libxl_logger *lg,
                                               libxl_log_level level,
-                                              int errnoval,
-                                              const char *context,
+                                              int errnoval, const char *context,
                                               const char *format, va_list al)
     LIBXL__XTL_PRINTF(5, 0);
 static inline void libxl__xtl_bridge_vmessage(libxl_logger *lg,
                                               libxl_log_level level,
-                                              int errnoval,
-                                              const char *context,
+                                              int errnoval, const char *context,
                                               const char *format, va_list al)
 {
-    xentoollog_logger *x = (xentoollog_logger *)(void *)
-        ((char *)lg - offsetof(xentoollog_logger, libxl__bridge));
+    xentoollog_logger *x =
+        (xentoollog_logger *)(void *)((char *)lg - offsetof(xentoollog_logger,
+                                                            libxl__bridge));
 
     if (x->vmessage)
         x->vmessage(x, libxl__xtl_level(level), errnoval, context, format, al);

@@ -107,9 +107,9 @@ static gboolean fd_ready(gint fd, GIOCondition cond, gpointer data)
 static void fd_watch(fd_reg *r)
 {
     /* events == 0 must work too, generating nothing: no source then. */
-    r->source = r->events ? g_unix_fd_add(r->fd, condition_of(r->events),
-                                          fd_ready, r)
-                          : 0;
+    r->source = r->events
+                    ? g_unix_fd_add(r->fd, condition_of(r->events), fd_ready, r)
+                    : 0;
 }
 
 static int hook_fd_register(void *user, int fd, void **for_app_out,

@@ -19,9 +19,9 @@ int main(int argc, char **argv)
     if (!res || libxl_ctx_alloc(&ctx, LIBXL_VERSION, 0, NULL))
         return 2;
     for (i = 1; i < argc; i++) {
-        char *cmd[] = { "sh", "-c", argv[i], NULL };
-        libxl_childproc_args a = { .path = "/bin/sh", .argv = cmd };
-        libxl_asyncop_how how = { .u.for_event = (libxl_ev_user)i };
+        char *cmd[] = {"sh", "-c", argv[i], NULL};
+        libxl_childproc_args a = {.path = "/bin/sh", .argv = cmd};
+        libxl_asyncop_how how = {.u.for_event = (libxl_ev_user)i};
 
         a.timeout_ms = 2000; /* then SIGTERM, SIGKILL after 2 s more */
         rc = libxl_childproc_run(ctx, &a, &res[i], &how);

@@ -213,9 +213,9 @@ typedef struct libxl_childproc_args { /* extensible: zero-initialise */
      * against 0.1 never has these read: it binds to the 0.1 entry. */
     const libxl_childproc_fd *fds; /* extra fds for the child */
     int nr_fds;
-    int close_other_fds; /* non-zero: the child holds only 0-2 and fds[] */
-    unsigned capture;    /* LIBXL_CAPTURE_* bits */
-    size_t capture_max;  /* bytes kept per stream; 0: 1 MiB */
+    int close_other_fds;    /* non-zero: the child holds only 0-2 and fds[] */
+    unsigned capture;       /* LIBXL_CAPTURE_* bits */
+    size_t capture_max;     /* bytes kept per stream; 0: 1 MiB */
     const void *stdin_data; /* non-NULL: stdin is a pipe fed these bytes,
                                then EOF */
     size_t stdin_len;

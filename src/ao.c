@@ -115,8 +115,7 @@ LIBXL_EXPORT int libxl_ao_abort(libxl_ctx *ctx, const libxl_asyncop_how *how)
         return rc;
     rc = ERROR_NOTFOUND;
     CTX_LOCK(ctx);
-    TAILQ_FOREACH(ao, &ctx->aos, entry)
-    {
+    TAILQ_FOREACH(ao, &ctx->aos, entry) {
         if (!how_equal(ao, how))
             continue;
         if (ao->abort_requested) {
@@ -157,8 +156,7 @@ LIBXL_EXPORT int libxl_childproc_kill(libxl_ctx *ctx,
         return rc;
     rc = ERROR_NOTFOUND;
     CTX_LOCK(ctx);
-    TAILQ_FOREACH(ao, &ctx->aos, entry)
-    {
+    TAILQ_FOREACH(ao, &ctx->aos, entry) {
         if (!how_equal(ao, how))
             continue;
         if (ao->child)

@@ -139,8 +139,8 @@ static void stdin_write_locked(libxl_ctx *ctx, libxl__capture *cap)
     sigpending(&pending);
     was_pending = sigismember(&pending, SIGPIPE);
     while (cap->in_off < cap->in_len) {
-        ssize_t n = write(s->fd, cap->in + cap->in_off,
-                          cap->in_len - cap->in_off);
+        ssize_t n =
+            write(s->fd, cap->in + cap->in_off, cap->in_len - cap->in_off);
 
         if (n > 0) {
             cap->in_off += (size_t)n;
@@ -156,8 +156,10 @@ static void stdin_write_locked(libxl_ctx *ctx, libxl__capture *cap)
             while (sigtimedwait(&pipe_set, NULL, &zero) < 0 && errno == EINTR)
                 ;
         } else if (n < 0 && errno != EPIPE) {
-            LOGE(ctx, WARN, "libxl_childproc_run: write of stdin_data to"
-                 " child %d", (int)cap->pid);
+            LOGE(ctx, WARN,
+                 "libxl_childproc_run: write of stdin_data to"
+                 " child %d",
+                 (int)cap->pid);
         }
         cap->in_off = cap->in_len; /* the rest is not wanted */
     }
@@ -259,8 +261,10 @@ static int stream_register_locked(libxl_ctx *ctx, libxl__capture_stream *s,
     rc = ctx->os_hooks.fd_register(ctx->os_hooks_user, s->fd, &s->for_app,
                                    events, (void *)s->token);
     if (rc) {
-        LOG(ctx, ERROR, "libxl_childproc_run: fd_register of a capture"
-            " pipe failed (%d)", rc);
+        LOG(ctx, ERROR,
+            "libxl_childproc_run: fd_register of a capture"
+            " pipe failed (%d)",
+            rc);
         return rc;
     }
     s->registered = true;
@@ -347,8 +351,7 @@ void libxl__captures_drain_locked(libxl_ctx *ctx)
     /* A completion drops the lock for its callback: start again after
      * one, as the list may have changed meanwhile. */
 again:
-    LIST_FOREACH(cap, &ctx->captures, entry)
-    {
+    LIST_FOREACH(cap, &ctx->captures, entry) {
         cap_drain_locked(ctx, cap);
         if (cap->reaped && all_closed(cap)) {
             cap_finish_locked(ctx, cap);
@@ -362,8 +365,7 @@ int libxl__capture_pollfds_locked(libxl_ctx *ctx, struct pollfd *fds, int max)
     libxl__capture *cap;
     int n = 0, i;
 
-    LIST_FOREACH(cap, &ctx->captures, entry)
-    {
+    LIST_FOREACH(cap, &ctx->captures, entry) {
         for (i = 0; i < 3; i++) {
             if (cap->s[i].fd < 0)
                 continue;
@@ -400,8 +402,7 @@ void libxl__capture_poke_locked(libxl_ctx *ctx)
         return;
     }
     /* No poller: a waiter asleep on its condition variable becomes one. */
-    TAILQ_FOREACH(w, &ctx->waiters, entry)
-    {
+    TAILQ_FOREACH(w, &ctx->waiters, entry) {
         if (!w->woken) {
             libxl__waiter_wake_locked(w);
             return;

@@ -133,8 +133,7 @@ static void child_done_locked(libxl_ctx *ctx, libxl__child *ch)
 void libxl__start_begin_locked(libxl_ctx *ctx, libxl__start *st)
 {
     st->mode = ctx->mode;
-    st->fork_replacement =
-        ctx->have_hooks ? ctx->hooks.fork_replacement : NULL;
+    st->fork_replacement = ctx->have_hooks ? ctx->hooks.fork_replacement : NULL;
     st->hooks_user = ctx->hooks_user;
     ctx->nstarting++;
 }
@@ -193,31 +192,33 @@ static bool run_args_ok(libxl_ctx *ctx, const libxl_childproc_args *args)
         !stdio_arg_ok(ctx, "stderr_fd", args->stderr_fd))
         return false;
     RUN_CHECK(ctx, args->nr_fds >= 0, "nr_fds %d is negative", args->nr_fds);
-    RUN_CHECK(ctx, args->fds || args->nr_fds == 0,
-              "fds is NULL with nr_fds %d", args->nr_fds);
+    RUN_CHECK(ctx, args->fds || args->nr_fds == 0, "fds is NULL with nr_fds %d",
+              args->nr_fds);
     for (i = 0; i < args->nr_fds; i++) {
         const libxl_childproc_fd *f = &args->fds[i];
 
         RUN_CHECK(ctx, f->child_fd >= 3, "fds[%d].child_fd %d is below 3", i,
                   f->child_fd);
-        RUN_CHECK(ctx, fd_open(f->parent_fd), "fds[%d].parent_fd %d is not open",
-                  i, f->parent_fd);
+        RUN_CHECK(ctx, fd_open(f->parent_fd),
+                  "fds[%d].parent_fd %d is not open", i, f->parent_fd);
         for (j = 0; j < i; j++)
             RUN_CHECK(ctx, args->fds[j].child_fd != f->child_fd,
                       "fds[%d].child_fd %d is also fds[%d]'s", i, f->child_fd,
                       j);
     }
-    RUN_CHECK(ctx, !(args->capture & ~(LIBXL_CAPTURE_STDOUT |
-                                       LIBXL_CAPTURE_STDERR)),
+    RUN_CHECK(ctx,
+              !(args->capture & ~(LIBXL_CAPTURE_STDOUT | LIBXL_CAPTURE_STDERR)),
               "capture 0x%x has unknown bits", args->capture);
-    RUN_CHECK(ctx, !(args->capture & LIBXL_CAPTURE_STDOUT) ||
-                   args->stdout_fd == 0 || args->stdout_fd == -1,
+    RUN_CHECK(ctx,
+              !(args->capture & LIBXL_CAPTURE_STDOUT) || args->stdout_fd == 0 ||
+                  args->stdout_fd == -1,
               "capture of stdout with stdout_fd %d", args->stdout_fd);
-    RUN_CHECK(ctx, !(args->capture & LIBXL_CAPTURE_STDERR) ||
-                   args->stderr_fd == 0 || args->stderr_fd == -1,
+    RUN_CHECK(ctx,
+              !(args->capture & LIBXL_CAPTURE_STDERR) || args->stderr_fd == 0 ||
+                  args->stderr_fd == -1,
               "capture of stderr with stderr_fd %d", args->stderr_fd);
-    RUN_CHECK(ctx, !args->stdin_data || args->stdin_fd == 0 ||
-                   args->stdin_fd == -1,
+    RUN_CHECK(ctx,
+              !args->stdin_data || args->stdin_fd == 0 || args->stdin_fd == -1,
               "stdin_data with stdin_fd %d", args->stdin_fd);
     RUN_CHECK(ctx, args->stdin_data || !args->stdin_len,
               "stdin_len %zu with no stdin_data", args->stdin_len);
@@ -231,8 +232,8 @@ static bool run_args_ok(libxl_ctx *ctx, const libxl_childproc_args *args)
  * One that cannot be tracked is killed and reaped here rather than left a
  * zombie: still under spawn_lock, so no waitpid(-1) pass can have reaped
  * it and the pid is still its own. */
-static int child_track(libxl_ctx *ctx, const libxl__start *st,
-                       libxl__child *ch, pid_t pid)
+static int child_track(libxl_ctx *ctx, const libxl__start *st, libxl__child *ch,
+                       pid_t pid)
 {
     int rc;
 
@@ -335,7 +336,7 @@ static int run_entered(libxl_ctx *ctx, const libxl_childproc_args *args,
     if ((rc = libxl__osevent_ready_locked(ctx)) ||
         ((args->capture || args->stdin_data) &&
          (rc = libxl__capture_new_locked(ctx, ao, args,
-                                             libxl__run_done_locked))) ||
+                                         libxl__run_done_locked))) ||
         (args->timeout_ms > 0 &&
          (rc = libxl__timeout_set_locked(ctx, &ao->timer, args->timeout_ms)))) {
         libxl__capture_free_locked(ctx, ao->cap);
@@ -407,10 +408,10 @@ LIBXL_EXPORT __attribute__((symver("libxl_childproc_run@@XLCHILD_0.2"))) int
 libxl__childproc_run_v02(libxl_ctx *ctx, const libxl_childproc_args *args,
                          libxl_childproc_result *result_out,
                          const libxl_asyncop_how *ao_how);
-LIBXL_EXPORT int
-libxl__childproc_run_v02(libxl_ctx *ctx, const libxl_childproc_args *args,
-                         libxl_childproc_result *result_out,
-                         const libxl_asyncop_how *ao_how)
+LIBXL_EXPORT int libxl__childproc_run_v02(libxl_ctx *ctx,
+                                          const libxl_childproc_args *args,
+                                          libxl_childproc_result *result_out,
+                                          const libxl_asyncop_how *ao_how)
 {
     return run_api(ctx, args, result_out, sizeof *result_out, ao_how);
 }
@@ -419,10 +420,10 @@ LIBXL_EXPORT __attribute__((symver("libxl_childproc_run@XLCHILD_0.1"))) int
 libxl__childproc_run_v01(libxl_ctx *ctx, const libxl_childproc_args *args01,
                          libxl_childproc_result *result01,
                          const libxl_asyncop_how *ao_how);
-LIBXL_EXPORT int
-libxl__childproc_run_v01(libxl_ctx *ctx, const libxl_childproc_args *args01,
-                         libxl_childproc_result *result01,
-                         const libxl_asyncop_how *ao_how)
+LIBXL_EXPORT int libxl__childproc_run_v01(libxl_ctx *ctx,
+                                          const libxl_childproc_args *args01,
+                                          libxl_childproc_result *result01,
+                                          const libxl_asyncop_how *ao_how)
 {
     libxl_childproc_args args;
 

@@ -23,8 +23,7 @@ static void wake_taker_locked(libxl_ctx *ctx, const libxl_event *ev)
 {
     libxl__waiter *w;
 
-    TAILQ_FOREACH(w, &ctx->waiters, entry)
-    {
+    TAILQ_FOREACH(w, &ctx->waiters, entry) {
         if (!w->woken && !w->sync_ao &&
             event_matches(ev, w->typemask, w->pred, w->pred_user)) {
             libxl__waiter_wake_locked(w);
@@ -78,8 +77,7 @@ libxl_event *libxl__event_take_locked(libxl_ctx *ctx, uint64_t typemask,
 {
     libxl_event *ev;
 
-    TAILQ_FOREACH(ev, &ctx->events, link)
-    {
+    TAILQ_FOREACH(ev, &ctx->events, link) {
         if (event_matches(ev, typemask, pred, user)) {
             TAILQ_REMOVE(&ctx->events, ev, link);
             /* Another waiter may have been woken for the event we took

@@ -41,8 +41,7 @@ void libxl__ctx_kick_locked(libxl_ctx *ctx)
     libxl__wake_fd_arm_locked(ctx);
     /* One idle waiter, preferably not the one watching the clock (it would
      * have to hand that role on before it works). */
-    TAILQ_FOREACH(w, &ctx->waiters, entry)
-    {
+    TAILQ_FOREACH(w, &ctx->waiters, entry) {
         if (w->woken)
             continue;
         if (w != ctx->timekeeper) {

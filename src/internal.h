@@ -78,10 +78,10 @@
 #if defined(HAVE_VALGRIND_DRD_H) && defined(HAVE_VALGRIND_HELGRIND_H)
 #include <valgrind/drd.h>
 #include <valgrind/helgrind.h>
-#define LIBXL__ATOMIC_VAR(v)                                             \
-    do {                                                                 \
-        DRD_IGNORE_VAR(v);                                               \
-        VALGRIND_HG_DISABLE_CHECKING(&(v), sizeof(v));                   \
+#define LIBXL__ATOMIC_VAR(v)                           \
+    do {                                               \
+        DRD_IGNORE_VAR(v);                             \
+        VALGRIND_HG_DISABLE_CHECKING(&(v), sizeof(v)); \
     } while (0)
 /* In a fork child: the lock at &v starts a new life (it is initialised
  * again, whatever state a vanished thread left it in), so drd and helgrind
@@ -182,8 +182,8 @@ struct libxl__child {
     libxl__child *hash_next;
     LIST_ENTRY(libxl__child) ctx_entry;     /* ctx->children */
     LIST_ENTRY(libxl__child) nopidfd_entry; /* G.nopidfd (watched only) */
-    bool reaped;     /* out of the table; no signal may be sent */
-    bool on_nopidfd; /* in G.nopidfd: checked by pid every pass */
+    bool reaped;             /* out of the table; no signal may be sent */
+    bool on_nopidfd;         /* in G.nopidfd: checked by pid every pass */
     bool kill_group_on_exit; /* SIGTERM went to its group, whose grace
                                 runs: if the leader exits first it is held
                                 unreaped (its zombie keeps the group id
@@ -246,18 +246,18 @@ struct libxl__ao {
     bool complete;
     int rc;
     libxl__waiter *waiter; /* sync: the thread waiting */
-    libxl_event *ev; /* the completion event (how->callback NULL),
-                        allocated with the ao so that completing it cannot
-                        fail for want of memory and lose it */
+    libxl_event *ev;       /* the completion event (how->callback NULL),
+                              allocated with the ao so that completing it cannot
+                              fail for want of memory and lose it */
 
     /* libxl_childproc_run */
     bool starting;            /* run_start still filling it in */
     libxl__child *done_early; /* reaped while starting */
     libxl__child *child;      /* NULL until spawned */
     libxl_childproc_result *result_out;
-    size_t result_size;    /* how much of *result_out the caller has: the
-                              0.1 part for 0.1 programs (S0) */
-    pid_t pid;             /* 0 until spawned */
+    size_t result_size; /* how much of *result_out the caller has: the
+                           0.1 part for 0.1 programs (S0) */
+    pid_t pid;          /* 0 until spawned */
     int exec_errno;
     int kill_grace_ms;
     bool timed_out;
@@ -267,15 +267,15 @@ struct libxl__ao {
 };
 
 struct libxl__ctx {
-    pthread_mutex_t lock; /* guards everything below */
-    unsigned generation;  /* G.generation at alloc (F1) */
-    int users;            /* threads inside libxl calls on it */
-    int nstarting;        /* runs/forks creating a child right now */
+    pthread_mutex_t lock;   /* guards everything below */
+    unsigned generation;    /* G.generation at alloc (F1) */
+    int users;              /* threads inside libxl calls on it */
+    int nstarting;          /* runs/forks creating a child right now */
     pthread_cond_t started; /* nstarting fell to 0 */
     int inflight; /* statuses collected by the reaper, not yet queued here:
                      incremented under G.lock, decremented under ctx->lock,
                      so accessed atomically */
-    bool freeing;         /* libxl_ctx_free waits for users */
+    bool freeing; /* libxl_ctx_free waits for users */
     pthread_cond_t users_gone;
     libxl_logger *lg;
     pthread_t alloc_thread;
@@ -295,8 +295,9 @@ struct libxl__ctx {
     /* the inbox (src/inbox.c): statuses queued by the reaper (or by
      * childproc_reaped), the library's children and unknown ones */
     struct libxl__child_q reaped;
-    TAILQ_HEAD(, libxl__ao) failed;    /* aos that failed to start: their
-                                          completion waits for the loop */
+    TAILQ_HEAD(, libxl__ao)
+    failed; /* aos that failed to start: their
+               completion waits for the loop */
 
     TAILQ_HEAD(, libxl_event) events; /* via the public link fields */
     TAILQ_HEAD(, libxl__waiter) waiters;
@@ -321,9 +322,9 @@ struct libxl__ctx {
 
     /* S5's pipes (src/capture.c) */
     LIST_HEAD(, libxl__capture) captures;
-    int ncapture_fds;        /* open parent ends among them */
-    libxl__waiter *poller;   /* the waiter asleep in poll() on them */
-    int poll_efd;            /* wakes the poller; -1 until first needed */
+    int ncapture_fds;      /* open parent ends among them */
+    libxl__waiter *poller; /* the waiter asleep in poll() on them */
+    int poll_efd;          /* wakes the poller; -1 until first needed */
 
     /* G.lock */
     LIST_ENTRY(libxl__ctx) g_entry; /* G.ctxs */
@@ -348,10 +349,10 @@ typedef struct {
     int n_always, n_selective; /* ctxs in M5, M6 */
     int n_default_children;    /* unreaped class DEFAULT children */
     int n_watched;             /* unreaped children the reaper owns */
-    int n_group_kills;   /* children with kill_group_on_exit */
-    long npidfds;        /* pidfds held (atomic): see pidfd_affordable */
-    long nofile_limit;     /* RLIMIT_NOFILE, as last read (atomic) */
-    unsigned nofile_checks; /* pidfd_affordable's calls (atomic) */
+    int n_group_kills;         /* children with kill_group_on_exit */
+    long npidfds;              /* pidfds held (atomic): see pidfd_affordable */
+    long nofile_limit;         /* RLIMIT_NOFILE, as last read (atomic) */
+    unsigned nofile_checks;    /* pidfd_affordable's calls (atomic) */
     bool reap_all;             /* derived: see update_reap_all */
     int nstarts;        /* starts in flight: spawn_lock's readers (atomic) */
     bool reap_deferred; /* a waitpid(-1) pass left a pid that may be a
@@ -367,7 +368,7 @@ typedef struct {
     volatile pid_t reaper_tid; /* read in the signal handler */
     int epfd;
     bool reaper_untimed; /* asleep with no sweep timeout */
-    unsigned pass_seq; /* bumped by every reaping pass */
+    unsigned pass_seq;   /* bumped by every reaping pass */
     /* collected outside the reaper (lost children found at registration),
      * handed over by the reaper's next pass */
     struct libxl__child_q pending;
@@ -498,16 +499,17 @@ void libxl__spawn_unlock(void);
  * hash_next for more of the same pid), or NULL. */
 libxl__child *libxl__child_lookup_Glocked(pid_t pid);
 /* Collects ch if it has exited: 1 (into *batch, unless an orphan), or 0. */
-int libxl__child_collect_Glocked(libxl__child *ch, struct libxl__child_q *batch);
+int libxl__child_collect_Glocked(libxl__child *ch,
+                                 struct libxl__child_q *batch);
 /* The same for a child whose pidfd was reported readable (it has exited):
  * no ptrace-stop peek first. */
 int libxl__child_collect_exited_Glocked(libxl__child *ch,
-                                       struct libxl__child_q *batch);
+                                        struct libxl__child_q *batch);
 /* Records the status of a child just collected (or lost), takes it out of
  * the pid table, and returns true if it must now be handed to its ctx
  * (false: it was an orphan and has been freed). */
 bool libxl__child_collected_Glocked(libxl__child *ch, int status,
-                                   const struct rusage *ru, bool lost);
+                                    const struct rusage *ru, bool lost);
 /* For waitid's siginfo: did that child exit (not a stop or a ptrace
  * trap, which waitid(WEXITED) reports for a tracee), and its wait status. */
 bool libxl__si_exited(const siginfo_t *si);
@@ -606,8 +608,7 @@ bool libxl__waiter_cancelled_locked(libxl_ctx *ctx, libxl__waiter *w,
 void libxl__event_occurred_locked(libxl_ctx *ctx, libxl_event *ev);
 /* The first queued event that matches, taken off the queue, or NULL. */
 libxl_event *libxl__event_take_locked(libxl_ctx *ctx, uint64_t typemask,
-                                      libxl_event_predicate *pred,
-                                      void *user);
+                                      libxl_event_predicate *pred, void *user);
 void libxl__events_free_locked(libxl_ctx *ctx);
 /* Wakes, for each queued event, one sleeping waiter that would take it. */
 void libxl__event_wake_takers_locked(libxl_ctx *ctx);
@@ -738,8 +739,8 @@ int libxl__env_build(libxl_ctx *ctx, const libxl_childproc_args *args,
 
 /* S5 (src/capture.c), all with ctx->lock held. */
 typedef struct {
-    int fd;          /* the parent's end, -1 once closed */
-    char *buf;       /* captured bytes (out/err) */
+    int fd;    /* the parent's end, -1 once closed */
+    char *buf; /* captured bytes (out/err) */
     size_t len, size;
     bool truncated;
     bool registered; /* with the fd_register hook */
@@ -757,14 +758,14 @@ struct libxl__capture {
     libxl__ao *ao;
     libxl__capture_done *done;
     pid_t pid;
-    unsigned captured;        /* LIBXL_CAPTURE_* */
-    size_t max;               /* capture_max */
+    unsigned captured;          /* LIBXL_CAPTURE_* */
+    size_t max;                 /* capture_max */
     libxl__capture_stream s[3]; /* stdin (written), stdout, stderr */
-    const char *in;           /* stdin_data still to write */
+    const char *in;             /* stdin_data still to write */
     char *in_copy;
     size_t in_len, in_off;
-    libxl__child *reaped;     /* reaped, waiting for the pipes' EOF */
-    libxl__timeout linger;    /* 200 ms after the reap */
+    libxl__child *reaped;  /* reaped, waiting for the pipes' EOF */
+    libxl__timeout linger; /* 200 ms after the reap */
 };
 
 /* Allocates ao->cap for args (capture or stdin_data), on ctx->captures;

@@ -42,8 +42,8 @@ static bool other_reaping_ctx_Glocked(libxl_ctx *ctx)
     libxl_ctx *c;
 
     LIST_FOREACH(c, &G.ctxs, g_entry)
-    if (c != ctx && c->mode != libxl_sigchld_owner_mainloop)
-        return true;
+        if (c != ctx && c->mode != libxl_sigchld_owner_mainloop)
+            return true;
     return false;
 }
 

@@ -65,8 +65,8 @@ LIBXL_EXPORT void libxl_osevent_occurred_timeout(libxl_ctx *ctx,
         return;
     CTX_LOCK(ctx);
     LIST_FOREACH(reg, &ctx->osregs, entry)
-    if (reg->token == (uintptr_t)for_libxl)
-        break;
+        if (reg->token == (uintptr_t)for_libxl)
+            break;
     if (!reg) {
         CTX_UNLOCK(ctx); /* not ours (any more): ignored */
         libxl__ctx_leave(ctx);

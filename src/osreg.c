@@ -123,4 +123,3 @@ int libxl__osevent_ready_locked(libxl_ctx *ctx)
 {
     return wake_fd_register_locked(ctx);
 }
-

@@ -41,16 +41,14 @@
  * fork_replacement (R3), or fork(). */
 pid_t libxl__start_fork(const libxl__start *st)
 {
-    return st->fork_replacement ? st->fork_replacement(st->hooks_user)
-                                : fork();
+    return st->fork_replacement ? st->fork_replacement(st->hooks_user) : fork();
 }
-
 
 extern char **environ;
 
 /* Log lines name the public function the caller called. */
-#define RUN_LOG(ctx, lvl, errnoval, ...)                                    \
-    libxl__log((ctx), LIBXL_LOG_##lvl, (errnoval), "libxl_childproc_run",   \
+#define RUN_LOG(ctx, lvl, errnoval, ...)                                  \
+    libxl__log((ctx), LIBXL_LOG_##lvl, (errnoval), "libxl_childproc_run", \
                __VA_ARGS__)
 
 #if defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 34)
@@ -60,14 +58,14 @@ extern char **environ;
 /* What the child is to do, prepared in the parent. */
 typedef struct {
     const libxl_childproc_args *args;
-    const char *prog;    /* what to exec: args->path, or where S10 found it */
-    const char *search;  /* NULL, or the PATH child_exec searches prog in */
-    char *const *envp;   /* the child's environment */
+    const char *prog;   /* what to exec: args->path, or where S10 found it */
+    const char *search; /* NULL, or the PATH child_exec searches prog in */
+    char *const *envp;  /* the child's environment */
     int nmoves;
     struct {
         int src;    /* close-on-exec, above every target */
         int target; /* 0-2 or a fds[] child_fd */
-    } *moves;
+    } * moves;
     int max_target; /* >= 2 */
     int errfd;      /* fork path: the exec-error pipe's write end */
     int cgfd;       /* S8: the cgroup directory, or -1 */
@@ -75,8 +73,15 @@ typedef struct {
 } plan;
 
 /* The steps of the child side, for the log line of a failed start. */
-enum { STEP_EXEC, STEP_SIGNALS, STEP_SETSID, STEP_SETPGID, STEP_CHDIR,
-       STEP_FDS, STEP_CGROUP };
+enum {
+    STEP_EXEC,
+    STEP_SIGNALS,
+    STEP_SETSID,
+    STEP_SETPGID,
+    STEP_CHDIR,
+    STEP_FDS,
+    STEP_CGROUP
+};
 
 static const char *const step_names[] = {
     [STEP_EXEC] = "exec",
@@ -150,18 +155,14 @@ static int exec_search(const plan *p)
             execve(buf, p->args->argv, p->envp);
             e = errno;
             switch (e) {
-            case EACCES:
-                eacces = true;
-                break;
+            case EACCES: eacces = true; break;
             case ENOENT:
             case ENOTDIR:
             case ESTALE:
             case ENODEV:
             case ETIMEDOUT:
-            case ENAMETOOLONG:
-                break;
-            default:
-                return e; /* ENOEXEC, E2BIG, ENOMEM...: stop here */
+            case ENAMETOOLONG: break;
+            default: return e; /* ENOEXEC, E2BIG, ENOMEM...: stop here */
             }
         }
         if (!*end)
@@ -344,7 +345,8 @@ static void sigdefault_all(sigset_t *set)
         int sig;
 
         for (sig = 32; sig < SIGRTMIN; sig++)
-            w[(unsigned)(sig - 1) / bits] |= 1ul << ((unsigned)(sig - 1) % bits);
+            w[(unsigned)(sig - 1) / bits] |= 1ul
+                                             << ((unsigned)(sig - 1) % bits);
     }
 #endif
 }
@@ -567,8 +569,8 @@ int libxl__spawn(libxl_ctx *ctx, const libxl__start *st,
         fd = fcntl(src, F_DUPFD_CLOEXEC, p.max_target + 1);
         if (fd < 0) {
             e = errno;
-            RUN_LOG(ctx, ERROR, errno, "cannot dup fd %d above %d",
-                 src, p.max_target);
+            RUN_LOG(ctx, ERROR, errno, "cannot dup fd %d above %d", src,
+                    p.max_target);
             goto out;
         }
         p.moves[p.nmoves].src = fd;
@@ -590,11 +592,11 @@ out:
     /* The program's own failures (ENOENT, EACCES...) are the caller's to
      * report (exec_errno); a resource the system refused is logged. */
     if (e == EAGAIN || e == ENOMEM || e == EMFILE || e == ENFILE)
-        RUN_LOG(ctx, ERROR, e, "cannot start %s: %s failed",
-              args->path, step_names[step]);
+        RUN_LOG(ctx, ERROR, e, "cannot start %s: %s failed", args->path,
+                step_names[step]);
     else if (e)
-        RUN_LOG(ctx, DEBUG, e, "cannot start %s: %s failed",
-              args->path, step_names[step]);
+        RUN_LOG(ctx, DEBUG, e, "cannot start %s: %s failed", args->path,
+                step_names[step]);
     for (i = 0; i < p.nmoves; i++)
         close(p.moves[i].src);
     free(p.moves);

@@ -42,8 +42,8 @@ int libxl__timeout_set_locked(libxl_ctx *ctx, libxl__timeout *t, int ms)
     if (rc)
         return rc;
     TAILQ_FOREACH_REVERSE(after, &ctx->timeouts, libxl__timeout_q, entry)
-    if (!ts_before(&t->deadline, &after->deadline))
-        break;
+        if (!ts_before(&t->deadline, &after->deadline))
+            break;
     if (after)
         TAILQ_INSERT_AFTER(&ctx->timeouts, after, t, entry);
     else

@@ -169,8 +169,7 @@ static void timekeeper_pass_locked(libxl_ctx *ctx, libxl__waiter *from,
     libxl__waiter *o;
 
     ctx->timekeeper = NULL;
-    TAILQ_FOREACH(o, &ctx->waiters, entry)
-    {
+    TAILQ_FOREACH(o, &ctx->waiters, entry) {
         if (o != from && asleep(o)) {
             ctx->timekeeper = o;
             if (have_timeouts)

@@ -52,14 +52,14 @@
 
 static int passed, failed;
 
-#define CHECK(cond)                                                       \
-    do {                                                                  \
-        if (cond) {                                                       \
-            passed++;                                                     \
-        } else {                                                          \
-            failed++;                                                     \
+#define CHECK(cond)                                                         \
+    do {                                                                    \
+        if (cond) {                                                         \
+            passed++;                                                       \
+        } else {                                                            \
+            failed++;                                                       \
             fprintf(stderr, "FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond); \
-        }                                                                 \
+        }                                                                   \
     } while (0)
 
 static pthread_t main_thread;
@@ -144,9 +144,9 @@ static int drain_events(libxl_ctx *ctx)
 static int wait_for_operation(libxl_ctx *ctx, libxl_ev_user which)
 {
     libxl_event *ev;
-    int rc = libxl_event_wait(ctx, &ev,
-                              1ULL << LIBXL_EVENT_TYPE_OPERATION_COMPLETE,
-                              for_user_is, &which);
+    int rc =
+        libxl_event_wait(ctx, &ev, 1ULL << LIBXL_EVENT_TYPE_OPERATION_COMPLETE,
+                         for_user_is, &which);
 
     if (rc)
         return rc;
@@ -203,7 +203,7 @@ static void test_go_mainloop(xentoollog_logger *lg)
     CHECK(pid > 0);
     deadline = now_ms() + 10000;
     while (!got_signal && now_ms() < deadline) {
-        struct pollfd p = { .fd = sigchld_pipe[0], .events = POLLIN };
+        struct pollfd p = {.fd = sigchld_pipe[0], .events = POLLIN};
         char buf[16];
 
         if (poll(&p, 1, 100) > 0 && read(sigchld_pipe[0], buf, sizeof buf) > 0)
@@ -250,8 +250,8 @@ static const libxl_childproc_hooks xl_childproc_hooks = {
 
 static void test_xl(xentoollog_logger *lg)
 {
-    struct xl_child ch = { 0 };
-    libxl_asyncop_how how = { .callback = NULL, .u.for_event = 42 };
+    struct xl_child ch = {0};
+    libxl_asyncop_how how = {.callback = NULL, .u.for_event = 42};
     libxl_ctx *ctx = NULL;
     pid_t got;
 
@@ -440,13 +440,12 @@ static void libvirt_event_occurs(void *user, libxl_event *ev)
 
     if (ev->type == LIBXL_EVENT_TYPE_OPERATION_COMPLETE)
         fprintf(stderr, "operation %llu completed: %d\n",
-                (unsigned long long)ev->for_user,
-                ev->u.operation_complete.rc);
+                (unsigned long long)ev->for_user, ev->u.operation_complete.rc);
     libxl_event_free(ctx, ev);
 }
 
-static void libvirt_disaster(void *user, libxl_event_type type,
-                             const char *msg, int errnoval)
+static void libvirt_disaster(void *user, libxl_event_type type, const char *msg,
+                             int errnoval)
 {
     (void)user;
     fprintf(stderr, "libxl disaster (event type %d): %s (errno %d)\n",
@@ -529,7 +528,7 @@ static int always_reaped_callback(pid_t pid, int status, void *user)
 
 static void test_always(void)
 {
-    struct always a = { 0 };
+    struct always a = {0};
     libxl_childproc_hooks hooks = {
         .chldowner = libxl_sigchld_owner_libxl_always,
         .reaped_callback = always_reaped_callback,
@@ -599,8 +598,8 @@ static void test_postfork(xentoollog_logger *lg)
         alarm(20);
         libxl_postfork_child_noexec(ctx);
         ok = libxl_ctx_alloc(&fresh, LIBXL_VERSION, 0, lg) == 0 &&
-             libxl_event_check(fresh, &ev, LIBXL_EVENTMASK_ALL, NULL,
-                               NULL) == ERROR_NOT_READY &&
+             libxl_event_check(fresh, &ev, LIBXL_EVENTMASK_ALL, NULL, NULL) ==
+                 ERROR_NOT_READY &&
              libxl_ctx_free(fresh) == 0;
         _exit(ok ? 0 : 1);
     }

@@ -178,8 +178,9 @@ void xlt_run_isolated(const char *name, void (*fn)(void), int timeout_s)
         snprintf(msg, sizeof msg, "%s: waitpid failed: %s", name,
                  strerror(errno));
     else if (WIFSIGNALED(status))
-        snprintf(msg, sizeof msg, "%s: test process killed by signal %d (%s)%s%s",
-                 name, WTERMSIG(status), strsignal(WTERMSIG(status)),
+        snprintf(msg, sizeof msg,
+                 "%s: test process killed by signal %d (%s)%s%s", name,
+                 WTERMSIG(status), strsignal(WTERMSIG(status)),
                  rlen ? ": " : "", report);
     else if (rlen)
         snprintf(msg, sizeof msg, "%s: %s", name, report);
@@ -251,7 +252,7 @@ int64_t xlt_now_ms(void)
 
 void xlt_sleep_ms(int ms)
 {
-    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
         ;
 }
@@ -424,8 +425,7 @@ int xlt_event_check(libxl_ctx *ctx, libxl_event **ev_r, uint64_t mask,
 }
 
 int xlt_childproc_run(libxl_ctx *ctx, const libxl_childproc_args *args,
-                      libxl_childproc_result *res,
-                      const libxl_asyncop_how *how)
+                      libxl_childproc_result *res, const libxl_asyncop_how *how)
 {
     int rc;
     xlt_in_libxl++;
@@ -455,7 +455,7 @@ libxl_childproc_args xlt_args(char **argv)
 
 int xlt_run_sh(libxl_ctx *ctx, const char *script, libxl_childproc_result *r)
 {
-    char *argv[] = { "/bin/sh", "-c", (char *)script, NULL };
+    char *argv[] = {"/bin/sh", "-c", (char *)script, NULL};
     libxl_childproc_args a = xlt_args(argv);
     return xlt_childproc_run(ctx, &a, r, NULL);
 }
@@ -480,9 +480,8 @@ int xlt_wait_for(libxl_ctx *ctx, uint64_t id)
     libxl_event *ev = NULL;
     int rc;
 
-    XLT_ASSERT_RC(xlt_event_wait(ctx, &ev, LIBXL_EVENTMASK_ALL, pred_for_user,
-                                 &id),
-                  0);
+    XLT_ASSERT_RC(
+        xlt_event_wait(ctx, &ev, LIBXL_EVENTMASK_ALL, pred_for_user, &id), 0);
     XLT_ASSERT(ev != NULL);
     XLT_ASSERT_EQ(ev->for_user, id);
     XLT_ASSERT_EQ(ev->type, LIBXL_EVENT_TYPE_OPERATION_COMPLETE);
@@ -511,9 +510,9 @@ void xlt_pump_until(libxl_ctx *ctx, const int *counter, int target,
     int64_t deadline = xlt_now_ms() + timeout_ms;
     while (__atomic_load_n(counter, __ATOMIC_SEQ_CST) < target) {
         libxl_event *ev = NULL;
-        XLT_ASSERT_RC(xlt_event_check(ctx, &ev, LIBXL_EVENTMASK_ALL, pred_none,
-                                      NULL),
-                      ERROR_NOT_READY);
+        XLT_ASSERT_RC(
+            xlt_event_check(ctx, &ev, LIBXL_EVENTMASK_ALL, pred_none, NULL),
+            ERROR_NOT_READY);
         XLT_ASSERT_MSG(xlt_now_ms() < deadline,
                        "awaited callbacks not made within %d ms (%d of %d)",
                        timeout_ms, __atomic_load_n(counter, __ATOMIC_SEQ_CST),
@@ -527,15 +526,15 @@ void xlt_pump_for(libxl_ctx *ctx, int ms)
     int64_t end = xlt_now_ms() + ms;
     while (xlt_now_ms() < end) {
         libxl_event *ev = NULL;
-        XLT_ASSERT_RC(xlt_event_check(ctx, &ev, LIBXL_EVENTMASK_ALL, pred_none,
-                                      NULL),
-                      ERROR_NOT_READY);
+        XLT_ASSERT_RC(
+            xlt_event_check(ctx, &ev, LIBXL_EVENTMASK_ALL, pred_none, NULL),
+            ERROR_NOT_READY);
         xlt_sleep_ms(2);
     }
 }
 
-int xlt_run_capture(libxl_ctx *ctx, char *const argv[], char *out,
-                    size_t outsz, libxl_childproc_result *res)
+int xlt_run_capture(libxl_ctx *ctx, char *const argv[], char *out, size_t outsz,
+                    libxl_childproc_result *res)
 {
     libxl_childproc_args a = xlt_args((char **)argv);
     int p[2], rc;
@@ -642,7 +641,7 @@ void xlt_start_exit(libxl_ctx *ctx, int code, uint64_t id,
                     libxl_childproc_result *r)
 {
     char script[32];
-    char *argv[] = { "/bin/sh", "-c", script, NULL };
+    char *argv[] = {"/bin/sh", "-c", script, NULL};
 
     snprintf(script, sizeof script, "exit %d", code);
     xlt_start_event_run(ctx, argv, id, r);
@@ -651,7 +650,7 @@ void xlt_start_exit(libxl_ctx *ctx, int code, uint64_t id,
 void xlt_start_gated(libxl_ctx *ctx, uint64_t id, int *gate_w,
                      libxl_childproc_result *r)
 {
-    char *argv[] = { "/bin/sh", "-c", "read x; exit 0", NULL };
+    char *argv[] = {"/bin/sh", "-c", "read x; exit 0", NULL};
     libxl_childproc_args a = xlt_args(argv);
     libxl_asyncop_how how;
     int g[2];

@@ -31,12 +31,18 @@ typedef struct {
 
 /* Declares a CUnit test function `name` whose body runs isolated with a
  * watchdog of timeout_s seconds; the body follows the macro. */
-#define XLT_TEST(name, timeout_s)                                           \
-    static void name##_body(void);                                          \
-    static void name(void) { xlt_run_isolated(#name, name##_body, timeout_s); } \
+#define XLT_TEST(name, timeout_s)                        \
+    static void name##_body(void);                       \
+    static void name(void)                               \
+    {                                                    \
+        xlt_run_isolated(#name, name##_body, timeout_s); \
+    }                                                    \
     static void name##_body(void)
 
-#define XLT_CASE(name) { #name, name }
+#define XLT_CASE(name) \
+    {                  \
+#name, name    \
+    }
 
 /* Forks; the child (own process group, fds >= 3 closed, empty signal mask)
  * runs fn and exits 0; the parent waits at most timeout_s seconds, then
@@ -55,33 +61,33 @@ void xlt_fail(const char *file, int line, const char *fmt, ...)
 
 #define XLT_FAIL(...) xlt_fail(__FILE__, __LINE__, __VA_ARGS__)
 
-#define XLT_ASSERT(cond)                                                    \
-    do {                                                                    \
-        if (!(cond))                                                        \
-            xlt_fail(__FILE__, __LINE__, "assertion failed: %s", #cond);    \
+#define XLT_ASSERT(cond)                                                 \
+    do {                                                                 \
+        if (!(cond))                                                     \
+            xlt_fail(__FILE__, __LINE__, "assertion failed: %s", #cond); \
     } while (0)
 
-#define XLT_ASSERT_MSG(cond, ...)                                           \
-    do {                                                                    \
-        if (!(cond))                                                        \
-            xlt_fail(__FILE__, __LINE__, __VA_ARGS__);                      \
+#define XLT_ASSERT_MSG(cond, ...)                      \
+    do {                                               \
+        if (!(cond))                                   \
+            xlt_fail(__FILE__, __LINE__, __VA_ARGS__); \
     } while (0)
 
-#define XLT_ASSERT_EQ(a, b)                                                 \
-    do {                                                                    \
-        long long xlt_a_ = (long long)(a), xlt_b_ = (long long)(b);         \
-        if (xlt_a_ != xlt_b_)                                               \
-            xlt_fail(__FILE__, __LINE__, "%s == %s failed: %lld != %lld",   \
-                     #a, #b, xlt_a_, xlt_b_);                               \
+#define XLT_ASSERT_EQ(a, b)                                                   \
+    do {                                                                      \
+        long long xlt_a_ = (long long)(a), xlt_b_ = (long long)(b);           \
+        if (xlt_a_ != xlt_b_)                                                 \
+            xlt_fail(__FILE__, __LINE__, "%s == %s failed: %lld != %lld", #a, \
+                     #b, xlt_a_, xlt_b_);                                     \
     } while (0)
 
-#define XLT_ASSERT_STREQ(a, b)                                              \
-    do {                                                                    \
-        const char *xlt_s_ = (a), *xlt_t_ = (b);                            \
-        if (!xlt_s_ || !xlt_t_ || strcmp(xlt_s_, xlt_t_) != 0)              \
+#define XLT_ASSERT_STREQ(a, b)                                                \
+    do {                                                                      \
+        const char *xlt_s_ = (a), *xlt_t_ = (b);                              \
+        if (!xlt_s_ || !xlt_t_ || strcmp(xlt_s_, xlt_t_) != 0)                \
             xlt_fail(__FILE__, __LINE__, "%s == %s failed: \"%s\" != \"%s\"", \
-                     #a, #b, xlt_s_ ? xlt_s_ : "(null)",                    \
-                     xlt_t_ ? xlt_t_ : "(null)");                           \
+                     #a, #b, xlt_s_ ? xlt_s_ : "(null)",                      \
+                     xlt_t_ ? xlt_t_ : "(null)");                             \
     } while (0)
 
 /* Asserts a libxl rc, naming both codes with libxl_strerror. */
@@ -94,13 +100,13 @@ void xlt_fail(const char *file, int line, const char *fmt, ...)
     } while (0)
 
 /* Exit status of a wait status, failing unless it is a normal exit. */
-#define XLT_ASSERT_EXITED(status, code)                                     \
-    do {                                                                    \
-        int xlt_st_ = (status);                                             \
-        if (!WIFEXITED(xlt_st_) || WEXITSTATUS(xlt_st_) != (code))          \
-            xlt_fail(__FILE__, __LINE__,                                    \
-                     "%s: wanted exit %d, got wait status 0x%x", #status,   \
-                     (int)(code), xlt_st_);                                 \
+#define XLT_ASSERT_EXITED(status, code)                                   \
+    do {                                                                  \
+        int xlt_st_ = (status);                                           \
+        if (!WIFEXITED(xlt_st_) || WEXITSTATUS(xlt_st_) != (code))        \
+            xlt_fail(__FILE__, __LINE__,                                  \
+                     "%s: wanted exit %d, got wait status 0x%x", #status, \
+                     (int)(code), xlt_st_);                               \
     } while (0)
 
 #define XLT_ASSERT_KILLED(status, sig)                                      \
@@ -226,8 +232,8 @@ void xlt_pump_for(libxl_ctx *ctx, int ms);
 
 /* Runs argv[0] (a path) synchronously with stdout captured into out
  * (NUL-terminated); returns the rc and fills *res. */
-int xlt_run_capture(libxl_ctx *ctx, char *const argv[], char *out,
-                    size_t outsz, libxl_childproc_result *res);
+int xlt_run_capture(libxl_ctx *ctx, char *const argv[], char *out, size_t outsz,
+                    libxl_childproc_result *res);
 
 /* A logger that records every message. */
 typedef struct {

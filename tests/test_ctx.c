@@ -27,8 +27,8 @@ static const int known_rcs[] = {
  * generic one, different from all of those, for any other int. */
 XLT_TEST(test_S1_strerror_distinct_and_generic, 60)
 {
-    static const int unknown[] = { -7, -8, -10, -15, -21, -24, -1000, 1, 42,
-                                   INT_MIN, INT_MAX };
+    static const int unknown[] = {-7,    -8, -10, -15,     -21,    -24,
+                                  -1000, 1,  42,  INT_MIN, INT_MAX};
     size_t i, j;
 
     for (i = 0; i < NKNOWN; i++) {
@@ -97,7 +97,7 @@ static void *many_ctx_thread(void *arg)
     pthread_barrier_wait(&mt_barrier); /* all 64 ctxs exist now */
     for (i = 0; i < MT_CTXS; i++) {
         char script[32];
-        char *argv[] = { "/bin/sh", "-c", script, NULL };
+        char *argv[] = {"/bin/sh", "-c", script, NULL};
         libxl_childproc_args a;
         libxl_childproc_result r;
 
@@ -245,7 +245,7 @@ XLT_TEST(test_S2_custom_logger_receives_messages, 60)
  * prints nothing of it to stderr. */
 static void start_sleepers_and_free(libxl_ctx *ctx)
 {
-    static char *argv[] = { "/bin/sleep", "1", NULL };
+    static char *argv[] = {"/bin/sleep", "1", NULL};
     static libxl_childproc_result res[3];
     int i;
 

@@ -15,8 +15,8 @@
 
 #define OC_BIT (1ULL << LIBXL_EVENT_TYPE_OPERATION_COMPLETE)
 
-static char *argv_true[] = { "/bin/true", NULL };
-static char *argv_sleep30[] = { "/bin/sleep", "30", NULL };
+static char *argv_true[] = {"/bin/true", NULL};
+static char *argv_sleep30[] = {"/bin/sleep", "30", NULL};
 
 /* Predicate that takes nothing but notes whether `want` is queued: used to
  * learn that an event was generated without consuming it. */
@@ -36,13 +36,13 @@ static int pred_peek(const libxl_event *ev, void *user)
 /* Returns once the event `id` is queued (it stays queued). */
 static void await_queued(libxl_ctx *ctx, uint64_t id)
 {
-    struct peek pk = { id, 0 };
+    struct peek pk = {id, 0};
     int64_t deadline = xlt_now_ms() + 30000;
     while (!pk.seen) {
         libxl_event *ev = NULL;
-        XLT_ASSERT_RC(xlt_event_check(ctx, &ev, LIBXL_EVENTMASK_ALL, pred_peek,
-                                      &pk),
-                      ERROR_NOT_READY);
+        XLT_ASSERT_RC(
+            xlt_event_check(ctx, &ev, LIBXL_EVENTMASK_ALL, pred_peek, &pk),
+            ERROR_NOT_READY);
         XLT_ASSERT_MSG(xlt_now_ms() < deadline, "event %llu never queued",
                        (unsigned long long)id);
         if (!pk.seen)
@@ -85,7 +85,7 @@ XLT_TEST(test_E1_check_on_empty_queue_not_ready, 60)
  * ERROR_TIMEDOUT for a timed-out child); the result is filled in. */
 XLT_TEST(test_S4_async_run_queues_operation_complete, 60)
 {
-    char *argv_exit3[] = { "/bin/sh", "-c", "exit 3", NULL };
+    char *argv_exit3[] = {"/bin/sh", "-c", "exit 3", NULL};
     const uint64_t id1 = 0xdeadbeef12345678ULL, id2 = 0xfffffffffffffff0ULL;
     libxl_ctx *ctx = xlt_ctx_new(NULL);
     libxl_childproc_result r1, r2;
@@ -149,10 +149,11 @@ XLT_TEST(test_E3_order_among_matching_events, 60)
 
     queue_in_order(ctx, res);
     for (i = 0; i < ORDER_N; i += 2)
-        take_expect(ctx, LIBXL_EVENTMASK_ALL, pred_even, NULL, 100 + (uint64_t)i);
-    XLT_ASSERT_RC(xlt_event_check(ctx, &ev, LIBXL_EVENTMASK_ALL, pred_even,
-                                  NULL),
-                  ERROR_NOT_READY);
+        take_expect(ctx, LIBXL_EVENTMASK_ALL, pred_even, NULL,
+                    100 + (uint64_t)i);
+    XLT_ASSERT_RC(
+        xlt_event_check(ctx, &ev, LIBXL_EVENTMASK_ALL, pred_even, NULL),
+        ERROR_NOT_READY);
     for (i = 1; i < ORDER_N; i += 2)
         take_expect(ctx, LIBXL_EVENTMASK_ALL, NULL, NULL, 100 + (uint64_t)i);
     xlt_expect_no_event(ctx);
@@ -220,9 +221,8 @@ static void *e2_waiter(void *arg)
         libxl_event *ev = NULL;
         uint64_t id;
 
-        XLT_ASSERT_RC(xlt_event_wait(e2_ctx, &ev, LIBXL_EVENTMASK_ALL, NULL,
-                                     NULL),
-                      0);
+        XLT_ASSERT_RC(
+            xlt_event_wait(e2_ctx, &ev, LIBXL_EVENTMASK_ALL, NULL, NULL), 0);
         XLT_ASSERT(ev != NULL);
         XLT_ASSERT_EQ(ev->type, LIBXL_EVENT_TYPE_OPERATION_COMPLETE);
         XLT_ASSERT_RC(ev->u.operation_complete.rc, 0);
@@ -255,7 +255,7 @@ XLT_TEST(test_E2_each_event_exactly_once_8_waiters, 300)
         xlt_sleep_ms(10); /* a lost event hangs here: the watchdog reports */
     for (i = 0; i < E2_WAITERS; i++)
         xlt_start_event_run(e2_ctx, argv_true, E2_SENTINEL + (uint64_t)i,
-                        &e2_res[E2_RUNS + i]);
+                            &e2_res[E2_RUNS + i]);
     for (i = 0; i < E2_WAITERS; i++)
         pthread_join(th[i], NULL);
     for (i = 0; i < E2_RUNS; i++)
@@ -314,8 +314,8 @@ XLT_TEST(test_E2_idle_waiter_is_not_woken, 60)
     before = voluntary_switches(idle_tid);
     xlt_sleep_ms(2000);
     after = voluntary_switches(idle_tid);
-    XLT_ASSERT_MSG(after - before <= 2,
-                   "idle waiter woke %ld times in 2 s", after - before);
+    XLT_ASSERT_MSG(after - before <= 2, "idle waiter woke %ld times in 2 s",
+                   after - before);
 
     xlt_start_event_run(idle_ctx, argv_true, 77, &r_true);
     pthread_join(th, NULL);
@@ -342,7 +342,7 @@ static void *to_waiter(void *arg)
 
 XLT_TEST(test_E2_waiter_fires_timeouts_of_other_ops, 60)
 {
-    char *argv[] = { "/bin/sh", "-c", "echo $$; exec sleep 30", NULL };
+    char *argv[] = {"/bin/sh", "-c", "echo $$; exec sleep 30", NULL};
     libxl_childproc_args a = xlt_args(argv);
     libxl_childproc_result r60, r61;
     libxl_asyncop_how how;
@@ -425,7 +425,7 @@ XLT_TEST(test_S4_callbacks_on_app_thread_inside_libxl_call, 120)
                                   (void *)(intptr_t)i) == 0);
     for (i = 0; i < CB_RUNS; i++) {
         char script[32];
-        char *argv[] = { "/bin/sh", "-c", script, NULL };
+        char *argv[] = {"/bin/sh", "-c", script, NULL};
         libxl_childproc_args a = xlt_args(argv);
         libxl_asyncop_how how;
 
@@ -439,7 +439,7 @@ XLT_TEST(test_S4_callbacks_on_app_thread_inside_libxl_call, 120)
     XLT_ASSERT_EQ(cb_count, CB_RUNS);
     for (i = 1; i <= CB_HELPERS; i++)
         xlt_start_event_run(cb_ctx, argv_true, 1000 + (uint64_t)i,
-                        &cb_sentinel_res[i]);
+                            &cb_sentinel_res[i]);
     for (i = 1; i <= CB_HELPERS; i++)
         pthread_join(cb_app_threads[i], NULL);
     XLT_ASSERT_EQ(cb_count, CB_RUNS);
@@ -466,7 +466,7 @@ static void chain_cb(libxl_ctx *ctx, int rc, void *for_callback)
     XLT_ASSERT_EXITED(chain_res[i].status, i);
     chain_count++;
     if (i % 10 == 0) {
-        char *argv[] = { "/bin/sh", "-c", "exit 5", NULL };
+        char *argv[] = {"/bin/sh", "-c", "exit 5", NULL};
         libxl_childproc_args a = xlt_args(argv);
         libxl_childproc_result r;
         XLT_ASSERT_RC(xlt_childproc_run(ctx, &a, &r, NULL), 0);
@@ -481,7 +481,7 @@ static void chain_cb(libxl_ctx *ctx, int rc, void *for_callback)
 static void chain_start(libxl_ctx *ctx, int i)
 {
     char script[32];
-    char *argv[] = { "/bin/sh", "-c", script, NULL };
+    char *argv[] = {"/bin/sh", "-c", script, NULL};
     libxl_childproc_args a = xlt_args(argv);
     libxl_asyncop_how how;
 
@@ -534,7 +534,7 @@ static void flat_cb(libxl_ctx *ctx, int rc, void *user)
 
 static void flat_start(struct flat_chain *fc)
 {
-    char *argv[] = { (char *)fc->prog, NULL };
+    char *argv[] = {(char *)fc->prog, NULL};
     libxl_childproc_args a = xlt_args(argv);
     libxl_asyncop_how how;
 
@@ -555,7 +555,7 @@ static void *flat_drive(void *arg)
 
 static void flat_chain_run(const char *prog, int n, int want_rc)
 {
-    struct flat_chain fc = { xlt_ctx_new(NULL), prog, n, 0, want_rc };
+    struct flat_chain fc = {xlt_ctx_new(NULL), prog, n, 0, want_rc};
     pthread_attr_t at;
     pthread_t t;
 
@@ -674,8 +674,8 @@ XLT_TEST(test_S4_ao_abort_running_op_completes_aborted, 60)
  * grace period and completes with ERROR_ABORTED. */
 XLT_TEST(test_S4_ao_abort_twice_gives_aborted, 60)
 {
-    char *argv[] = { "/bin/sh", "-c", "trap '' TERM; echo ready; exec sleep 30",
-                     NULL };
+    char *argv[] = {"/bin/sh", "-c", "trap '' TERM; echo ready; exec sleep 30",
+                    NULL};
     libxl_ctx *ctx = xlt_ctx_new(NULL);
     libxl_childproc_args a = xlt_args(argv);
     libxl_childproc_result r;
@@ -706,7 +706,7 @@ XLT_TEST(test_S4_ao_abort_twice_gives_aborted, 60)
  * op is not disturbed. */
 XLT_TEST(test_S4_ao_abort_unknown_how_notfound, 60)
 {
-    char *argv[] = { "/bin/sh", "-c", "sleep 0.3; exit 4", NULL };
+    char *argv[] = {"/bin/sh", "-c", "sleep 0.3; exit 4", NULL};
     libxl_ctx *ctx = xlt_ctx_new(NULL);
     libxl_childproc_result r;
     libxl_asyncop_how how;
@@ -746,7 +746,7 @@ XLT_TEST(test_S4_ao_abort_matches_how_by_value, 60)
     how.u.for_callback = &ab_cb_rc;
     XLT_ASSERT_RC(xlt_childproc_run(ctx, &a, &r, &how), 0);
     other = copy = how;
-    memset(&how, 0xa5, sizeof how); /* as libxl, the how is the caller's */
+    memset(&how, 0xa5, sizeof how);      /* as libxl, the how is the caller's */
     other.u.for_callback = &ab_cb_calls; /* same callback, other user */
     XLT_ASSERT_RC(libxl_ao_abort(ctx, &other), ERROR_NOTFOUND);
     XLT_ASSERT_RC(libxl_ao_abort(ctx, &copy), 0);

@@ -43,7 +43,7 @@ static int skip_under_sanitizer(void)
     if (!XLT_UNDER_SANITIZER)
         return 0;
     fprintf(stderr, "skipped under a sanitizer: a child of a busy"
-            " multi-threaded fork cannot use malloc there\n");
+                    " multi-threaded fork cannot use malloc there\n");
     return 1;
 }
 
@@ -145,13 +145,17 @@ static int await_app_child(pid_t pid, rec *unknowns, libxl_ctx *pump)
         XLT_ASSERT_MSG(w == 0 || errno == ECHILD || errno == EINTR,
                        "waitpid(%d): %s", (int)pid, strerror(errno));
         if (w < 0 && errno == ECHILD) {
-            XLT_ASSERT_MSG(unknowns != NULL, "the application's child %d was"
-                           " reaped by someone else", (int)pid);
+            XLT_ASSERT_MSG(unknowns != NULL,
+                           "the application's child %d was"
+                           " reaped by someone else",
+                           (int)pid);
             if (rec_take(unknowns, pid, &st))
                 return st;
         }
-        XLT_ASSERT_MSG(xlt_now_ms() < deadline, "fork child %d: no status"
-                       " within 60 s", (int)pid);
+        XLT_ASSERT_MSG(xlt_now_ms() < deadline,
+                       "fork child %d: no status"
+                       " within 60 s",
+                       (int)pid);
         if (pump)
             xlt_pump_for(pump, 1);
         else
@@ -186,7 +190,7 @@ static void busy_cb(libxl_ctx *ctx, int rc, void *user)
 static void *busy_thread(void *arg)
 {
     busy *b = arg;
-    char *argv[] = { "/bin/true", NULL };
+    char *argv[] = {"/bin/true", NULL};
     libxl_childproc_args a = xlt_args(argv);
     libxl_childproc_result r;
     int i;
@@ -251,7 +255,7 @@ static void busy_stop(busy *b, pthread_t th)
  * child, and neither crashes nor hangs. */
 static void check_stale_refused(libxl_ctx *stale)
 {
-    char *argv[] = { "/bin/true", NULL };
+    char *argv[] = {"/bin/true", NULL};
     libxl_childproc_args a = xlt_args(argv);
     libxl_childproc_result r;
     libxl_asyncop_how how;
@@ -333,7 +337,8 @@ static void check_new_ctx_works(libxl_sigchld_owner mode)
  * handing application children to one reaped_callback.  Forks while all
  * that runs; the child does child_fn with the parent's ctxs.
  */
-static void fork_while_busy(void (*child_fn)(libxl_ctx *mine, libxl_ctx *busy_ctx))
+static void fork_while_busy(void (*child_fn)(libxl_ctx *mine,
+                                             libxl_ctx *busy_ctx))
 {
     static rec unknowns;
     static busy b;
@@ -573,7 +578,7 @@ static void f3_child(void)
 {
     libxl_ctx *ctx = NULL;
     libxl_childproc_result r;
-    char *argv[] = { "/bin/sh", "-c", "exit 3", NULL };
+    char *argv[] = {"/bin/sh", "-c", "exit 3", NULL};
     libxl_childproc_args a = xlt_args(argv);
 
     if (XLT_UNDER_SANITIZER)
@@ -727,7 +732,7 @@ static unsigned long long own_sigign(void)
 
 static void run_report(libxl_ctx *ctx, report *rp)
 {
-    char *argv[] = { (char *)proc_report_path(), NULL };
+    char *argv[] = {(char *)proc_report_path(), NULL};
     static char out[4096];
     libxl_childproc_result r;
 
@@ -783,8 +788,10 @@ static void r4_case(libxl_sigchld_owner mode, pid_t (*fr)(void *))
          * (32 up to SIGRTMIN) that glibc's posix_spawn would leave
          * ignored in it. */
         ign = rp.sigign;
-        XLT_ASSERT_MSG(ign == 0, "exec'd child ignores %llx, the"
-                       " application %llx", rp.sigign, own_sigign());
+        XLT_ASSERT_MSG(ign == 0,
+                       "exec'd child ignores %llx, the"
+                       " application %llx",
+                       rp.sigign, own_sigign());
         XLT_ASSERT_MSG(strcmp(rp.fds, " 0 1 2") == 0,
                        "exec'd child holds fds:%s", rp.fds);
     }
@@ -852,13 +859,13 @@ XLT_TEST(test_R4_fork_child_exec_holds_no_library_fd, 60)
     sigaddset(&set, SIGUSR1);
     sigaddset(&set, SIGTERM);
     XLT_ASSERT(pthread_sigmask(SIG_BLOCK, &set, NULL) == 0);
-    set_mode(other, libxl_sigchld_owner_libxl_always_selective_reap, NULL,
-             NULL, NULL);
+    set_mode(other, libxl_sigchld_owner_libxl_always_selective_reap, NULL, NULL,
+             NULL);
     xlt_start_gated(other, 1, &gate, &gr);
     xlt_pipe(p);
     pid = xlt_childproc_fork(ctx, rec_death_cb, &deaths);
     if (pid == 0) {
-        char *argv[] = { (char *)prog, NULL };
+        char *argv[] = {(char *)prog, NULL};
         if (dup2(p[1], 1) != 1) /* dup2's copy is not close-on-exec */
             _exit(120);
         execv(prog, argv);
@@ -872,7 +879,8 @@ XLT_TEST(test_R4_fork_child_exec_holds_no_library_fd, 60)
     XLT_ASSERT(rec_take(&deaths, pid, &st));
     XLT_ASSERT_EXITED(st, 0);
     parse_report(out, &rp);
-    XLT_ASSERT_MSG(rp.sigblk == ((1ULL << (SIGUSR1 - 1)) | (1ULL << (SIGTERM - 1))),
+    XLT_ASSERT_MSG(rp.sigblk ==
+                       ((1ULL << (SIGUSR1 - 1)) | (1ULL << (SIGTERM - 1))),
                    "fork child's exec'd mask: %llx", rp.sigblk);
     XLT_ASSERT_MSG(strcmp(rp.fds, " 0 1 2") == 0, "fork child holds fds:%s",
                    rp.fds);
@@ -893,7 +901,8 @@ int main(void)
         XLT_CASE(test_R2_fork_child_selective_and_mainloop_modes_same_state),
         XLT_CASE(test_F3_300_forks_while_default_ctx_busy_no_deadlock),
         XLT_CASE(test_F3_300_forks_while_selective_ctx_busy_no_deadlock),
-        XLT_CASE(test_R4_spawned_child_empty_mask_std_fds_only_posix_spawn_path),
+        XLT_CASE(
+            test_R4_spawned_child_empty_mask_std_fds_only_posix_spawn_path),
         XLT_CASE(test_R4_spawned_child_empty_mask_std_fds_only_fork_path),
         XLT_CASE(test_R4_spawned_child_empty_mask_std_fds_only_selective_mode),
         XLT_CASE(test_R4_fork_child_exec_holds_no_library_fd),

@@ -92,7 +92,7 @@ static void gl_start_children(void)
         gs.code[i] = 100 + i;
         if (i % 2 == 0) {
             char script[64];
-            char *argv[] = { "/bin/sh", "-c", script, NULL };
+            char *argv[] = {"/bin/sh", "-c", script, NULL};
             GError *err = NULL;
             GPid pid;
 
@@ -107,7 +107,7 @@ static void gl_start_children(void)
             pid_t pid = fork();
             XLT_ASSERT(pid >= 0);
             if (pid == 0) {
-                struct timespec ts = { 0, (long)(i % 10) * 10000000L };
+                struct timespec ts = {0, (long)(i % 10) * 10000000L};
                 nanosleep(&ts, NULL);
                 xlt_child_exit(gs.code[i]);
             }
@@ -141,9 +141,11 @@ static int glib_can_watch_without_sigchld(void)
     int fd = (int)syscall(SYS_pidfd_open, getpid(), 0);
 
     if (fd < 0) {
-        fprintf(stderr, "skipped: pidfd_open unavailable (%s): GLib would"
+        fprintf(stderr,
+                "skipped: pidfd_open unavailable (%s): GLib would"
                 " watch children through SIGCHLD, which every thread blocks"
-                " (M1)\n", strerror(errno));
+                " (M1)\n",
+                strerror(errno));
         return 0;
     }
     close(fd);

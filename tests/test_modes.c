@@ -30,7 +30,7 @@ static pid_t app_fork_exit_after(int code, int delay_ms)
     XLT_ASSERT(pid >= 0);
     if (pid == 0) {
         if (delay_ms > 0) {
-            struct timespec ts = { 0, (long)delay_ms * 1000000L };
+            struct timespec ts = {0, (long)delay_ms * 1000000L};
             nanosleep(&ts, NULL);
         }
         xlt_child_exit(code);
@@ -48,8 +48,10 @@ static void await_zombie(pid_t pid, int timeout_ms)
     int64_t deadline = xlt_now_ms() + timeout_ms;
     char st;
     while ((st = xlt_proc_state(pid)) != 'Z') {
-        XLT_ASSERT_MSG(st != 0, "child %d vanished before it was waited for "
-                       "(someone reaped it)", (int)pid);
+        XLT_ASSERT_MSG(st != 0,
+                       "child %d vanished before it was waited for "
+                       "(someone reaped it)",
+                       (int)pid);
         XLT_ASSERT_MSG(xlt_now_ms() < deadline,
                        "child %d not a zombie within %d ms (state %c)",
                        (int)pid, timeout_ms, st);
@@ -106,9 +108,10 @@ static int app_waitpid(pid_t pid)
     do
         r = waitpid(pid, &st, 0);
     while (r < 0 && errno == EINTR);
-    XLT_ASSERT_MSG(r == pid, "waitpid(%d) = %d (%s): the application's child"
-                   " was taken from it", (int)pid, (int)r,
-                   r < 0 ? strerror(errno) : "?");
+    XLT_ASSERT_MSG(r == pid,
+                   "waitpid(%d) = %d (%s): the application's child"
+                   " was taken from it",
+                   (int)pid, (int)r, r < 0 ? strerror(errno) : "?");
     return st;
 }
 
@@ -147,7 +150,7 @@ static void app_sigchld_occurred(libxl_ctx *ctx)
 typedef struct {
     unsigned magic;
     pthread_mutex_t mu;
-    int n; /* read atomically by xlt_pump_until */
+    int n;   /* read atomically by xlt_pump_until */
     int ret; /* what reaped_callback returns */
     pid_t pid[REC_MAX];
     int status[REC_MAX];
@@ -326,7 +329,7 @@ static void r3_round(libxl_ctx *ctx, libxl_sigchld_owner mode)
     static rec deaths;
     libxl_childproc_hooks h;
     libxl_childproc_result r, ar[2];
-    char *noexec[] = { "/nonexistent/xlchild-test", NULL };
+    char *noexec[] = {"/nonexistent/xlchild-test", NULL};
     libxl_childproc_args bad = xlt_args(noexec);
     pid_t fpid[3];
     int calls0, i, st;
@@ -343,8 +346,10 @@ static void r3_round(libxl_ctx *ctx, libxl_sigchld_owner mode)
         snprintf(script, sizeof script, "exit %d", 40 + i);
         XLT_ASSERT_RC(xlt_run_sh(ctx, script, &r), 0);
         XLT_ASSERT_EXITED(r.status, 40 + i);
-        XLT_ASSERT_MSG(fr_made(r.pid), "run child %d not made by the"
-                       " fork_replacement", (int)r.pid);
+        XLT_ASSERT_MSG(fr_made(r.pid),
+                       "run child %d not made by the"
+                       " fork_replacement",
+                       (int)r.pid);
     }
     for (i = 0; i < 2; i++) /* asynchronous runs */
         xlt_start_exit(ctx, 50 + i, (uint64_t)(100 + i), &ar[i]);
@@ -362,8 +367,10 @@ static void r3_round(libxl_ctx *ctx, libxl_sigchld_owner mode)
         if (fpid[i] == 0)
             xlt_child_exit(60 + i);
         XLT_ASSERT(fpid[i] > 0);
-        XLT_ASSERT_MSG(fr_made(fpid[i]), "libxl_childproc_fork child %d not"
-                       " made by the fork_replacement", (int)fpid[i]);
+        XLT_ASSERT_MSG(fr_made(fpid[i]),
+                       "libxl_childproc_fork child %d not"
+                       " made by the fork_replacement",
+                       (int)fpid[i]);
     }
     xlt_pump_until(ctx, &deaths.n, 3, 30000);
     for (i = 0; i < 3; i++) {
@@ -421,8 +428,10 @@ static void m4_never_reaps(int reaper_busy)
     await_zombie(pid, 10000);
     xlt_sleep_ms(1500); /* over the 1 s sweep interval of M2 */
     xlt_expect_no_event(ctx);
-    XLT_ASSERT_MSG(xlt_proc_state(pid) == 'Z', "library child %d was reaped in"
-                   " owner_mainloop", (int)pid);
+    XLT_ASSERT_MSG(xlt_proc_state(pid) == 'Z',
+                   "library child %d was reaped in"
+                   " owner_mainloop",
+                   (int)pid);
     st = app_waitpid(pid);
     XLT_ASSERT_EXITED(st, 7);
     XLT_ASSERT_RC(app_reaped(ctx, pid, st), 0);
@@ -565,9 +574,11 @@ XLT_TEST(test_M4_child_reaped_before_its_call_returned_is_still_ours, 60)
     xlt_start_exit(early_ctx, 12, 1, &r);
     pthread_join(th, NULL);
     XLT_ASSERT_EXITED(early_status, 12);
-    XLT_ASSERT_MSG(early_rc == 0, "libxl_childproc_reaped(its own run child"
+    XLT_ASSERT_MSG(early_rc == 0,
+                   "libxl_childproc_reaped(its own run child"
                    " %d, reaped before libxl_childproc_run returned) gave %d"
-                   " (%s)", (int)early_pid, early_rc, libxl_strerror(early_rc));
+                   " (%s)",
+                   (int)early_pid, early_rc, libxl_strerror(early_rc));
     XLT_ASSERT_RC(xlt_wait_for(early_ctx, 1), 0);
     XLT_ASSERT_EQ(r.pid, early_pid);
     XLT_ASSERT_EXITED(r.status, 12);
@@ -580,9 +591,11 @@ XLT_TEST(test_M4_child_reaped_before_its_call_returned_is_still_ours, 60)
     XLT_ASSERT(pid > 0);
     pthread_join(th, NULL);
     XLT_ASSERT_EQ(early_pid, pid);
-    XLT_ASSERT_MSG(early_rc == 0, "libxl_childproc_reaped(its own fork child"
+    XLT_ASSERT_MSG(early_rc == 0,
+                   "libxl_childproc_reaped(its own fork child"
                    " %d, reaped before libxl_childproc_fork returned) gave %d"
-                   " (%s)", (int)pid, early_rc, libxl_strerror(early_rc));
+                   " (%s)",
+                   (int)pid, early_rc, libxl_strerror(early_rc));
     xlt_pump_until(early_ctx, &deaths.n, 1, 10000);
     XLT_ASSERT_EXITED(deaths.status[0], 13);
     libxl_ctx_free(early_ctx);
@@ -629,7 +642,8 @@ XLT_TEST(test_M4_sigchld_occurred_before_its_call_returned_reaps_it, 60)
     deadline = xlt_now_ms() + 5000; /* a hang bound only */
     while ((rc = xlt_event_check(early_ctx, &ev, LIBXL_EVENTMASK_ALL, NULL,
                                  NULL)) == ERROR_NOT_READY) {
-        XLT_ASSERT_MSG(xlt_now_ms() < deadline, "run child %d: exited and"
+        XLT_ASSERT_MSG(xlt_now_ms() < deadline,
+                       "run child %d: exited and"
                        " signalled before libxl_childproc_run returned; the"
                        " one sigchld_occurred did not reap it (state %c)",
                        (int)early_pid, xlt_proc_state(early_pid));
@@ -709,9 +723,9 @@ XLT_TEST(test_M4_sigchld_occurred_reaps_only_this_ctxs_children, 60)
     XLT_ASSERT_EQ(ra.pid, pa);
     XLT_ASSERT_EXITED(ra.status, 7);
     XLT_ASSERT_MSG(xlt_proc_state(app) == 'Z', "the application's child was"
-                   " reaped by sigchld_occurred");
+                                               " reaped by sigchld_occurred");
     XLT_ASSERT_MSG(xlt_proc_state(pb) == 'Z', "another ctx's child was reaped"
-                   " by sigchld_occurred");
+                                              " by sigchld_occurred");
     xlt_expect_no_event(b);
     XLT_ASSERT_EXITED(app_waitpid(app), 5);
 
@@ -745,8 +759,10 @@ static void m4_calls_refused_in(libxl_sigchld_owner mode)
     XLT_ASSERT_RC(app_reaped(ctx, pid, W_EXITCODE(99, 0)), ERROR_INVAL);
     XLT_ASSERT_RC(app_exited(ctx, pid, W_EXITCODE(98, 0)), ERROR_INVAL);
     app_sigchld_occurred(ctx);
-    XLT_ASSERT_MSG(errors(l) == e0 + 3, "mode %d: %d ERROR lines for 3"
-                   " refused calls:\n%s", (int)mode, errors(l) - e0, l->text);
+    XLT_ASSERT_MSG(errors(l) == e0 + 3,
+                   "mode %d: %d ERROR lines for 3"
+                   " refused calls:\n%s",
+                   (int)mode, errors(l) - e0, l->text);
     XLT_ASSERT(xlt_proc_state(pid) != 0 && xlt_proc_state(pid) != 'Z');
     xlt_finish_gated(ctx, 1, gate, &r); /* exit 0, not 99 or 98 */
     XLT_ASSERT_EQ(r.pid, pid);
@@ -780,7 +796,7 @@ XLT_TEST(test_M4_setmode_restores_sigchld_mask_of_alloc_thread, 60)
     XLT_ASSERT(sigchld_blocked()); /* M1 */
     set_mode(ctx, libxl_sigchld_owner_mainloop, NULL);
     XLT_ASSERT_MSG(!sigchld_blocked(), "SIGCHLD still blocked after setmode"
-                   " to owner_mainloop");
+                                       " to owner_mainloop");
 
     xlt_start_exit(ctx, 6, 1, &r);
     XLT_ASSERT(!sigchld_blocked());
@@ -804,7 +820,8 @@ XLT_TEST(test_M4_setmode_restores_sigchld_mask_of_alloc_thread, 60)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     ctx = xlt_ctx_new(NULL);
     set_mode(ctx, libxl_sigchld_owner_mainloop, NULL);
-    XLT_ASSERT_MSG(sigchld_blocked(), "setmode unblocked SIGCHLD that the"
+    XLT_ASSERT_MSG(sigchld_blocked(),
+                   "setmode unblocked SIGCHLD that the"
                    " application had blocked before ctx_alloc");
     libxl_ctx_free(ctx);
 }
@@ -944,7 +961,7 @@ static int sel_lib_done;
 
 static void *sel_lib_thread(void *arg)
 {
-    int seen[SEL_LIB] = { 0 };
+    int seen[SEL_LIB] = {0};
     int i;
 
     (void)arg;
@@ -952,9 +969,9 @@ static void *sel_lib_thread(void *arg)
         xlt_start_exit(sel_ctx, i % 256, (uint64_t)i, &sel_res[i]);
         if (i % 20 == 19) { /* let some finish while more start */
             libxl_event *ev = NULL;
-            XLT_ASSERT_RC(xlt_event_wait(sel_ctx, &ev, LIBXL_EVENTMASK_ALL,
-                                         NULL, NULL),
-                          0);
+            XLT_ASSERT_RC(
+                xlt_event_wait(sel_ctx, &ev, LIBXL_EVENTMASK_ALL, NULL, NULL),
+                0);
             XLT_ASSERT(ev->for_user < SEL_LIB);
             XLT_ASSERT_EQ(seen[ev->for_user], 0);
             seen[ev->for_user] = 1;
@@ -969,9 +986,8 @@ static void *sel_lib_thread(void *arg)
             left += !seen[i];
         if (!left)
             break;
-        XLT_ASSERT_RC(xlt_event_wait(sel_ctx, &ev, LIBXL_EVENTMASK_ALL, NULL,
-                                     NULL),
-                      0);
+        XLT_ASSERT_RC(
+            xlt_event_wait(sel_ctx, &ev, LIBXL_EVENTMASK_ALL, NULL, NULL), 0);
         XLT_ASSERT(ev->for_user < SEL_LIB);
         XLT_ASSERT_EQ(seen[ev->for_user], 0);
         seen[ev->for_user] = 1;
@@ -1029,7 +1045,7 @@ static struct sh shs[SH_CTXS];
 static void *sh_thread(void *arg)
 {
     struct sh *s = arg;
-    int seen[SH_RUNS] = { 0 }, i;
+    int seen[SH_RUNS] = {0}, i;
 
     pthread_barrier_wait(&sh_bar); /* threads counted before any ctx */
     pthread_barrier_wait(&sh_bar);
@@ -1043,9 +1059,8 @@ static void *sh_thread(void *arg)
     close(s->gate);
     for (i = 0; i <= SH_RUNS; i++) {
         libxl_event *ev = NULL;
-        XLT_ASSERT_RC(xlt_event_wait(s->ctx, &ev, LIBXL_EVENTMASK_ALL, NULL,
-                                     NULL),
-                      0);
+        XLT_ASSERT_RC(
+            xlt_event_wait(s->ctx, &ev, LIBXL_EVENTMASK_ALL, NULL, NULL), 0);
         XLT_ASSERT_RC(ev->u.operation_complete.rc, 0);
         if (ev->for_user == 1000) {
             XLT_ASSERT_EXITED(s->gres.status, 0);
@@ -1081,9 +1096,10 @@ XLT_TEST(test_M6_several_selective_ctxs_share_one_reaper, 120)
     pthread_barrier_wait(&sh_bar);
     tasks = xlt_count_tasks();
     pthread_barrier_wait(&sh_bar);
-    XLT_ASSERT_MSG(tasks == base + 1, "%d threads with %d ctxs with children,"
-                   " %d before: wanted one reaper more", tasks, SH_CTXS,
-                   base);
+    XLT_ASSERT_MSG(tasks == base + 1,
+                   "%d threads with %d ctxs with children,"
+                   " %d before: wanted one reaper more",
+                   tasks, SH_CTXS, base);
     for (i = 0; i < SH_CTXS; i++)
         pthread_join(th[i], NULL);
     for (i = 0; i < SH_CTXS; i++)
@@ -1120,7 +1136,8 @@ XLT_TEST(test_M6_setmode_refused_while_another_ctx_in_M5, 60)
         pid_t app = app_fork_exit(32);
         int64_t deadline = xlt_now_ms() + 30000;
         while (xlt_proc_state(app) != 0) {
-            XLT_ASSERT_MSG(xlt_now_ms() < deadline, "application child not"
+            XLT_ASSERT_MSG(xlt_now_ms() < deadline,
+                           "application child not"
                            " reaped by the default-mode ctx");
             xlt_pump_for(c2, 5);
         }
@@ -1229,7 +1246,7 @@ static int mx_code(int t, int i)
 static void *mx_thread(void *arg)
 {
     struct mx *m = arg;
-    int seen[MX_RUNS] = { 0 }, i, nf = 0, st;
+    int seen[MX_RUNS] = {0}, i, nf = 0, st;
 
     rec_init(&m->deaths);
     rec_init(&m->unknowns);
@@ -1237,12 +1254,12 @@ static void *mx_thread(void *arg)
     set_mode(m->ctx, m->mode, &m->unknowns);
     pthread_barrier_wait(&mx_bar); /* every mode set before any child */
     for (i = 0; i < MX_RUNS; i++) {
-        xlt_start_exit(m->ctx, mx_code(m->t, i), ((uint64_t)m->t << 16) | (uint64_t)i,
-                   &m->res[i]);
+        xlt_start_exit(m->ctx, mx_code(m->t, i),
+                       ((uint64_t)m->t << 16) | (uint64_t)i, &m->res[i]);
         if (i % 4 == 3) {
             pid_t pid = xlt_childproc_fork(m->ctx, rec_death_cb, &m->deaths);
             if (pid == 0) {
-                struct timespec ts = { 0, (long)(nf % 5) * 1000000L };
+                struct timespec ts = {0, (long)(nf % 5) * 1000000L};
                 nanosleep(&ts, NULL);
                 xlt_child_exit(mx_code(m->t, 1000 + nf));
             }
@@ -1254,12 +1271,13 @@ static void *mx_thread(void *arg)
     for (i = 0; i < MX_RUNS; i++) {
         libxl_event *ev = NULL;
         uint64_t id;
-        XLT_ASSERT_RC(xlt_event_wait(m->ctx, &ev, LIBXL_EVENTMASK_ALL, NULL,
-                                     NULL),
-                      0);
+        XLT_ASSERT_RC(
+            xlt_event_wait(m->ctx, &ev, LIBXL_EVENTMASK_ALL, NULL, NULL), 0);
         id = ev->for_user;
-        XLT_ASSERT_MSG((int)(id >> 16) == m->t, "ctx %d got an event of ctx"
-                       " %d", m->t, (int)(id >> 16));
+        XLT_ASSERT_MSG((int)(id >> 16) == m->t,
+                       "ctx %d got an event of ctx"
+                       " %d",
+                       m->t, (int)(id >> 16));
         id &= 0xffff;
         XLT_ASSERT(id < MX_RUNS);
         XLT_ASSERT_EQ(seen[id], 0);
@@ -1277,9 +1295,10 @@ static void *mx_thread(void *arg)
                        (int)m->fpid[i], rec_find(&m->deaths, m->fpid[i], NULL));
         XLT_ASSERT_EXITED(st, mx_code(m->t, 1000 + i));
     }
-    XLT_ASSERT_MSG(rec_count(&m->unknowns) == 0, "ctx %d (mode %d): %d of the"
-                   " library's children reported as unknown", m->t,
-                   (int)m->mode, rec_count(&m->unknowns));
+    XLT_ASSERT_MSG(rec_count(&m->unknowns) == 0,
+                   "ctx %d (mode %d): %d of the"
+                   " library's children reported as unknown",
+                   m->t, (int)m->mode, rec_count(&m->unknowns));
     return NULL;
 }
 
@@ -1373,8 +1392,8 @@ XLT_TEST(test_M3_app_children_while_starts_in_flight_each_reported_once, 120)
     set_mode(df_ctx, libxl_sigchld_owner_libxl, &df_unknowns);
     xlt_start_gated(df_ctx, 1, &gate, &lr); /* the library has children */
     for (t = 0; t < DF_THREADS; t++)
-        XLT_ASSERT(pthread_create(&th[t], NULL, df_thread,
-                                  (void *)(intptr_t)t) == 0);
+        XLT_ASSERT(
+            pthread_create(&th[t], NULL, df_thread, (void *)(intptr_t)t) == 0);
     for (i = 0; i < DF_APP; i++)
         app[i] = app_fork_exit(1 + i);
     for (t = 0; t < DF_THREADS; t++)
@@ -1395,8 +1414,8 @@ XLT_TEST(test_M3_app_children_while_starts_in_flight_each_reported_once, 120)
     }
     for (i = 0; i < DF_APP; i++) {
         XLT_ASSERT_MSG(rec_find(&df_unknowns, app[i], &st) == 1,
-                       "application child %d reported %d times",
-                       (int)app[i], rec_find(&df_unknowns, app[i], NULL));
+                       "application child %d reported %d times", (int)app[i],
+                       rec_find(&df_unknowns, app[i], NULL));
         XLT_ASSERT_EXITED(st, 1 + i);
     }
     xlt_finish_gated(df_ctx, 1, gate, &lr);
@@ -1439,10 +1458,11 @@ static void *ch_churn(void *arg)
     while (!__atomic_load_n(&ch_stop, __ATOMIC_SEQ_CST)) {
         libxl_ctx *ctx = xlt_ctx_new(NULL);
         libxl_childproc_result r;
-        char *argv[] = { "/bin/sleep", "0.2", NULL };
+        char *argv[] = {"/bin/sleep", "0.2", NULL};
 
-        set_mode(ctx, (k++ % 2) ? libxl_sigchld_owner_libxl_always_selective_reap
-                                : libxl_sigchld_owner_libxl,
+        set_mode(ctx,
+                 (k++ % 2) ? libxl_sigchld_owner_libxl_always_selective_reap
+                           : libxl_sigchld_owner_libxl,
                  NULL);
         XLT_ASSERT_RC(xlt_run_sh(ctx, "exit 9", &r), 0);
         XLT_ASSERT_EXITED(r.status, 9);
@@ -1453,8 +1473,7 @@ static void *ch_churn(void *arg)
     return NULL;
 }
 
-XLT_TEST(test_S2_ctxs_made_and_freed_in_threads_while_others_run_children,
-         120)
+XLT_TEST(test_S2_ctxs_made_and_freed_in_threads_while_others_run_children, 120)
 {
     pthread_t run[2], churn[2];
     int i;
@@ -1463,11 +1482,12 @@ XLT_TEST(test_S2_ctxs_made_and_freed_in_threads_while_others_run_children,
     XLT_ASSERT(pthread_create(&churn[0], NULL, ch_churn, (void *)0) == 0);
     XLT_ASSERT(pthread_create(&churn[1], NULL, ch_churn, (void *)1) == 0);
     XLT_ASSERT(pthread_create(&run[0], NULL, ch_runner,
-                              (void *)(intptr_t)libxl_sigchld_owner_libxl) == 0);
-    XLT_ASSERT(pthread_create(&run[1], NULL, ch_runner,
-                              (void *)(intptr_t)
-                                  libxl_sigchld_owner_libxl_always_selective_reap) ==
+                              (void *)(intptr_t)libxl_sigchld_owner_libxl) ==
                0);
+    XLT_ASSERT(pthread_create(
+                   &run[1], NULL, ch_runner,
+                   (void *)(intptr_t)
+                       libxl_sigchld_owner_libxl_always_selective_reap) == 0);
     for (i = 0; i < 2; i++)
         pthread_join(run[i], NULL);
     __atomic_store_n(&ch_stop, 1, __ATOMIC_SEQ_CST);
@@ -1486,7 +1506,7 @@ XLT_TEST(test_S2_ctxs_made_and_freed_in_threads_while_others_run_children,
  * default ctx still hands application children to its old callback. */
 XLT_TEST(test_M7_invalid_chldowner_logged_mode_unchanged, 60)
 {
-    static const int bad[] = { 7, -1, 4 };
+    static const int bad[] = {7, -1, 4};
     static rec rold, rnew;
     xlt_logger *l = xlt_logger_new();
     libxl_ctx *m4 = xlt_ctx_new(&l->lg), *def = xlt_ctx_new(&l->lg);
@@ -1603,7 +1623,8 @@ XLT_TEST(test_M7_setmode_while_ctx_has_children_refused, 60)
 int main(void)
 {
     static const xlt_case cases[] = {
-        XLT_CASE(test_M3_hook_under_seed_name_childproc_exited_callback_is_called),
+        XLT_CASE(
+            test_M3_hook_under_seed_name_childproc_exited_callback_is_called),
         XLT_CASE(test_R3_fork_replacement_makes_every_child_of_run_and_fork),
         XLT_CASE(test_M4_child_stays_zombie_until_app_reaps_and_reports),
         XLT_CASE(test_M4_child_stays_zombie_while_reaper_serves_other_ctx),
@@ -1624,8 +1645,10 @@ int main(void)
         XLT_CASE(test_M6_default_ctx_alongside_selective_reaps_only_its_own),
         XLT_CASE(test_M3_M6_four_ctxs_exactly_their_own_of_1000_children),
         XLT_CASE(test_M3_M5_four_ctxs_exactly_their_own_of_1000_children),
-        XLT_CASE(test_M3_app_children_while_starts_in_flight_each_reported_once),
-        XLT_CASE(test_S2_ctxs_made_and_freed_in_threads_while_others_run_children),
+        XLT_CASE(
+            test_M3_app_children_while_starts_in_flight_each_reported_once),
+        XLT_CASE(
+            test_S2_ctxs_made_and_freed_in_threads_while_others_run_children),
         XLT_CASE(test_M7_invalid_chldowner_logged_mode_unchanged),
         XLT_CASE(test_M7_setmode_while_ctx_has_children_refused),
     };

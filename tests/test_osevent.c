@@ -33,15 +33,14 @@
 
 #define OC_BIT (1ULL << LIBXL_EVENT_TYPE_OPERATION_COMPLETE)
 
-static char *argv_true[] = { "/bin/true", NULL };
-static char *argv_exit7[] = { "/bin/sh", "-c", "exit 7", NULL };
-static char *argv_sleep30[] = { "/bin/sleep", "30", NULL };
-static char *argv_sleep_03[] = { "/bin/sleep", "0.3", NULL };
+static char *argv_true[] = {"/bin/true", NULL};
+static char *argv_exit7[] = {"/bin/sh", "-c", "exit 7", NULL};
+static char *argv_sleep30[] = {"/bin/sleep", "30", NULL};
+static char *argv_sleep_03[] = {"/bin/sleep", "0.3", NULL};
 /* A child that ignores SIGTERM (SIG_IGN survives exec): only the SIGKILL
  * after kill_grace_ms ends it.  It says "ready" once it ignores it. */
 static char *argv_sleep30_ignoring_term[] = {
-    "/bin/sh", "-c", "trap '' TERM; echo ready; exec /bin/sleep 30", NULL
-};
+    "/bin/sh", "-c", "trap '' TERM; echo ready; exec /bin/sleep 30", NULL};
 
 /* ------------------------------------------------------------------ */
 /* Calls into libxl, marked as such for the callbacks' and hooks' checks */
@@ -177,9 +176,8 @@ static int try_start(libxl_ctx *ctx, int i, char **argv, int timeout_ms,
 static void start(libxl_ctx *ctx, int i, char **argv, int timeout_ms,
                   int kill_grace_ms, int by_callback)
 {
-    XLT_ASSERT_RC(try_start(ctx, i, argv, timeout_ms, kill_grace_ms,
-                            by_callback),
-                  0);
+    XLT_ASSERT_RC(
+        try_start(ctx, i, argv, timeout_ms, kill_grace_ms, by_callback), 0);
 }
 
 /* Starts run i as argv_sleep30_ignoring_term and returns once the child
@@ -204,7 +202,7 @@ static void start_ignoring_term(libxl_ctx *ctx, int i, int timeout_ms,
 
 /* Starts run i as a child that exits 7 once the returned fd is closed:
  * its completion cannot happen inside libxl_childproc_run itself. */
-static char *argv_gated_exit7[] = { "/bin/sh", "-c", "read x; exit 7", NULL };
+static char *argv_gated_exit7[] = {"/bin/sh", "-c", "read x; exit 7", NULL};
 
 static int start_gated(libxl_ctx *ctx, int i, int timeout_ms, int by_callback)
 {
@@ -379,7 +377,7 @@ XLT_TEST(test_beforepoll_bufferfull_reports_needed_count, 30)
 XLT_TEST(test_O2_beforepoll_timeout_only_ever_reduced, 60)
 {
     libxl_ctx *ctx = xlt_ctx_new(NULL);
-    pollset ps = { NULL, 0, 0 };
+    pollset ps = {NULL, 0, 0};
     int t;
 
     /* Idle: whatever the application asks for stays as it is. */
@@ -436,8 +434,7 @@ static int ps_readable(pollset *ps, int timeout_ms)
     int r = ps_poll(ps, timeout_ms), i, n = 0;
     for (i = 0; i < ps->n; i++) {
         XLT_ASSERT_MSG(!(ps->fds[i].revents & (POLLERR | POLLNVAL)),
-                       "fd %d: revents %#x", ps->fds[i].fd,
-                       ps->fds[i].revents);
+                       "fd %d: revents %#x", ps->fds[i].fd, ps->fds[i].revents);
         if (ps->fds[i].revents & POLLIN)
             n++;
     }
@@ -448,7 +445,7 @@ static int ps_readable(pollset *ps, int timeout_ms)
 XLT_TEST(test_O1_wakeup_fd_readable_only_with_work, 60)
 {
     libxl_ctx *ctx = xlt_ctx_new(NULL);
-    pollset ps = { NULL, 0, 0 };
+    pollset ps = {NULL, 0, 0};
     int gate;
 
     XLT_ASSERT_EQ(ps_before(ctx, &ps, -1), -1);
@@ -500,7 +497,7 @@ XLT_TEST(test_O1_wakeup_fd_readable_only_with_work, 60)
 XLT_TEST(test_O1_status_queued_before_first_beforepoll_is_seen, 60)
 {
     libxl_ctx *ctx = xlt_ctx_new(NULL);
-    pollset ps = { NULL, 0, 0 };
+    pollset ps = {NULL, 0, 0};
 
     /* The child may well be reaped before anyone asked for the fd. */
     start(ctx, 0, argv_true, 0, 0, 0);
@@ -525,7 +522,7 @@ XLT_TEST(test_O1_status_queued_before_first_beforepoll_is_seen, 60)
 XLT_TEST(test_poll_loop_1000_async_runs_without_event_wait, 180)
 {
     libxl_ctx *ctx = xlt_ctx_new(NULL);
-    pollset ps = { NULL, 0, 0 };
+    pollset ps = {NULL, 0, 0};
     int64_t deadline = xlt_now_ms() + 150000;
     int turns = 0, empty_wakeups = 0, i;
 
@@ -534,8 +531,8 @@ XLT_TEST(test_poll_loop_1000_async_runs_without_event_wait, 180)
 
         while (g_started < LOOP_RUNS && g_started - g_ndone < LOOP_INFLIGHT)
             start(ctx, g_started, argv_true, 0, 0, g_started % 2);
-        XLT_ASSERT_MSG(xlt_now_ms() < deadline,
-                       "only %d of %d runs completed", g_ndone, LOOP_RUNS);
+        XLT_ASSERT_MSG(xlt_now_ms() < deadline, "only %d of %d runs completed",
+                       g_ndone, LOOP_RUNS);
         r = ps_turn(ctx, &ps, 30000, &timeout, &progress);
         XLT_ASSERT_EQ(timeout, -1); /* no run has a timeout */
         XLT_ASSERT_MSG(r > 0 || progress > 0,
@@ -547,9 +544,8 @@ XLT_TEST(test_poll_loop_1000_async_runs_without_event_wait, 180)
             empty_wakeups++;
         turns++;
     }
-    XLT_ASSERT_MSG(empty_wakeups == 0,
-                   "%d of %d poll wakeups found no work", empty_wakeups,
-                   turns);
+    XLT_ASSERT_MSG(empty_wakeups == 0, "%d of %d poll wakeups found no work",
+                   empty_wakeups, turns);
     for (i = 0; i < LOOP_RUNS; i++) {
         XLT_ASSERT_EQ(g_done[i], 1);
         XLT_ASSERT_RC(g_rc[i], 0);
@@ -567,7 +563,7 @@ XLT_TEST(test_poll_loop_1000_async_runs_without_event_wait, 180)
 XLT_TEST(test_O2_timeout_fires_in_afterpoll, 60)
 {
     libxl_ctx *ctx = xlt_ctx_new(NULL);
-    pollset ps = { NULL, 0, 0 };
+    pollset ps = {NULL, 0, 0};
     int turns = 0;
 
     start(ctx, 0, argv_sleep30, 200, 0, 0);
@@ -579,8 +575,7 @@ XLT_TEST(test_O2_timeout_fires_in_afterpoll, 60)
         XLT_ASSERT_MSG(g_ndone == 2 || timeout >= 0,
                        "timeout %d with a timed run pending", timeout);
         XLT_ASSERT_MSG(++turns < 200,
-                       "%d turns for two 200 ms timeouts: a busy loop",
-                       turns);
+                       "%d turns for two 200 ms timeouts: a busy loop", turns);
     }
     XLT_ASSERT_RC(g_rc[0], ERROR_TIMEDOUT);
     XLT_ASSERT_RC(g_rc[1], ERROR_TIMEDOUT);
@@ -593,7 +588,7 @@ XLT_TEST(test_O2_timeout_fires_in_afterpoll, 60)
 XLT_TEST(test_O2_kill_grace_fires_in_afterpoll, 60)
 {
     libxl_ctx *ctx = xlt_ctx_new(NULL);
-    pollset ps = { NULL, 0, 0 };
+    pollset ps = {NULL, 0, 0};
 
     start_ignoring_term(ctx, 0, 1000, 300, 0);
     ps_loop_until(ctx, &ps, 1, 20000);
@@ -622,7 +617,7 @@ typedef struct {
     void *for_libxl;
     tstate state;
     pthread_t reporter; /* in T_REPORTING */
-    int modified; /* timeout_modify calls (abs {0,0}: fire ASAP) */
+    int modified;       /* timeout_modify calls (abs {0,0}: fire ASAP) */
 } app_timeout;
 
 typedef struct {
@@ -677,8 +672,8 @@ static void hook_common(void *user, const char *what)
     app_lock();
 }
 
-static int hk_fd_register(void *user, int fd, void **for_app_out,
-                          short events, void *for_libxl)
+static int hk_fd_register(void *user, int fd, void **for_app_out, short events,
+                          void *for_libxl)
 {
     int i;
 
@@ -707,8 +702,7 @@ static int hk_fd_register(void *user, int fd, void **for_app_out,
     return 0;
 }
 
-static int hk_fd_modify(void *user, int fd, void **for_app_update,
-                        short events)
+static int hk_fd_modify(void *user, int fd, void **for_app_update, short events)
 {
     app_fd *f = *for_app_update;
 
@@ -777,10 +771,9 @@ static int hk_timeout_modify(void *user, void **for_app_update,
                        (t->state == T_REPORTING &&
                         !pthread_equal(t->reporter, pthread_self())),
                    "timeout_modify of registration %d %s", t->id,
-                   t->state == T_FIRED ? "after occurred_timeout for it"
-                   : t->state == T_REPORTING
-                       ? "inside occurred_timeout for it"
-                       : "after it was deregistered");
+                   t->state == T_FIRED       ? "after occurred_timeout for it"
+                   : t->state == T_REPORTING ? "inside occurred_timeout for it"
+                                             : "after it was deregistered");
     t->modified++;
     app_unlock();
     return 0;
@@ -793,12 +786,11 @@ static void hk_timeout_deregister(void *user, void *for_app)
     hook_common(user, "timeout_deregister");
     app.timeout_deregister++;
     XLT_ASSERT(t != NULL && t->id >= 0 && t->id < app.nt && app.t[t->id] == t);
-    XLT_ASSERT_MSG(t->state == T_LIVE,
-                   "timeout_deregister of registration %d %s", t->id,
-                   t->state == T_FIRED ? "after occurred_timeout for it"
-                   : t->state == T_DEREGISTERED
-                       ? "twice"
-                       : "while occurred_timeout for it runs");
+    XLT_ASSERT_MSG(
+        t->state == T_LIVE, "timeout_deregister of registration %d %s", t->id,
+        t->state == T_FIRED          ? "after occurred_timeout for it"
+        : t->state == T_DEREGISTERED ? "twice"
+                                     : "while occurred_timeout for it runs");
     t->state = T_DEREGISTERED;
     app_unlock();
 }
@@ -1047,7 +1039,10 @@ XLT_TEST(test_hooks_wakeup_fd_registered_for_reading, 30)
 }
 
 /* The plan of the mixed workloads: what run i is, and what it must give. */
-static int plan_kind(int i) { return i % 5; }
+static int plan_kind(int i)
+{
+    return i % 5;
+}
 
 static void plan_start_how(libxl_ctx *ctx, int i, int by_callback)
 {
@@ -1058,15 +1053,9 @@ static void plan_start_how(libxl_ctx *ctx, int i, int by_callback)
     case 1: /* completes before its timeout: cancelled */
         start(ctx, i, argv_exit7, 20000, 0, by_callback);
         break;
-    case 2:
-        start(ctx, i, argv_true, 20000, 0, by_callback);
-        break;
-    case 3:
-        start(ctx, i, argv_true, 0, 0, by_callback);
-        break;
-    default:
-        start(ctx, i, argv_exit7, 0, 0, by_callback);
-        break;
+    case 2: start(ctx, i, argv_true, 20000, 0, by_callback); break;
+    case 3: start(ctx, i, argv_true, 0, 0, by_callback); break;
+    default: start(ctx, i, argv_exit7, 0, 0, by_callback); break;
     }
 }
 
@@ -1232,8 +1221,8 @@ XLT_TEST(test_O2_timeout_delivered_only_through_occurred_timeout, 60)
     hi = (long long)after.tv_sec * 1000000 + after.tv_usec + 1200000;
     at = (long long)t->when.tv_sec * 1000000 + t->when.tv_usec;
     XLT_ASSERT_MSG(at >= lo && at <= hi,
-                   "timeout registered for %lld us after the call", at - lo +
-                   150000);
+                   "timeout registered for %lld us after the call",
+                   at - lo + 150000);
 
     /* Well past the deadline, without reporting the timeout: nothing may
      * happen by itself, neither through the fd nor otherwise. */
@@ -1423,7 +1412,7 @@ XLT_TEST(test_O3_occurred_calls_for_unregistered_things_ignored, 60)
     close(gate);
     /* Wait until the completion is there to be had. */
     {
-        struct pollfd pfd = { w->fd, POLLIN, 0 };
+        struct pollfd pfd = {w->fd, POLLIN, 0};
         XLT_ASSERT_MSG(poll(&pfd, 1, 20000) == 1, "wakeup fd never readable");
     }
     calls = app.fd_register + app.fd_modify + app.fd_deregister +

@@ -74,7 +74,7 @@ XLT_TEST(test_M1_sigchld_ignored_is_reset_and_warned, 60)
  * that slow.  The 500 ms is 100 times what a run normally takes. */
 XLT_TEST(test_M1_old_unblocked_threads_do_not_delay_statuses, 120)
 {
-    char *argv[] = { "/bin/true", NULL };
+    char *argv[] = {"/bin/true", NULL};
     libxl_childproc_args a = xlt_args(argv);
     libxl_childproc_result r;
     libxl_ctx *ctx;
@@ -205,7 +205,7 @@ static int reaped_cb(pid_t pid, int status, void *user)
     rc_state.status = status;
     rc_state.user = user;
     if (rc_state.start_on) {
-        static char *argv_true[] = { "/bin/true", NULL };
+        static char *argv_true[] = {"/bin/true", NULL};
         static libxl_childproc_result r;
         xlt_start_event_run(rc_state.start_on, argv_true, 777, &r);
     }
@@ -338,7 +338,8 @@ XLT_TEST(test_M3_no_reaped_callback_logs_warn, 60)
     warns = xlt_logger_count(l, LIBXL_LOG_WARN, NULL);
     app = app_fork_exit(14);
     deadline = xlt_now_ms() + 30000;
-    while (proc_exists(app) || xlt_logger_count(l, LIBXL_LOG_WARN, NULL) <= warns) {
+    while (proc_exists(app) ||
+           xlt_logger_count(l, LIBXL_LOG_WARN, NULL) <= warns) {
         XLT_ASSERT_MSG(xlt_now_ms() < deadline,
                        "app child %d: reaped %s, WARNs %d -> %d", (int)app,
                        proc_exists(app) ? "no" : "yes", warns,
@@ -363,7 +364,7 @@ XLT_TEST(test_M3_idle_library_reaps_nothing, 60)
     XLT_ASSERT_RC(xlt_run_sh(ctx, "exit 2", &r), 0);
     XLT_ASSERT_EXITED(r.status, 2);
     app = app_fork_exit(4);
-    xlt_sleep_ms(300);     /* room for a reaper that would reap */
+    xlt_sleep_ms(300);      /* room for a reaper that would reap */
     xlt_pump_for(ctx, 100); /* and for an app thread in a libxl call */
     XLT_ASSERT_EQ(rc_state.calls, 0);
     XLT_ASSERT_EQ(waitpid(app, &st, 0), app);
@@ -412,21 +413,21 @@ static void mc_death(libxl_ctx *ctx, pid_t pid, int status, void *user)
             found = 1;
         }
     }
-    XLT_ASSERT_MSG(found, "ctx %d: death callback for pid %d not its own",
-                   m->t, (int)pid);
+    XLT_ASSERT_MSG(found, "ctx %d: death callback for pid %d not its own", m->t,
+                   (int)pid);
     __atomic_add_fetch(&m->deaths, 1, __ATOMIC_SEQ_CST);
 }
 
 static void *mc_thread(void *arg)
 {
     struct mc *m = arg;
-    int seen[MC_RUNS] = { 0 };
+    int seen[MC_RUNS] = {0};
     int i, gate[2];
 
     m->ctx = xlt_ctx_new(NULL);
     for (i = 0; i < MC_RUNS; i++)
         xlt_start_exit(m->ctx, (m->t * MC_RUNS + i) % 256,
-                   ((uint64_t)m->t << 16) | (uint64_t)i, &m->res[i]);
+                       ((uint64_t)m->t << 16) | (uint64_t)i, &m->res[i]);
     /* The forked children wait for EOF on a gate, so that none can die
      * before its pid is recorded here. */
     xlt_pipe(gate);
@@ -450,9 +451,8 @@ static void *mc_thread(void *arg)
     for (i = 0; i < MC_RUNS; i++) {
         libxl_event *ev = NULL;
         uint64_t id;
-        XLT_ASSERT_RC(xlt_event_wait(m->ctx, &ev, LIBXL_EVENTMASK_ALL, NULL,
-                                     NULL),
-                      0);
+        XLT_ASSERT_RC(
+            xlt_event_wait(m->ctx, &ev, LIBXL_EVENTMASK_ALL, NULL, NULL), 0);
         id = ev->for_user;
         XLT_ASSERT_MSG((int)(id >> 16) == m->t,
                        "ctx %d got the event of ctx %d", m->t, (int)(id >> 16));

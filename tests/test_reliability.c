@@ -77,8 +77,7 @@ static int trace_until(pid_t pid, const int *done, libxl_ctx *pump,
         siginfo_t si;
 
         memset(&si, 0, sizeof si);
-        if (waitid(P_PID, (id_t)pid, &si, WSTOPPED | WNOHANG | WNOWAIT) ==
-                0 &&
+        if (waitid(P_PID, (id_t)pid, &si, WSTOPPED | WNOHANG | WNOWAIT) == 0 &&
             si.si_pid == pid) {
             /* A stop: a tracer takes its time (the library must leave the
              * stop to it meanwhile), then takes it and lets the child go. */
@@ -126,8 +125,8 @@ static void traced_library_child(libxl_sigchld_owner mode, bool no_pidfd)
     if (pid == 0)
         traced_child(7);
     XLT_ASSERT(pid > 0);
-    stops = trace_until(pid, &d.deaths, ctx,
-                        mode == libxl_sigchld_owner_mainloop);
+    stops =
+        trace_until(pid, &d.deaths, ctx, mode == libxl_sigchld_owner_mainloop);
     xlt_pump_for(ctx, 50);
     XLT_ASSERT_EQ(d.deaths, 1);
     XLT_ASSERT_MSG(WIFEXITED(d.status) && WEXITSTATUS(d.status) == 7,
@@ -166,8 +165,7 @@ XLT_TEST(test_R2_traced_child_stop_is_not_death_default_no_pidfd, 60)
 
 XLT_TEST(test_R2_traced_child_stop_is_not_death_selective_no_pidfd, 60)
 {
-    traced_library_child(libxl_sigchld_owner_libxl_always_selective_reap,
-                         true);
+    traced_library_child(libxl_sigchld_owner_libxl_always_selective_reap, true);
 }
 
 XLT_TEST(test_R2_traced_child_stop_is_not_death_mainloop_no_pidfd, 60)
@@ -225,7 +223,7 @@ typedef struct {
 static void nested_sync_run(libxl_ctx *ctx, int rc, void *user)
 {
     nested_rec *n = user;
-    char *argv[] = { "/bin/sleep", "30", NULL };
+    char *argv[] = {"/bin/sleep", "30", NULL};
     libxl_childproc_args a = xlt_args(argv);
     libxl_childproc_result r;
     int64_t t0 = xlt_now_ms();
@@ -241,7 +239,7 @@ static void nested_sync_run(libxl_ctx *ctx, int rc, void *user)
 XLT_TEST(test_O2_sync_run_timeout_fires_in_a_callback, 60)
 {
     libxl_ctx *ctx = xlt_ctx_new(NULL);
-    char *argv[] = { "/bin/true", NULL };
+    char *argv[] = {"/bin/true", NULL};
     libxl_childproc_args a = xlt_args(argv);
     libxl_childproc_result r;
     libxl_asyncop_how how;
@@ -279,8 +277,7 @@ static void slow_callback(libxl_ctx *ctx, int rc, void *user)
     (void)ctx;
     (void)rc;
     __atomic_store_n(&s->callback_in, 1, __ATOMIC_SEQ_CST);
-    for (i = 0; i < 1000 && !__atomic_load_n(&s->done, __ATOMIC_SEQ_CST);
-         i++)
+    for (i = 0; i < 1000 && !__atomic_load_n(&s->done, __ATOMIC_SEQ_CST); i++)
         xlt_sleep_ms(10);
     __atomic_store_n(&s->callback_over, 1, __ATOMIC_SEQ_CST);
 }
@@ -288,7 +285,7 @@ static void slow_callback(libxl_ctx *ctx, int rc, void *user)
 static void *sync_timeout_thread(void *arg)
 {
     slow_rec *s = arg;
-    char *argv[] = { "/bin/sleep", "30", NULL };
+    char *argv[] = {"/bin/sleep", "30", NULL};
     libxl_childproc_args a = xlt_args(argv);
     libxl_childproc_result r;
 
@@ -309,7 +306,7 @@ static void *sync_timeout_thread(void *arg)
 XLT_TEST(test_O2_slow_callback_does_not_delay_other_threads_timeout, 60)
 {
     slow_rec s;
-    char *argv[] = { "/bin/sh", "-c", "read x", NULL };
+    char *argv[] = {"/bin/sh", "-c", "read x", NULL};
     libxl_childproc_args a = xlt_args(argv);
     libxl_childproc_result r;
     libxl_asyncop_how how;
@@ -425,8 +422,7 @@ XLT_TEST(test_M1_handler_installed_after_the_librarys_is_called, 60)
     }
     XLT_ASSERT_MSG(__atomic_load_n(&late_calls, __ATOMIC_SEQ_CST) >= 1,
                    "the handler installed after the library's never ran");
-    XLT_ASSERT_MSG(xlt_logger_count(l, LIBXL_LOG_WARN, "installed after") ==
-                       1,
+    XLT_ASSERT_MSG(xlt_logger_count(l, LIBXL_LOG_WARN, "installed after") == 1,
                    "not said once; log:\n%s", l->text);
     libxl_ctx_free(ctx);
 }
@@ -483,8 +479,8 @@ XLT_TEST(test_M4_status_kept_when_pid_reused_by_another_mode, 60)
     libxl_ctx *a, *b;
     libxl_childproc_hooks h;
     libxl_childproc_result ra, rb;
-    char *argv5[] = { "/bin/sh", "-c", "exit 5", NULL };
-    char *argv9[] = { "/bin/sh", "-c", "exit 9", NULL };
+    char *argv5[] = {"/bin/sh", "-c", "exit 5", NULL};
+    char *argv9[] = {"/bin/sh", "-c", "exit 9", NULL};
     libxl_childproc_args args9 = xlt_args(argv9);
     int st;
 
@@ -521,7 +517,7 @@ XLT_TEST(test_M4_status_kept_when_pid_reused_by_another_mode, 60)
 XLT_TEST(test_R6_mainloop_report_never_kills_a_recycled_group, 60)
 {
     libxl_ctx *ctx;
-    char *argv[] = { "/bin/sh", "-c", "exec sleep 30", NULL };
+    char *argv[] = {"/bin/sh", "-c", "exec sleep 30", NULL};
     libxl_childproc_args a = xlt_args(argv);
     libxl_childproc_result r;
     libxl_asyncop_how how;
@@ -572,7 +568,8 @@ XLT_TEST(test_R6_mainloop_report_never_kills_a_recycled_group, 60)
     xlt_sleep_ms(50);
     XLT_ASSERT_MSG(waitpid(imposter, &st, WNOHANG) == 0,
                    "the new group of the recycled number was killed"
-                   " (status %#x)", st);
+                   " (status %#x)",
+                   st);
     close(gate[1]);
     XLT_ASSERT(waitpid(imposter, &st, 0) == imposter);
     XLT_ASSERT_EXITED(st, 0);
@@ -600,7 +597,7 @@ static void *wait_forever(void *arg)
 static void *sync_sleep(void *arg)
 {
     cancel_rec *c = arg;
-    char *argv[] = { "/bin/sleep", "2", NULL };
+    char *argv[] = {"/bin/sleep", "2", NULL};
     libxl_childproc_args a = xlt_args(argv);
     libxl_childproc_result r;
 

@@ -51,9 +51,9 @@ static void write_file(const char *path, const char *text, mode_t mode)
  * caller's environment, cwd and fds 0/1/2 (0 and -1 both inherit). */
 static void r0_once(libxl_ctx *ctx, int fdval, const char *dir)
 {
-    char *argv[] = { "/bin/sh", "-c",
-                     "read l; echo \"$l|$XLT_R0|$(/bin/pwd)\"; echo \"e:$l\" >&2",
-                     NULL };
+    char *argv[] = {
+        "/bin/sh", "-c",
+        "read l; echo \"$l|$XLT_R0|$(/bin/pwd)\"; echo \"e:$l\" >&2", NULL};
     libxl_childproc_args a = xlt_args(argv);
     libxl_childproc_result r;
     int pin[2], pout[2], perr[2], s0, s1, s2;
@@ -154,13 +154,13 @@ XLT_TEST(test_R1_rusage_is_the_childs_own, 120)
 {
     libxl_ctx *ctx = xlt_ctx_new(NULL);
     libxl_childproc_result burn, quick;
-    char *argv_true[] = { "/bin/true", NULL };
+    char *argv_true[] = {"/bin/true", NULL};
     libxl_childproc_args a = xlt_args(argv_true);
 
-    XLT_ASSERT_RC(xlt_run_sh(ctx,
-                         "i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done",
-                         &burn),
-                  0);
+    XLT_ASSERT_RC(
+        xlt_run_sh(ctx, "i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done",
+                   &burn),
+        0);
     XLT_ASSERT_EXITED(burn.status, 0);
     XLT_ASSERT_MSG(cpu_us(&burn.rusage) > 0, "burner reports no CPU time");
     XLT_ASSERT(burn.rusage.ru_maxrss > 0);
@@ -175,7 +175,7 @@ XLT_TEST(test_R1_rusage_is_the_childs_own, 120)
 XLT_TEST(test_R1_result_pid_is_the_child, 60)
 {
     libxl_ctx *ctx = xlt_ctx_new(NULL);
-    char *argv[] = { "/bin/sh", "-c", "echo $$", NULL };
+    char *argv[] = {"/bin/sh", "-c", "echo $$", NULL};
     libxl_childproc_result r;
     char out[64];
 
@@ -204,7 +204,7 @@ static void filled_cb(libxl_ctx *ctx, int rc, void *for_callback)
 XLT_TEST(test_R1_result_filled_before_completion, 60)
 {
     libxl_ctx *ctx = xlt_ctx_new(NULL);
-    char *argv[] = { "/bin/sh", "-c", "exit 9", NULL };
+    char *argv[] = {"/bin/sh", "-c", "exit 9", NULL};
     libxl_childproc_args a = xlt_args(argv);
     libxl_childproc_result r;
     libxl_asyncop_how how;
@@ -225,7 +225,7 @@ XLT_TEST(test_R1_bad_arguments_inval_start_nothing, 60)
 {
     libxl_ctx *ctx = xlt_ctx_new(NULL);
     char dir[64], mark[128], script[200];
-    char *argv[] = { "/bin/sh", "-c", script, NULL };
+    char *argv[] = {"/bin/sh", "-c", script, NULL};
     libxl_childproc_args good = xlt_args(argv), a;
     libxl_childproc_result r;
     libxl_asyncop_how how;
@@ -279,9 +279,9 @@ XLT_TEST(test_R1_bad_arguments_inval_start_nothing, 60)
  * (Skipped under valgrind, which runs glibc's posix_spawn child without
  * CLONE_VM, so the exec error never reaches the parent: a tool limit.) */
 #define SKIP_EXEC_ERROR_UNDER_VALGRIND()                                      \
-    do {                                                                    \
+    do {                                                                      \
         if (xlt_skip_under_valgrind("posix_spawn cannot report exec errors")) \
-            return;                                                         \
+            return;                                                           \
     } while (0)
 static void expect_exec_error(libxl_ctx *ctx, libxl_childproc_args *a,
                               int want_errno)
@@ -291,9 +291,8 @@ static void expect_exec_error(libxl_ctx *ctx, libxl_childproc_args *a,
     if (getenv("XLT_UNDER_VALGRIND")) {
         /* The child runs and exits 127 there: only check it is reaped. */
         int rc = xlt_childproc_run(ctx, a, &r, NULL);
-        XLT_ASSERT(rc == ERROR_FAIL ||
-                   (rc == 0 && WIFEXITED(r.status) &&
-                    WEXITSTATUS(r.status) == 127));
+        XLT_ASSERT(rc == ERROR_FAIL || (rc == 0 && WIFEXITED(r.status) &&
+                                        WEXITSTATUS(r.status) == 127));
         xlt_wait_no_children(10000);
         return;
     }
@@ -307,7 +306,7 @@ XLT_TEST(test_R1_exec_enoent_is_error_fail_not_127, 60)
 {
     SKIP_EXEC_ERROR_UNDER_VALGRIND();
     libxl_ctx *ctx = xlt_ctx_new(NULL);
-    char *argv[] = { "/nonexistent/xlt-no-such-prog", NULL };
+    char *argv[] = {"/nonexistent/xlt-no-such-prog", NULL};
     libxl_childproc_args a = xlt_args(argv);
     expect_exec_error(ctx, &a, ENOENT);
     libxl_ctx_free(ctx);
@@ -318,7 +317,7 @@ XLT_TEST(test_R1_exec_non_executable_eacces, 60)
     SKIP_EXEC_ERROR_UNDER_VALGRIND();
     libxl_ctx *ctx = xlt_ctx_new(NULL);
     char dir[64], prog[128];
-    char *argv[] = { prog, NULL };
+    char *argv[] = {prog, NULL};
     libxl_childproc_args a = xlt_args(argv);
 
     make_tmpdir(dir, sizeof dir);
@@ -334,7 +333,7 @@ XLT_TEST(test_R1_missing_cwd_enoent, 60)
 {
     SKIP_EXEC_ERROR_UNDER_VALGRIND();
     libxl_ctx *ctx = xlt_ctx_new(NULL);
-    char *argv[] = { "/bin/true", NULL };
+    char *argv[] = {"/bin/true", NULL};
     libxl_childproc_args a = xlt_args(argv);
 
     a.cwd = "/nonexistent/xlt-no-such-dir";
@@ -368,7 +367,7 @@ XLT_TEST(test_R1_argv_envp_over_kernel_limit_e2big, 60)
     SKIP_EXEC_ERROR_UNDER_VALGRIND();
     libxl_ctx *ctx = xlt_ctx_new(NULL);
     char **argv = big_vector("/bin/true");
-    char *small_argv[] = { "/bin/true", NULL };
+    char *small_argv[] = {"/bin/true", NULL};
     libxl_childproc_args a = xlt_args(argv);
 
     expect_exec_error(ctx, &a, E2BIG);
@@ -385,7 +384,7 @@ XLT_TEST(test_R1_async_exec_failure_reported_once, 60)
 {
     SKIP_EXEC_ERROR_UNDER_VALGRIND();
     libxl_ctx *ctx = xlt_ctx_new(NULL);
-    char *argv[] = { "/nonexistent/xlt-no-such-prog", NULL };
+    char *argv[] = {"/nonexistent/xlt-no-such-prog", NULL};
     libxl_childproc_args a = xlt_args(argv);
     libxl_childproc_result r;
     libxl_asyncop_how how;
@@ -412,9 +411,9 @@ XLT_TEST(test_R0_path_without_slash_searched_in_PATH, 60)
 {
     libxl_ctx *ctx = xlt_ctx_new(NULL);
     char dir[64], prog[128], path[256];
-    char *argv[] = { "xlt-prog", NULL };
-    char *argv_missing[] = { "xlt-no-such-prog", NULL };
-    char *argv_true[] = { "true", NULL };
+    char *argv[] = {"xlt-prog", NULL};
+    char *argv_missing[] = {"xlt-no-such-prog", NULL};
+    char *argv_true[] = {"true", NULL};
     libxl_childproc_args a = xlt_args(argv);
     libxl_childproc_result r;
 
@@ -440,9 +439,9 @@ XLT_TEST(test_R0_path_without_slash_searched_in_PATH, 60)
 XLT_TEST(test_R0_envp_replaces_environment, 60)
 {
     libxl_ctx *ctx = xlt_ctx_new(NULL);
-    char *argv[] = { "/bin/sh", "-c", "echo \"$XLT_VAR|${XLT_OTHER-unset}\"",
-                     NULL };
-    char *envp[] = { "XLT_VAR=fromenvp", "PATH=/usr/bin:/bin", NULL };
+    char *argv[] = {"/bin/sh", "-c", "echo \"$XLT_VAR|${XLT_OTHER-unset}\"",
+                    NULL};
+    char *envp[] = {"XLT_VAR=fromenvp", "PATH=/usr/bin:/bin", NULL};
     libxl_childproc_args a = xlt_args(argv);
     libxl_childproc_result r;
     char out[256];
@@ -459,7 +458,7 @@ XLT_TEST(test_R0_envp_replaces_environment, 60)
 XLT_TEST(test_R0_cwd_applied_to_child_only, 60)
 {
     libxl_ctx *ctx = xlt_ctx_new(NULL);
-    char *argv[] = { "/bin/pwd", NULL };
+    char *argv[] = {"/bin/pwd", NULL};
     libxl_childproc_args a = xlt_args(argv);
     libxl_childproc_result r;
     char dir[64], real[PATH_MAX], want[PATH_MAX + 2], out[PATH_MAX + 2];
@@ -484,7 +483,7 @@ XLT_TEST(test_R0_cwd_applied_to_child_only, 60)
 XLT_TEST(test_R0_stdout_stderr_swap, 60)
 {
     libxl_ctx *ctx = xlt_ctx_new(NULL);
-    char *argv[] = { "/bin/sh", "-c", "echo out; echo err >&2", NULL };
+    char *argv[] = {"/bin/sh", "-c", "echo out; echo err >&2", NULL};
     libxl_childproc_args a = xlt_args(argv);
     libxl_childproc_result r;
     int pa[2], pb[2], s1, s2, rc;
@@ -520,7 +519,7 @@ XLT_TEST(test_R0_stdout_stderr_swap, 60)
 XLT_TEST(test_R0_cloexec_fd_works_as_stdin, 60)
 {
     libxl_ctx *ctx = xlt_ctx_new(NULL);
-    char *argv[] = { "/bin/sh", "-c", "read l; echo \"got:$l\"", NULL };
+    char *argv[] = {"/bin/sh", "-c", "read l; echo \"got:$l\"", NULL};
     libxl_childproc_args a = xlt_args(argv);
     libxl_childproc_result r;
     int pin[2];
@@ -545,7 +544,7 @@ XLT_TEST(test_R0_cloexec_fd_works_as_stdin, 60)
 XLT_TEST(test_R1_timeout_sigterm_timedout, 60)
 {
     libxl_ctx *ctx = xlt_ctx_new(NULL);
-    char *argv[] = { "/bin/sleep", "30", NULL };
+    char *argv[] = {"/bin/sleep", "30", NULL};
     libxl_childproc_args a = xlt_args(argv);
     libxl_childproc_result r;
     int64_t t0 = xlt_now_ms();
@@ -562,7 +561,7 @@ XLT_TEST(test_R1_timeout_sigterm_timedout, 60)
 XLT_TEST(test_R1_timeout_sigkill_after_grace, 60)
 {
     libxl_ctx *ctx = xlt_ctx_new(NULL);
-    char *argv[] = { "/bin/sh", "-c", "trap '' TERM; exec sleep 30", NULL };
+    char *argv[] = {"/bin/sh", "-c", "trap '' TERM; exec sleep 30", NULL};
     libxl_childproc_args a = xlt_args(argv);
     libxl_childproc_result r;
     int64_t t0 = xlt_now_ms();
@@ -580,7 +579,7 @@ XLT_TEST(test_R1_timeout_sigkill_after_grace, 60)
 XLT_TEST(test_R1_default_kill_grace_2000ms, 60)
 {
     libxl_ctx *ctx = xlt_ctx_new(NULL);
-    char *argv[] = { "/bin/sh", "-c", "trap '' TERM; exec sleep 30", NULL };
+    char *argv[] = {"/bin/sh", "-c", "trap '' TERM; exec sleep 30", NULL};
     libxl_childproc_args a = xlt_args(argv);
     libxl_childproc_result r;
     int64_t t0 = xlt_now_ms(), dt;
@@ -611,10 +610,10 @@ static int pid_gone(pid_t pid)
 
 static pid_t group_run(libxl_ctx *ctx, int new_group, libxl_childproc_result *r)
 {
-    char *argv[] = { "/bin/sh", "-c",
-                     "sleep 30 & read a b c d g rest < /proc/$$/stat; "
-                     "echo $! $g $$; wait",
-                     NULL };
+    char *argv[] = {"/bin/sh", "-c",
+                    "sleep 30 & read a b c d g rest < /proc/$$/stat; "
+                    "echo $! $g $$; wait",
+                    NULL};
     libxl_childproc_args a = xlt_args(argv);
     libxl_asyncop_how how;
     char line[128];
@@ -634,8 +633,8 @@ static pid_t group_run(libxl_ctx *ctx, int new_group, libxl_childproc_result *r)
     XLT_ASSERT(sscanf(line, "%d %d %d", &gpid, &pgrp, &pid) == 3);
     XLT_ASSERT(gpid > 0);
     if (new_group)
-        XLT_ASSERT_MSG(pgrp == pid, "child %d is in group %d, not its own",
-                       pid, pgrp);
+        XLT_ASSERT_MSG(pgrp == pid, "child %d is in group %d, not its own", pid,
+                       pgrp);
     else
         XLT_ASSERT_EQ(pgrp, getpgrp());
     XLT_ASSERT_RC(xlt_wait_for(ctx, 50), ERROR_TIMEDOUT);
@@ -674,8 +673,8 @@ XLT_TEST(test_R1_new_process_group_kill_reaches_grandchild, 60)
  * been reused), in the default and the selective modes. */
 static void group_survivor_case(libxl_sigchld_owner mode)
 {
-    char *argv[] = { "/bin/sh", "-c",
-                     "(trap '' TERM; exec sleep 30) & echo $!; wait", NULL };
+    char *argv[] = {"/bin/sh", "-c",
+                    "(trap '' TERM; exec sleep 30) & echo $!; wait", NULL};
     libxl_childproc_args a = xlt_args(argv);
     libxl_childproc_hooks h;
     libxl_childproc_result r;
@@ -731,7 +730,7 @@ XLT_TEST(test_R1_children_in_flight_leave_fds_to_the_application, 120)
 {
     enum { N = 200 };
     static libxl_childproc_result res[N];
-    char *argv[] = { "/bin/sh", "-c", "read x; exit 5", NULL };
+    char *argv[] = {"/bin/sh", "-c", "read x; exit 5", NULL};
     libxl_childproc_args a = xlt_args(argv);
     struct rlimit rl;
     libxl_ctx *ctx = xlt_ctx_new(NULL);
@@ -751,8 +750,8 @@ XLT_TEST(test_R1_children_in_flight_leave_fds_to_the_application, 120)
     close(gate[1]); /* every child reads EOF and exits 5 */
     for (i = 0; i < N; i++) {
         libxl_event *ev = NULL;
-        XLT_ASSERT_RC(xlt_event_wait(ctx, &ev, LIBXL_EVENTMASK_ALL, NULL,
-                                     NULL), 0);
+        XLT_ASSERT_RC(xlt_event_wait(ctx, &ev, LIBXL_EVENTMASK_ALL, NULL, NULL),
+                      0);
         XLT_ASSERT_RC(ev->u.operation_complete.rc, 0);
         XLT_ASSERT_EXITED(res[ev->for_user].status, 5);
         libxl_event_free(ctx, ev);
@@ -875,7 +874,7 @@ static unsigned long long status_field(const char *status, const char *name)
 static void r4_mask_and_dispositions(void)
 {
     libxl_ctx *ctx = xlt_ctx_new(NULL);
-    char *argv[] = { "/bin/cat", "/proc/self/status", NULL };
+    char *argv[] = {"/bin/cat", "/proc/self/status", NULL};
     libxl_childproc_result r;
     static char out[16384];
     unsigned long long ign;
@@ -922,7 +921,7 @@ static int fd_busy_stop;
 
 static void *fd_busy(void *arg)
 {
-    char *argv[] = { "/bin/sleep", "0.05", NULL };
+    char *argv[] = {"/bin/sleep", "0.05", NULL};
     (void)arg;
     while (!__atomic_load_n(&fd_busy_stop, __ATOMIC_SEQ_CST)) {
         libxl_ctx *c = xlt_ctx_new(NULL);
@@ -937,8 +936,8 @@ static void *fd_busy(void *arg)
 XLT_TEST(test_R4_exec_child_has_no_library_fds, 120)
 {
     libxl_ctx *ctx = xlt_ctx_new(NULL);
-    char *argv[] = { "/bin/sh", "-c", "ls -l /proc/$$/fd", NULL };
-    char *argv_sleep[] = { "/bin/sleep", "30", NULL };
+    char *argv[] = {"/bin/sh", "-c", "ls -l /proc/$$/fd", NULL};
+    char *argv_sleep[] = {"/bin/sleep", "30", NULL};
     libxl_childproc_args sa = xlt_args(argv_sleep);
     libxl_childproc_result r, rs;
     libxl_asyncop_how how;
@@ -996,7 +995,7 @@ XLT_TEST(test_S5_500_runs_in_flight_each_own_code, 180)
     xlt_pipe(gate);
     for (i = 0; i < FLIGHT_N; i++) {
         char script[32];
-        char *argv[] = { "/bin/sh", "-c", script, NULL };
+        char *argv[] = {"/bin/sh", "-c", script, NULL};
         libxl_childproc_args a = xlt_args(argv);
         libxl_asyncop_how how;
 
@@ -1066,7 +1065,7 @@ XLT_TEST(test_S5_sync_runs_from_8_threads, 120)
 XLT_TEST(test_S2_ctx_free_with_running_children_no_zombies, 60)
 {
     static libxl_childproc_result res[20], other_res;
-    char *argv[] = { "/bin/sleep", "1", NULL };
+    char *argv[] = {"/bin/sleep", "1", NULL};
     libxl_ctx *ctx = xlt_ctx_new(NULL), *other = xlt_ctx_new(NULL);
     int i;
 
@@ -1086,7 +1085,7 @@ XLT_TEST(test_S2_ctx_free_with_running_children_no_zombies, 60)
 XLT_TEST(test_S2_ctx_free_last_ctx_children_still_reaped, 60)
 {
     static libxl_childproc_result res[20];
-    char *argv[] = { "/bin/sleep", "1", NULL };
+    char *argv[] = {"/bin/sleep", "1", NULL};
     libxl_ctx *ctx = xlt_ctx_new(NULL);
     int i;
 
@@ -1115,7 +1114,7 @@ static void dropped_cb(libxl_ctx *ctx, int rc, void *for_callback)
 XLT_TEST(test_S2_ctx_free_drops_ops_without_callbacks, 60)
 {
     static libxl_childproc_result res[5], pattern;
-    char *argv[] = { "/bin/sleep", "0.5", NULL };
+    char *argv[] = {"/bin/sleep", "0.5", NULL};
     libxl_ctx *ctx = xlt_ctx_new(NULL), *other = xlt_ctx_new(NULL);
     libxl_childproc_args a = xlt_args(argv);
     int i;

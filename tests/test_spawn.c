@@ -399,9 +399,8 @@ XLT_TEST(test_S3_no_parent_handler_runs_in_child_before_exec, 20)
     /* The pending SIGUSR1 met its default action, not the handler. */
     XLT_ASSERT_KILLED(r.status, SIGUSR1);
     n = read(p[0], buf, sizeof buf);
-    XLT_ASSERT_MSG(n < 0 && errno == EAGAIN,
-                   "a handler ran (%zd bytes: %.*s)", n, (int)(n > 0 ? n : 0),
-                   buf);
+    XLT_ASSERT_MSG(n < 0 && errno == EAGAIN, "a handler ran (%zd bytes: %.*s)",
+                   n, (int)(n > 0 ? n : 0), buf);
     libxl_ctx_free(ctx);
 }
 
@@ -415,8 +414,7 @@ XLT_TEST(test_S4_fd_mapping_swaps, 20)
 
     for (fork_path = 0; fork_path < 2; fork_path++) {
         libxl_ctx *ctx = ctx_on_path(fork_path, NULL);
-        char *argv[] = {"/bin/sh", "-c", "echo to-a >&8; echo to-b >&9",
-                        NULL};
+        char *argv[] = {"/bin/sh", "-c", "echo to-a >&8; echo to-b >&9", NULL};
         libxl_childproc_args a = xlt_args(argv);
         libxl_childproc_result r;
         libxl_childproc_fd fds[2];
@@ -662,7 +660,6 @@ XLT_TEST(test_S6_env_set_without_equals_is_inval, 20)
     libxl_ctx_free(ctx);
 }
 
-
 /* ------------------------------------------------------------------ S5 */
 
 /* S5: a synchronous run of a child writing MiBs on both streams neither
@@ -706,8 +703,7 @@ XLT_TEST(test_S5_capture_large_outputs_sync, 60)
 XLT_TEST(test_S5_capture_max_truncates_without_blocking, 30)
 {
     libxl_ctx *ctx = xlt_ctx_new(NULL);
-    char *argv[] = {"/bin/sh", "-c", "head -c 1000000 /dev/zero; exit 3",
-                    NULL};
+    char *argv[] = {"/bin/sh", "-c", "head -c 1000000 /dev/zero; exit 3", NULL};
     libxl_childproc_args a = xlt_args(argv);
     libxl_childproc_result r;
 
@@ -984,9 +980,9 @@ static void s5_done(libxl_ctx *ctx, int rc, void *user)
 XLT_TEST(test_S5_capture_through_osevent_hooks, 30)
 {
     static hook_loop h;
-    libxl_osevent_hooks oh = {hl_fd_register, hl_fd_modify, hl_fd_deregister,
-                              hl_timeout_register, hl_timeout_modify,
-                              hl_timeout_deregister};
+    libxl_osevent_hooks oh = {hl_fd_register,    hl_fd_modify,
+                              hl_fd_deregister,  hl_timeout_register,
+                              hl_timeout_modify, hl_timeout_deregister};
     libxl_ctx *ctx = xlt_ctx_new(NULL);
     char *argv[] = {"/bin/sh", "-c",
                     "head -c 600000 /dev/zero; echo e >&2; sleep 20 & exit 0",
@@ -1160,8 +1156,7 @@ XLT_TEST(test_S8_child_starts_in_cgroup, 30)
     snprintf(want, sizeof want, "/xlt-s8-%d\n", (int)getpid());
     for (fork_path = 0; fork_path < 2; fork_path++) {
         libxl_ctx *ctx = ctx_on_path(fork_path, NULL);
-        char *argv[] = {"/bin/sh", "-c", "grep '^0::' /proc/self/cgroup",
-                        NULL};
+        char *argv[] = {"/bin/sh", "-c", "grep '^0::' /proc/self/cgroup", NULL};
         libxl_childproc_args a = xlt_args(argv);
         libxl_childproc_result r;
         char out[600];

@@ -111,7 +111,7 @@ libxl__child *libxl__child_find_watched_Glocked(pid_t pid)
 }
 
 static void child_lost_Glocked(libxl__child *ch, int errnoval,
-                              struct libxl__child_q *batch);
+                               struct libxl__child_q *batch);
 
 /*
  * Puts ch in the table.  An entry already there for its pid is stale: the
@@ -251,7 +251,8 @@ static bool pidfd_affordable(void)
     long n = __atomic_load_n(&G.npidfds, __ATOMIC_RELAXED);
 
     if (__atomic_load_n(&G.nofile_limit, __ATOMIC_RELAXED) == 0 ||
-        (__atomic_add_fetch(&G.nofile_checks, 1, __ATOMIC_RELAXED) & 1023) == 0) {
+        (__atomic_add_fetch(&G.nofile_checks, 1, __ATOMIC_RELAXED) & 1023) ==
+            0) {
         struct rlimit rl;
         if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
             __atomic_store_n(&G.nofile_limit,
@@ -372,7 +373,7 @@ bool libxl__group_held_Glocked(libxl__child *ch)
 /* waitid(WEXITED | WNOHANG | options) on ch alone: through its pidfd
  * where the kernel can, else by pid.  si_pid stays 0 if it has not exited. */
 static int child_waitid_Glocked(libxl__child *ch, siginfo_t *si, int options,
-                               struct rusage *ru)
+                                struct rusage *ru)
 {
     memset(si, 0, sizeof *si);
     options |= WEXITED | WNOHANG;
@@ -389,7 +390,7 @@ static int child_waitid_Glocked(libxl__child *ch, siginfo_t *si, int options,
  * runs complete with ERROR_FAIL (src/childproc.c).
  */
 static void child_lost_Glocked(libxl__child *ch, int errnoval,
-                              struct libxl__child_q *batch)
+                               struct libxl__child_q *batch)
 {
     LOGEV(ch->ctx, ERROR, errnoval,
           "child %d: its status was reaped behind the library's back"
@@ -429,7 +430,7 @@ int libxl__child_collect_Glocked(libxl__child *ch, struct libxl__child_q *batch)
     if (!libxl__si_exited(&si))
         return 0; /* running, or stopped */
     if (libxl__child_collected_Glocked(ch, libxl__status_of_siginfo(&si), &ru,
-                                      false))
+                                       false))
         STAILQ_INSERT_TAIL(batch, ch, q_entry);
     return 1;
 }
@@ -444,7 +445,7 @@ int libxl__child_collect_Glocked(libxl__child *ch, struct libxl__child_q *batch)
  * is being killed (S9) goes the long way, which may hold it.
  */
 int libxl__child_collect_exited_Glocked(libxl__child *ch,
-                                       struct libxl__child_q *batch)
+                                        struct libxl__child_q *batch)
 {
     siginfo_t si;
     struct rusage ru;
@@ -463,7 +464,7 @@ int libxl__child_collect_exited_Glocked(libxl__child *ch,
     if (!libxl__si_exited(&si))
         return 0;
     if (libxl__child_collected_Glocked(ch, libxl__status_of_siginfo(&si), &ru,
-                                      false))
+                                       false))
         STAILQ_INSERT_TAIL(batch, ch, q_entry);
     return 1;
 }
@@ -512,7 +513,8 @@ int libxl__child_register(libxl_ctx *ctx, libxl_sigchld_owner mode,
      * children that exit at once make this the common case).  Passes that
      * begin later see it in the epoll set (or the nopidfd list).
      */
-    if (G.pass_seq == ch->spawn_seq || !libxl__child_collect_Glocked(ch, &batch))
+    if (G.pass_seq == ch->spawn_seq ||
+        !libxl__child_collect_Glocked(ch, &batch))
         watch_add_Glocked(ch);
     /*
      * reap_all has just gone on: a child that exited before, whose SIGCHLD
@@ -534,7 +536,7 @@ out:
 }
 
 bool libxl__child_collected_Glocked(libxl__child *ch, int status,
-                                   const struct rusage *ru, bool lost)
+                                    const struct rusage *ru, bool lost)
 {
     assert(!ch->reaped && ch->cls != LIBXL__CLASS_UNKNOWN); /* once only */
     /* A group kill still pending: the leader was reaped before we could
@@ -620,8 +622,8 @@ int libxl__child_signal(libxl_ctx *ctx, libxl__child *ch, int sig)
     if (r && e == ESRCH)
         return ERROR_NOTFOUND; /* exited, not yet reaped: nothing to signal */
     if (r) {
-        LOGEV(ctx, ERROR, e, "libxl_childproc_kill: signal %d to child %d",
-              sig, (int)ch->pid);
+        LOGEV(ctx, ERROR, e, "libxl_childproc_kill: signal %d to child %d", sig,
+              (int)ch->pid);
         return ERROR_FAIL;
     }
     return 0;
@@ -760,8 +762,7 @@ int libxl__child_reaped_by_app(libxl_ctx *ctx, pid_t pid, int status,
          * its SIGKILL only through the leader's pidfd (which names the
          * group the leader made, never a new one of the same number);
          * without that, the grace ends here with no signal (S9). */
-        if (group_kill_drop_Glocked(ch) && ch->pidfd >= 0 &&
-            G.have_pidfd_pgrp)
+        if (group_kill_drop_Glocked(ch) && ch->pidfd >= 0 && G.have_pidfd_pgrp)
             libxl__pidfd_send_signal_flags(ch->pidfd, SIGKILL,
                                            LIBXL__PIDFD_SIGNAL_PGRP);
         if (libxl__child_collected_Glocked(ch, status, NULL, false))

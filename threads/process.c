@@ -54,7 +54,8 @@ static void probe_pidfd(void)
     {
         siginfo_t si;
         /* Ourselves is never our child: ECHILD means P_PIDFD is known. */
-        if (libxl__waitid(P_PIDFD, (id_t)fd, &si, WEXITED | WNOHANG, NULL) < 0 &&
+        if (libxl__waitid(P_PIDFD, (id_t)fd, &si, WEXITED | WNOHANG, NULL) <
+                0 &&
             errno == ECHILD)
             G.have_waitid_pidfd = true;
     }
@@ -222,8 +223,7 @@ LIBXL_EXPORT void libxl_postfork_child_noexec(libxl_ctx *ctx)
      * As in libxl, memory is not reclaimed; nor are the pidfds of the
      * parent's children (close-on-exec, and only reachable through lists
      * another thread may have been changing at the fork). */
-    LIST_FOREACH(c, &stale_ctxs, g_entry)
-    {
+    LIST_FOREACH(c, &stale_ctxs, g_entry) {
         if (c->wake_fd >= 0)
             close(c->wake_fd);
         c->wake_fd = -1;

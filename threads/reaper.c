@@ -144,8 +144,7 @@ static unsigned reap_pass(bool sweep)
         return 0;
     }
     /* Counted while G.lock still says these ctxs are alive. */
-    STAILQ_FOREACH(ch, &batch, q_entry)
-    {
+    STAILQ_FOREACH(ch, &batch, q_entry) {
         libxl__inbox_expect(ch->ctx);
         n++;
     }
@@ -166,8 +165,7 @@ static libxl_ctx *unknown_target_Glocked(void)
 {
     libxl_ctx *c, *best = NULL;
 
-    LIST_FOREACH(c, &G.ctxs, g_entry)
-    {
+    LIST_FOREACH(c, &G.ctxs, g_entry) {
         if (c->mode == libxl_sigchld_owner_libxl_always)
             return c;
         if (c->mode != libxl_sigchld_owner_libxl)
@@ -239,8 +237,8 @@ static int reap_pid_Glocked(pid_t pid, reap_all_state *st)
         libxl_ctx *target = unknown_target_Glocked();
         libxl__child *u = target ? libxl__child_new() : NULL;
         if (!u) {
-            LOG(target, WARN, "reaped unknown child %d (status %#x)",
-                (int)pid, status);
+            LOG(target, WARN, "reaped unknown child %d (status %#x)", (int)pid,
+                status);
             return 1;
         }
         u->cls = LIBXL__CLASS_UNKNOWN;
@@ -278,8 +276,8 @@ static void reap_listed_children(const char *tid, int fd, void *arg)
             p = end;
             memset(&si, 0, sizeof si);
             if (pid > 0 &&
-                waitid(P_PID, (id_t)pid, &si,
-                       WEXITED | WNOHANG | WNOWAIT) == 0 &&
+                waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) ==
+                    0 &&
                 libxl__si_exited(&si))
                 reap_pid_Glocked((pid_t)pid, st);
         }

@@ -41,8 +41,7 @@ static void run_handler(const struct sigaction *action, int sig, siginfo_t *si,
     if (action->sa_flags & SA_SIGINFO) {
         if (action->sa_sigaction)
             action->sa_sigaction(sig, si, uc);
-    } else if (action->sa_handler != SIG_DFL &&
-               action->sa_handler != SIG_IGN) {
+    } else if (action->sa_handler != SIG_DFL && action->sa_handler != SIG_IGN) {
         action->sa_handler(sig);
     }
 }
@@ -111,9 +110,8 @@ static void note_if_unblocked(const char *tid, int fd, void *arg)
     blk = strstr(status, "\nSigBlk:");
     if (blk && !(strtoull(blk + 8, NULL, 16) & (1ULL << (SIGCHLD - 1))) &&
         u->used < sizeof u->tids - 24)
-        u->used += (size_t)snprintf(u->tids + u->used,
-                                    sizeof u->tids - u->used, "%s%.20s",
-                                    u->used ? " " : "", tid);
+        u->used += (size_t)snprintf(u->tids + u->used, sizeof u->tids - u->used,
+                                    "%s%.20s", u->used ? " " : "", tid);
 }
 
 void libxl__sigchld_warn_unblocked(void)

@@ -262,8 +262,7 @@ static int setup(struct runner *r)
         xr_msg("set-up: %s", strerror(errno));
         return -1;
     }
-    progress = r->o.progress ||
-               (isatty(2) && !r->o.quiet && !r->o.no_progress);
+    progress = r->o.progress || (isatty(2) && !r->o.quiet && !r->o.no_progress);
     progress_init(progress && !r->o.dry_run, r->o.bar, &r->err);
     now_mono(&r->t0);
     return 0;

@@ -84,7 +84,7 @@ struct options {
     size_t ncommand;
     struct source *sources; /* in command-line order */
     size_t nsources;
-    char delim;         /* '\n', or '\0' with -0 */
+    char delim; /* '\n', or '\0' with -0 */
     bool no_shell, link, keep_order, json, csv, quiet, no_progress;
     bool tag, verbose, dry_run, progress, bar, exit_count;
     bool resume, resume_failed;
@@ -98,8 +98,8 @@ struct options {
     int timeout_ms;        /* 0: none */
     int kill_grace_ms;
     int delay_ms;
-    double load_max;             /* 0: none */
-    unsigned long long memfree;  /* bytes; 0: none */
+    double load_max;            /* 0: none */
+    unsigned long long memfree; /* bytes; 0: none */
     struct halt halt;
     const char *results; /* directory, or NULL: pass output through */
     const char *log;     /* result lines there instead of stdout */
@@ -215,7 +215,7 @@ struct stream {
     bool raw;           /* -u: bytes as they come, no lines, no tags */
     const char *tag;    /* prefix of every line, or NULL */
     size_t taglen;
-    struct spool part;  /* the unterminated tail of the last read */
+    struct spool part;        /* the unterminated tail of the last read */
     unsigned long long bytes; /* read from the pipe so far */
 };
 
@@ -282,12 +282,12 @@ struct job {
     int rc;        /* the completion's rc */
     int start_err; /* libxl_childproc_run's own failure, or 0 */
     struct timespec t_start, t_end;
-    struct timespec t_real; /* when it started, by the wall clock */
+    struct timespec t_real;       /* when it started, by the wall clock */
     bool completed;               /* the library has reaped it */
     bool finished;                /* completed and its output fully taken */
     struct timespec linger_until; /* stop waiting for EOF on its pipes */
     struct stream out, err;
-    size_t index;     /* in the running array */
+    size_t index;         /* in the running array */
     struct job *next;     /* the pending queue (again with --retries) */
     struct job *ord_next; /* the --keep-order queue, from its start on */
 };
@@ -344,7 +344,7 @@ struct memsrc {
 struct runner {
     struct options o;
     libxl_ctx *ctx;
-    bool streamed;   /* one source, read as it comes: in */
+    bool streamed; /* one source, read as it comes: in */
     struct input in;
     struct memsrc *mem; /* otherwise: every source, whole */
     size_t nmem;
@@ -366,9 +366,9 @@ struct runner {
     unsigned long failed_exit;  /* the exit status of a halting failure */
     bool halted_by_failure;     /* --halt ...,fail reached */
     bool halted_ok;             /* --halt ...,success or done reached */
-    bool input_done;   /* EOF, or a bad line: nothing more to read */
-    bool input_error;  /* exit status 2 */
-    bool stdin_closed; /* we found fd 0 closed at start-up */
+    bool input_done;            /* EOF, or a bad line: nothing more to read */
+    bool input_error;           /* exit status 2 */
+    bool stdin_closed;          /* we found fd 0 closed at start-up */
     unsigned long next_seq;
     struct job *pend_head, *pend_tail; /* read, not started */
     size_t npend;

@@ -274,7 +274,8 @@ int tmpl_parse(struct tmpl *t, const char *text, const char *replace)
             while (t->text[j] && t->text[j] != '}' && t->text[j] != '{' &&
                    j - i < 16)
                 j++;
-            if (t->text[j] == '}' && parse_repl(t->text + i + 1, j - i - 1, &pc))
+            if (t->text[j] == '}' &&
+                parse_repl(t->text + i + 1, j - i - 1, &pc))
                 len = j - i + 1;
         }
         if (!len) {
@@ -415,8 +416,7 @@ int colsep_split(const regex_t *re, const char *line, struct strbuf *store,
     for (;;) {
         size_t n;
 
-        if (regexec(re, p, 1, &m, p == line ? 0 : REG_NOTBOL) ||
-            m.rm_eo == 0) {
+        if (regexec(re, p, 1, &m, p == line ? 0 : REG_NOTBOL) || m.rm_eo == 0) {
             /* No more separators (one matching nothing would never end). */
             if (sb_add(store, p, strlen(p) + 1))
                 return -1;

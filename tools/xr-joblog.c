@@ -25,7 +25,8 @@
 #include "xlchild-run.h"
 
 #define JOBLOG_HEADER                                                          \
-    "Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\tSignal\tCommand\n"
+    "Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\tSignal\tComman" \
+    "d\n"
 
 enum { SEQ_UNKNOWN, SEQ_OK, SEQ_FAILED };
 

@@ -234,8 +234,7 @@ void job_start(struct runner *r, struct job *j)
             r->ord_tail = j;
         }
     }
-    held = r->o.output == OUTPUT_GROUP ||
-           (r->o.keep_order && r->ord_head != j);
+    held = r->o.output == OUTPUT_GROUP || (r->o.keep_order && r->ord_head != j);
     j->how.callback = job_completed;
     j->how.u.for_callback = j;
     now_mono(&j->t_start);
@@ -385,11 +384,10 @@ static void halt_check(struct runner *r, const struct job *j, enum outcome out)
     if (h->when == HALT_NOW && r->nrunning)
         xr_msg("job %lu: %s=%g%s reached: killing the %zu running "
                "(--halt now)",
-               j->seq, what[h->what], h->n, h->percent ? "%" : "",
-               r->nrunning);
+               j->seq, what[h->what], h->n, h->percent ? "%" : "", r->nrunning);
     else
-        xr_msg("job %lu: %s=%g%s reached: starting no more (--halt %s)",
-               j->seq, what[h->what], h->n, h->percent ? "%" : "",
+        xr_msg("job %lu: %s=%g%s reached: starting no more (--halt %s)", j->seq,
+               what[h->what], h->n, h->percent ? "%" : "",
                h->when == HALT_NOW ? "now" : "soon");
     stop(r, h->when == HALT_NOW);
 }

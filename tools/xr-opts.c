@@ -128,7 +128,8 @@ static void usage(FILE *f)
         "  -0, --null            input items are NUL-terminated, not "
         "newline-terminated\n"
         "      --link            take the sources side by side, not every "
-        "combination\n"        "                        (:::+ ARG..., ::::+ FILE...: this source "
+        "combination\n"
+        "                        (:::+ ARG..., ::::+ FILE...: this source "
         "beside the one\n"
         "                        before, as far as the shorter goes)\n"
         "  -C, --colsep=REGEX    split each input line into columns {1} {2} "
@@ -299,8 +300,7 @@ static int parse_count(const char *opt, const char *arg, unsigned long *out)
     errno = 0;
     *out = strtoul(arg, &end, 10);
     if (!isdigit((unsigned char)arg[0]) || *end || errno || *out > MAX_JOBS)
-        return usage_error("%s: '%s' is not a number (0 to 1000000)", opt,
-                           arg);
+        return usage_error("%s: '%s' is not a number (0 to 1000000)", opt, arg);
     return 0;
 }
 
@@ -362,8 +362,7 @@ bad:
 }
 
 /* SIZE: bytes, with K M G T (1024s) or k m g t (1000s) after. */
-static int parse_size(const char *opt, const char *arg,
-                      unsigned long long *out)
+static int parse_size(const char *opt, const char *arg, unsigned long long *out)
 {
     static const char units[] = "kmgtp";
     const char *u;
@@ -585,8 +584,14 @@ static int set_option(int c, char *arg, struct options *o)
             return usage_error("--results: the directory name is empty");
         o->results = arg;
         return 0;
-    case OPT_JSON: o->json = true; o->csv = false; return 0;
-    case OPT_CSV: o->csv = true; o->json = false; return 0;
+    case OPT_JSON:
+        o->json = true;
+        o->csv = false;
+        return 0;
+    case OPT_CSV:
+        o->csv = true;
+        o->json = false;
+        return 0;
     case OPT_LOG:
         if (!*arg)
             return usage_error("--log: the file name is empty");
@@ -662,7 +667,10 @@ int opts_parse(int argc, char **argv, struct options *o)
     opterr = 0;
     while ((c = getopt_long(argc, argv, SHORTOPTS, longopts, NULL)) != -1) {
         switch (c) {
-        case 'h': usage(stdout); rc = fflush(stdout) ? 2 : 0; goto out;
+        case 'h':
+            usage(stdout);
+            rc = fflush(stdout) ? 2 : 0;
+            goto out;
         case 'V':
             puts(PROG " (xlchild) " PACKAGE_VERSION);
             rc = fflush(stdout) ? 2 : 0;

@@ -12,9 +12,9 @@
  * A stream is one output pipe of one job.  Reads are cut at the last
  * newline; the tail waits for the rest of its line, however long (a long
  * one in a temporary file).  Nothing is added or cut: what the jobs write
- * comes out byte for byte, a last line without its newline stays so.  With --keep-order a
- * job that is not the oldest running one is "held": its lines go to a
- * spool (memory, then an unlinked temporary file) until its turn.
+ * comes out byte for byte, a last line without its newline stays so.  With
+ * --keep-order a job that is not the oldest running one is "held": its lines go
+ * to a spool (memory, then an unlinked temporary file) until its turn.
  */
 #include <config.h>
 

@@ -62,7 +62,6 @@ void *xcalloc(size_t n, size_t size)
     return p;
 }
 
-
 /* The 1-minute load average, or -1. */
 static double loadavg(void)
 {

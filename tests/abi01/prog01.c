@@ -32,13 +32,12 @@ static struct {
 
 static int failures;
 
-#define CHECK(cond)                                                        \
-    do {                                                                   \
-        if (!(cond)) {                                                     \
-            fprintf(stderr, "prog01:%d: check failed: %s\n", __LINE__,     \
-                    #cond);                                                \
-            failures++;                                                    \
-        }                                                                  \
+#define CHECK(cond)                                                            \
+    do {                                                                       \
+        if (!(cond)) {                                                         \
+            fprintf(stderr, "prog01:%d: check failed: %s\n", __LINE__, #cond); \
+            failures++;                                                        \
+        }                                                                      \
     } while (0)
 
 static void reset(const char *path, char *const *argv)

@@ -205,9 +205,9 @@ typedef struct libxl_childproc_result { /* extensible */
  * ERROR_TIMEDOUT when killed for its timeout; ERROR_ABORTED when killed by
  * libxl_ao_abort; ERROR_FAIL with exec_errno set when the program could not
  * be started, or with status -1 when its status was reaped behind the
- * library's back (logged with its pid).  *result_out (may be NULL) is filled in before the completion
- * is delivered, so with an ao_how it must stay valid until then.  Bad
- * arguments return ERROR_INVAL at once and start nothing.
+ * library's back (logged with its pid).  *result_out (may be NULL) is filled in
+ * before the completion is delivered, so with an ao_how it must stay valid
+ * until then.  Bad arguments return ERROR_INVAL at once and start nothing.
  */
 int libxl_childproc_run(libxl_ctx *ctx, const libxl_childproc_args *args,
                         libxl_childproc_result *result_out,

@@ -174,8 +174,8 @@ static void check_template(const char *text, const char *replace,
         fbuf_add(&want, text, strlen(text));
     if (replace || !t.has_repl)
         expect_same("expansion", &got, &want);
-    if (needs_no_quotes(args, n) && strcmp(drop_empty_quotes(plain.p),
-                                           drop_empty_quotes(quoted.p)))
+    if (needs_no_quotes(args, n) &&
+        strcmp(drop_empty_quotes(plain.p), drop_empty_quotes(quoted.p)))
         fuzz_fail("quoting changed arguments that need no quotes");
     tmpl_free(&t);
     sb_free(&plain);

@@ -80,19 +80,19 @@ static const struct {
     const char *name;
     bool arg;
 } names[] = {
-    {"jobs", true},          {"null", false},        {"arg-file", true},
-    {"no-shell", false},     {"link", false},        {"colsep", true},
-    {"replace", true},       {"blank-lines", true},  {"skip-empty", false},
-    {"timeout", true},       {"kill-after", true},   {"halt", true},
-    {"retries", true},       {"joblog", true},       {"resume", false},
+    {"jobs", true},           {"null", false},       {"arg-file", true},
+    {"no-shell", false},      {"link", false},       {"colsep", true},
+    {"replace", true},        {"blank-lines", true}, {"skip-empty", false},
+    {"timeout", true},        {"kill-after", true},  {"halt", true},
+    {"retries", true},        {"joblog", true},      {"resume", false},
     {"resume-failed", false}, {"exit-status", true}, {"delay", true},
-    {"load", true},          {"memfree", true},      {"group", false},
-    {"line-buffer", false},  {"ungroup", false},     {"tag", false},
-    {"tagstring", true},     {"results", true},      {"keep-order", false},
-    {"json", false},         {"csv", false},         {"log", true},
-    {"dry-run", false},      {"verbose", false},     {"bar", false},
-    {"progress", false},     {"eta", false},         {"quiet", false},
-    {"no-progress", false},  {"help", false},        {"version", false},
+    {"load", true},           {"memfree", true},     {"group", false},
+    {"line-buffer", false},   {"ungroup", false},    {"tag", false},
+    {"tagstring", true},      {"results", true},     {"keep-order", false},
+    {"json", false},          {"csv", false},        {"log", true},
+    {"dry-run", false},       {"verbose", false},    {"bar", false},
+    {"progress", false},      {"eta", false},        {"quiet", false},
+    {"no-progress", false},   {"help", false},       {"version", false},
 };
 #define NNAMES (sizeof names / sizeof names[0])
 
@@ -171,9 +171,10 @@ static void check_message(const struct fbuf *err, char **args, int n)
     *q1 = '\0';
     is_long = strncmp(x, "--", 2) == 0;
     if (strcmp(line, "unknown option ") == 0 && !q2[1]) {
-        if (is_long ? !typed(x, args, n) || matches(x, &which) > 0
-                    : strlen(x) != 2 || x[0] != '-' ||
-                          !in_group(x[1], args, n) || strchr("j0akqhVuvIC", x[1]))
+        if (is_long
+                ? !typed(x, args, n) || matches(x, &which) > 0
+                : strlen(x) != 2 || x[0] != '-' || !in_group(x[1], args, n) ||
+                      strchr("j0akqhVuvIC", x[1]))
             fuzz_fail("'%s' called unknown", x);
     } else if (strcmp(line, "unknown option character ") == 0 && !q2[1]) {
         if (strlen(x) != 1 || !in_group(x[0], args, n) ||
@@ -246,8 +247,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (rc == OPTS_RUN) {
         check_options(&o, args, n);
         opts_free(&o);
-    }
-    else if (rc == 2)
+    } else if (rc == 2)
         check_message(&err, args, n);
     else if (rc != 0)
         fuzz_fail("opts_parse returned %d", rc);

@@ -120,7 +120,7 @@ static int pred_none(const libxl_event *ev, void *user)
 
 static void sleep_ms(int ms)
 {
-    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
         ;
 }
@@ -130,7 +130,7 @@ static void sleep_ms(int ms)
 static void use(const lib *l, libxl_sigchld_owner mode, int code)
 {
     char script[32];
-    char *argv[] = { "/bin/sh", "-c", script, NULL };
+    char *argv[] = {"/bin/sh", "-c", script, NULL};
     libxl_childproc_args a;
     libxl_childproc_result r;
     libxl_childproc_hooks hk;

@@ -48,18 +48,12 @@
 /* ------------------------------------------------------------ state */
 
 static const char *const site_names[XLF_NSITES] = {
-    [XLF_ALLOC] = "alloc",
-    [XLF_EVENTFD] = "eventfd",
-    [XLF_PIPE] = "pipe",
-    [XLF_EPOLL] = "epoll_create",
-    [XLF_EPOLL_CTL] = "epoll_ctl",
-    [XLF_THREAD] = "pthread_create",
-    [XLF_PIDFD] = "pidfd_open",
-    [XLF_FORK] = "fork",
-    [XLF_SPAWN] = "posix_spawn",
-    [XLF_SPAWN_ACTIONS] = "spawn_actions",
-    [XLF_DUPFD] = "dupfd",
-    [XLF_OPEN] = "open",
+    [XLF_ALLOC] = "alloc",         [XLF_EVENTFD] = "eventfd",
+    [XLF_PIPE] = "pipe",           [XLF_EPOLL] = "epoll_create",
+    [XLF_EPOLL_CTL] = "epoll_ctl", [XLF_THREAD] = "pthread_create",
+    [XLF_PIDFD] = "pidfd_open",    [XLF_FORK] = "fork",
+    [XLF_SPAWN] = "posix_spawn",   [XLF_SPAWN_ACTIONS] = "spawn_actions",
+    [XLF_DUPFD] = "dupfd",         [XLF_OPEN] = "open",
 };
 
 /* The library's mapping: [lo, hi) of each PT_LOAD segment. */
@@ -197,8 +191,7 @@ static struct {
     pid_t (*fork)(void);
     int (*posix_spawn)(pid_t *, const char *,
                        const posix_spawn_file_actions_t *,
-                       const posix_spawnattr_t *, char *const[],
-                       char *const[]);
+                       const posix_spawnattr_t *, char *const[], char *const[]);
     int (*posix_spawnp)(pid_t *, const char *,
                         const posix_spawn_file_actions_t *,
                         const posix_spawnattr_t *, char *const[],
@@ -235,10 +228,10 @@ NOTSAN static bool in_bump(const void *p)
     return (const char *)p >= bump && (const char *)p < bump + sizeof bump;
 }
 
-#define RESOLVE(field, name)                                                \
-    do {                                                                    \
-        void *p_ = dlsym(RTLD_NEXT, name);                                  \
-        memcpy(&real.field, &p_, sizeof p_);                                \
+#define RESOLVE(field, name)                 \
+    do {                                     \
+        void *p_ = dlsym(RTLD_NEXT, name);   \
+        memcpy(&real.field, &p_, sizeof p_); \
     } while (0)
 
 NOTSAN static void resolve(void)
@@ -499,7 +492,7 @@ NOTSAN __attribute__((no_sanitize_address)) long syscall(long nr, ...)
 /* ------------------------------------------------- threads, processes */
 
 NOTSAN int pthread_create(pthread_t *t, const pthread_attr_t *attr,
-                   void *(*fn)(void *), void *arg)
+                          void *(*fn)(void *), void *arg)
 {
     resolve();
     if (fault_hit(XLF_THREAD, RA))
@@ -518,9 +511,9 @@ NOTSAN pid_t fork(void)
 }
 
 NOTSAN int posix_spawn(pid_t *pid, const char *path,
-                const posix_spawn_file_actions_t *fa,
-                const posix_spawnattr_t *at, char *const argv[],
-                char *const envp[])
+                       const posix_spawn_file_actions_t *fa,
+                       const posix_spawnattr_t *at, char *const argv[],
+                       char *const envp[])
 {
     resolve();
     if (fault_hit(XLF_SPAWN, RA))
@@ -529,9 +522,9 @@ NOTSAN int posix_spawn(pid_t *pid, const char *path,
 }
 
 NOTSAN int posix_spawnp(pid_t *pid, const char *file,
-                 const posix_spawn_file_actions_t *fa,
-                 const posix_spawnattr_t *at, char *const argv[],
-                 char *const envp[])
+                        const posix_spawn_file_actions_t *fa,
+                        const posix_spawnattr_t *at, char *const argv[],
+                        char *const envp[])
 {
     resolve();
     if (fault_hit(XLF_SPAWN, RA))
@@ -557,7 +550,7 @@ NOTSAN int posix_spawn_file_actions_adddup2(posix_spawn_file_actions_t *fa,
 }
 
 NOTSAN int posix_spawn_file_actions_addchdir_np(posix_spawn_file_actions_t *fa,
-                                         const char *path)
+                                                const char *path)
 {
     resolve();
     if (fault_hit(XLF_SPAWN_ACTIONS, RA))

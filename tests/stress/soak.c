@@ -94,17 +94,17 @@ enum op {
 };
 
 static const char *const op_names[NOPS] = {
-    "run_sync",      "run_event",      "run_callback", "fork",
-    "timeout",       "abort",          "ctx_churn",    "app_reaps",
-    "stolen",        "fork_uses_lib",  "traced",       "app_traced",
+    "run_sync",       "run_event",     "run_callback", "fork",
+    "timeout",        "abort",         "ctx_churn",    "app_reaps",
+    "stolen",         "fork_uses_lib", "traced",       "app_traced",
     "nested_timeout", "cancel",        "exec_fail",    "dlcycle",
 };
 
 /* Weights: the cheap common operations most, the slow ones (timeouts and
  * aborts kill a sleep; churn frees ctxs; a dlcycle starts a process that
  * loads the library twice) less. */
-static const int op_weight[NOPS] = {8, 8, 8, 8, 1, 1, 2, 4, 1, 2,
-                                    3, 2, 1, 2, 2, 1};
+static const int op_weight[NOPS] = {8, 8, 8, 8, 1, 1, 2, 4,
+                                    1, 2, 3, 2, 1, 2, 2, 1};
 
 static struct {
     libxl_ctx *def; /* default mode (M3) */
@@ -117,7 +117,7 @@ static struct {
     long log_lost; /* "behind the library's back" lines logged */
     long log_errors;
     uint64_t next_id;
-    int errfd;     /* stderr, kept where a companion's closing cannot hit */
+    int errfd; /* stderr, kept where a companion's closing cannot hit */
     bool have_dl;
     const char *role;
 } S;
@@ -133,9 +133,8 @@ typedef struct {
 
 /* Counts what the library logs; prints nothing but unexpected errors (a
  * soak prints a line per lost status otherwise). */
-static void soak_vmessage(libxl_logger *lg, libxl_log_level level,
-                          int errnoval, const char *context,
-                          const char *fmt, va_list al)
+static void soak_vmessage(libxl_logger *lg, libxl_log_level level, int errnoval,
+                          const char *context, const char *fmt, va_list al)
 {
     char buf[512];
 
@@ -201,9 +200,10 @@ static __thread const char *cur_op; /* for messages */
 
 static const char *ctx_name(libxl_ctx *ctx)
 {
-    return ctx == S.def ? "M3" : ctx == S.sel ? "M6" : ctx == S.frk
-                                                           ? "M3 fork_replacement"
-                                                           : "private";
+    return ctx == S.def   ? "M3"
+           : ctx == S.sel ? "M6"
+           : ctx == S.frk ? "M3 fork_replacement"
+                          : "private";
 }
 
 /* Gives the library a thread inside a call on ctx until token tok has a
@@ -216,17 +216,18 @@ static void pump_token(libxl_ctx *ctx, long tok, pid_t pid)
     while (xls_ring_reports(S.ring, tok) == 0) {
         libxl_event *ev = NULL;
         char st;
-        XLT_ASSERT_RC(xlt_event_check(ctx, &ev, LIBXL_EVENTMASK_ALL,
-                                      pred_none, NULL),
-                      ERROR_NOT_READY);
+        XLT_ASSERT_RC(
+            xlt_event_check(ctx, &ev, LIBXL_EVENTMASK_ALL, pred_none, NULL),
+            ERROR_NOT_READY);
         if (xlt_now_ms() < deadline) {
             xlt_sleep_ms(1);
             continue;
         }
         st = pid > 0 ? xlt_proc_state(pid) : '?';
         XLT_FAIL("%s: %s on %s: token %ld: no report within %d ms (child"
-                 " %d, state %c)", S.role, cur_op, ctx_name(ctx), tok,
-                 HANG_MS, (int)pid, st ? st : '-');
+                 " %d, state %c)",
+                 S.role, cur_op, ctx_name(ctx), tok, HANG_MS, (int)pid,
+                 st ? st : '-');
     }
 }
 
@@ -504,9 +505,9 @@ static void op_traced(unsigned *rs)
         libxl_event *ev = NULL;
         if (xlt_proc_state(pid) == 't')
             ptrace(PTRACE_CONT, pid, NULL, NULL);
-        XLT_ASSERT_RC(xlt_event_check(ctx, &ev, LIBXL_EVENTMASK_ALL,
-                                      pred_none, NULL),
-                      ERROR_NOT_READY);
+        XLT_ASSERT_RC(
+            xlt_event_check(ctx, &ev, LIBXL_EVENTMASK_ALL, pred_none, NULL),
+            ERROR_NOT_READY);
         XLT_ASSERT_MSG(xlt_now_ms() < deadline,
                        "traced child %d: no report within %d ms", (int)pid,
                        HANG_MS);
@@ -539,8 +540,10 @@ static void op_app_traced(unsigned *rs)
             XLT_ASSERT_EQ(WSTOPSIG(st), SIGSTOP);
         XLT_ASSERT(ptrace(PTRACE_CONT, pid, NULL, NULL) == 0);
     }
-    XLT_ASSERT_MSG(stops >= 1, "the application's waitpid never saw its"
-                   " traced child's stop (status %#x)", st);
+    XLT_ASSERT_MSG(stops >= 1,
+                   "the application's waitpid never saw its"
+                   " traced child's stop (status %#x)",
+                   st);
     report(tok, st);
 }
 
@@ -592,8 +595,8 @@ static void nested_cb(libxl_ctx *ctx, int rc, void *user)
     el = (long)(xlt_now_ms() - t0);
     XLT_ASSERT_MSG(rc == ERROR_TIMEDOUT && el < 10000,
                    "synchronous run with a 100 ms timeout from a callback"
-                   " (depth %d) gave rc %d (%s) after %ld ms", xlt_in_libxl,
-                   rc, libxl_strerror(rc), el);
+                   " (depth %d) gave rc %d (%s) after %ld ms",
+                   xlt_in_libxl, rc, libxl_strerror(rc), el);
     XLT_ASSERT_KILLED(r.status, SIGTERM);
     report(tok, rc);
     pthread_setcancelstate(cancel_state, NULL);
@@ -643,8 +646,8 @@ static void *victim_wait(void *arg)
     victim_arg *v = arg;
     libxl_event *ev = NULL;
 
-    XLT_ASSERT_RC(xlt_event_wait(v->ctx, &ev, LIBXL_EVENTMASK_ALL, pred_id,
-                                 &v->id), 0);
+    XLT_ASSERT_RC(
+        xlt_event_wait(v->ctx, &ev, LIBXL_EVENTMASK_ALL, pred_id, &v->id), 0);
     /* No cancellation point from the return to here. */
     __atomic_store_n(&v->took, 1, __ATOMIC_RELEASE);
     libxl_event_free(v->ctx, ev);
@@ -668,7 +671,8 @@ static void timed_join(pthread_t t)
     clock_gettime(CLOCK_REALTIME, &ts);
     ts.tv_sec += HANG_MS / 1000;
     r = pthread_timedjoin_np(t, NULL, &ts);
-    XLT_ASSERT_MSG(r == 0, "a cancelled thread did not end within %d ms"
+    XLT_ASSERT_MSG(r == 0,
+                   "a cancelled thread did not end within %d ms"
                    " (blocked on a lock a cancelled thread left held?): %s",
                    HANG_MS, strerror(r));
 }
@@ -690,8 +694,8 @@ static void op_cancel(unsigned *rs)
     v.id = new_id();
     if (!in_run)
         xlt_start_exit(v.ctx, code, v.id, &r);
-    XLT_ASSERT(pthread_create(&t, NULL, in_run ? victim_run : victim_wait,
-                              &v) == 0);
+    XLT_ASSERT(
+        pthread_create(&t, NULL, in_run ? victim_run : victim_wait, &v) == 0);
     xlt_sleep_ms(rand_r(rs) % 5);
     XLT_ASSERT(pthread_cancel(t) == 0);
     timed_join(t);
@@ -735,13 +739,16 @@ static void op_exec_fail(unsigned *rs)
          * test_run): the child exits with a failure code instead (127
          * from glibc; 1 was seen under drd with fds 0-2 closed). */
         report(tok, ENOENT);
-        XLT_ASSERT_MSG((rc == ERROR_FAIL && r.exec_errno == ENOENT) ||
-                           (rc == 0 && WIFEXITED(r.status) &&
-                            WEXITSTATUS(r.status) != 0),
-                       "%s: run of a missing program gave rc %d exec_errno"
-                       " %d status %#x", S.role, rc, r.exec_errno, r.status);
-        XLT_ASSERT_MSG(nout == 0, "%s: %zu bytes written to the"
-                       " stdout/stderr of a missing program", S.role, nout);
+        XLT_ASSERT_MSG(
+            (rc == ERROR_FAIL && r.exec_errno == ENOENT) ||
+                (rc == 0 && WIFEXITED(r.status) && WEXITSTATUS(r.status) != 0),
+            "%s: run of a missing program gave rc %d exec_errno"
+            " %d status %#x",
+            S.role, rc, r.exec_errno, r.status);
+        XLT_ASSERT_MSG(nout == 0,
+                       "%s: %zu bytes written to the"
+                       " stdout/stderr of a missing program",
+                       S.role, nout);
         return;
     }
     report(tok, r.exec_errno);
@@ -772,10 +779,14 @@ static void op_dlcycle(unsigned *rs)
 }
 
 static void (*const op_fn[NOPS])(unsigned *) = {
-    op_run_sync,       op_run_event, op_run_callback,   op_fork,
-    op_timeout,        op_abort,     op_ctx_churn,      op_app_reaps,
-    op_stolen,         op_fork_uses_library, op_traced, op_app_traced,
-    op_nested_timeout, op_cancel,    op_exec_fail,      op_dlcycle,
+    op_run_sync,       op_run_event,
+    op_run_callback,   op_fork,
+    op_timeout,        op_abort,
+    op_ctx_churn,      op_app_reaps,
+    op_stolen,         op_fork_uses_library,
+    op_traced,         op_app_traced,
+    op_nested_timeout, op_cancel,
+    op_exec_fail,      op_dlcycle,
 };
 
 static enum op draw(unsigned *rs)
@@ -931,8 +942,10 @@ static void soak_run(int nthreads, int dur, int close_when, unsigned seed,
     for (i = 0; i < 500 && mix_children(&zombies) > 0; i++)
         xlt_sleep_ms(10);
     i = mix_children(&zombies);
-    XLT_ASSERT_MSG(zombies == 0 && i == 0, "%s: %d children left (%d"
-                   " zombies)", S.role, i, zombies);
+    XLT_ASSERT_MSG(zombies == 0 && i == 0,
+                   "%s: %d children left (%d"
+                   " zombies)",
+                   S.role, i, zombies);
 
     xls_ring_retire_all(S.ring);
     f->started = S.ring->started;
@@ -967,24 +980,28 @@ static void check_figures(const char *what, unsigned seed, int dur,
                " (flat: <= %d) peak_rss_kib=%ld",
                seed, dur, f->total, f->started, f->once, f->lost, f->twice,
                f->wrong, f->late, f->lost_seen, f->log_lost, f->log_errors,
-               f->fds0, f->fds1, f->rss0, f->rss_third, f->rss1, grew,
-               FLAT_KIB, f->peak);
+               f->fds0, f->fds1, f->rss0, f->rss_third, f->rss1, grew, FLAT_KIB,
+               f->peak);
     XLT_ASSERT_MSG(f->lost == 0 && f->twice == 0 && f->wrong == 0 &&
                        f->late == 0 && f->once == f->started,
                    "%s: %ld started, %ld reported once, %ld lost, %ld twice,"
-                   " %ld wrong, %ld late", what, f->started, f->once, f->lost,
-                   f->twice, f->wrong, f->late);
+                   " %ld wrong, %ld late",
+                   what, f->started, f->once, f->lost, f->twice, f->wrong,
+                   f->late);
     XLT_ASSERT_EQ(f->log_lost, f->lost_seen);
     XLT_ASSERT_EQ(f->log_errors, 0);
-    XLT_ASSERT_MSG(f->fds1 == f->fds0, "%s: %ld fds open after the warm-up,"
-                   " %ld at the end", what, f->fds0, f->fds1);
+    XLT_ASSERT_MSG(f->fds1 == f->fds0,
+                   "%s: %ld fds open after the warm-up,"
+                   " %ld at the end",
+                   what, f->fds0, f->fds1);
     /* (Not under valgrind, whose own memory is in the process's RSS.) */
     XLT_ASSERT_MSG(valgrind || grew <= FLAT_KIB,
                    "%s: RSS grew from %ld to %ld KiB over the last two thirds"
-                   " of the run", what, f->rss_third, f->rss1);
+                   " of the run",
+                   what, f->rss_third, f->rss1);
     XLT_ASSERT_MSG(valgrind || f->rss1 - f->rss0 < 16384 + f->total / 8,
-                   "%s: RSS grew from %ld to %ld KiB over %ld operations",
-                   what, f->rss0, f->rss1, f->total);
+                   "%s: RSS grew from %ld to %ld KiB over %ld operations", what,
+                   f->rss0, f->rss1, f->total);
 }
 
 /* Forks a companion (before this process uses the library) that runs the
@@ -1020,8 +1037,8 @@ static pid_t companion(int close_when, unsigned seed, int dur, int *rfd)
     return pid;
 }
 
-static void companion_done(pid_t pid, int rfd, const char *what,
-                           unsigned seed, int dur)
+static void companion_done(pid_t pid, int rfd, const char *what, unsigned seed,
+                           int dur)
 {
     soak_figures f;
     ssize_t n;
@@ -1071,8 +1088,10 @@ XLT_TEST(test_soak_random_mix, duration_s() + 300)
     printf("SOAK cancelled before taking their event: %ld\n",
            S.cancels_before_take);
     check_figures("soak", seed, dur, &f);
-    companion_done(c1, rfd1, "soak companion (fds 0-2 closed before"
-                   " ctx_alloc)", seed + 1, dur);
+    companion_done(c1, rfd1,
+                   "soak companion (fds 0-2 closed before"
+                   " ctx_alloc)",
+                   seed + 1, dur);
     companion_done(c2, rfd2, "soak companion (fds 0-2 closed after warm-up)",
                    seed + 2, dur);
 }

@@ -60,8 +60,7 @@ void xls_ledger_free(xls_ledger *l)
 
 void xls_ledger_started(xls_ledger *l, long token, pid_t pid, int want)
 {
-    XLT_ASSERT_MSG(token >= 0 && token < l->n, "token %ld out of range",
-                   token);
+    XLT_ASSERT_MSG(token >= 0 && token < l->n, "token %ld out of range", token);
     XLT_ASSERT_MSG(!l->slot[token].started, "token %ld started twice", token);
     l->slot[token].pid = pid;
     l->slot[token].want = want;
@@ -266,8 +265,8 @@ void xls_ring_check(xls_ring *r, const char *what)
                r->started, r->once, r->lost, r->twice, r->wrong, r->late);
     if (r->first_bad >= 0 || r->late)
         XLT_FAIL("%s: token %ld reported %d time(s), status %#x, wanted %#x"
-                 " (lost=%ld twice=%ld wrong=%ld late=%ld)", what,
-                 r->first_bad, r->first_bad_reports, r->first_bad_got,
+                 " (lost=%ld twice=%ld wrong=%ld late=%ld)",
+                 what, r->first_bad, r->first_bad_reports, r->first_bad_got,
                  r->first_bad_want, r->lost, r->twice, r->wrong, r->late);
     pthread_mutex_unlock(&r->mu);
 }

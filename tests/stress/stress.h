@@ -37,11 +37,11 @@ void xls_report(const char *what, const char *fmt, ...)
  */
 typedef struct {
     pid_t pid;
-    int want;       /* wait status it must report; -2: any */
-    int got;        /* wait status reported */
-    int rc;         /* rc reported (runs), 0 for fork children */
-    int claims;     /* reports begun: the first one writes got and rc */
-    int reports;    /* reports finished (got and rc written first) */
+    int want;    /* wait status it must report; -2: any */
+    int got;     /* wait status reported */
+    int rc;      /* rc reported (runs), 0 for fork children */
+    int claims;  /* reports begun: the first one writes got and rc */
+    int reports; /* reports finished (got and rc written first) */
     int started;
 } xls_slot;
 
@@ -78,7 +78,7 @@ typedef struct {
     long n, next;
     xls_ring_slot *slot;
     long started, once, lost, twice, wrong, late;
-    long first_bad;      /* a token that went wrong (-1: none) */
+    long first_bad; /* a token that went wrong (-1: none) */
     int first_bad_got, first_bad_want, first_bad_reports;
 } xls_ring;
 

@@ -37,7 +37,10 @@
 enum { V_EVENT_WAIT, V_SYNC_RUN, V_SYNC_TIMEOUT, V_EVENT_WAIT_PRED, NV };
 
 static const char *const v_names[NV] = {
-    "event_wait", "sync_run", "sync_run_timeout", "event_wait_predicate",
+    "event_wait",
+    "sync_run",
+    "sync_run_timeout",
+    "event_wait_predicate",
 };
 
 static struct {
@@ -45,7 +48,7 @@ static struct {
     xls_ledger *led;
     libxl_childproc_result *res;
     long n_runs, tok_stop0;
-    int produced;      /* atomic: runs started so far */
+    int produced; /* atomic: runs started so far */
     int producer_done;
     long cancelled[NV], victims_took;
     int64_t progress_ms; /* atomic: last time the main loop got through */
@@ -61,8 +64,8 @@ static int want_of(long t)
  * this thread is always counted. */
 static void take_one(libxl_event *ev)
 {
-    long t = ev->for_user < (uint64_t)S.tok_stop0 + NSTABLE
-                 ? (long)ev->for_user : -1;
+    long t = ev->for_user < (uint64_t)S.tok_stop0 + NSTABLE ? (long)ev->for_user
+                                                            : -1;
     int rc = ev->u.operation_complete.rc;
 
     libxl_event_free(S.ctx, ev);
@@ -106,7 +109,7 @@ static void *victim(void *arg)
         default: {
             /* Not sleep 30: a cancelled run's child lives on until it
              * ends, and the test waits for the last one. */
-            char *argv[] = { "/bin/sleep", "2", NULL };
+            char *argv[] = {"/bin/sleep", "2", NULL};
             libxl_childproc_args a = xlt_args(argv);
             a.timeout_ms = 5 + rand() % 20;
             rc = xlt_childproc_run(S.ctx, &a, &r, NULL);
@@ -126,8 +129,8 @@ static void *stable(void *arg)
         libxl_event *ev = NULL;
         long t;
 
-        XLT_ASSERT_RC(xlt_event_wait(S.ctx, &ev, LIBXL_EVENTMASK_ALL, NULL,
-                                     NULL), 0);
+        XLT_ASSERT_RC(
+            xlt_event_wait(S.ctx, &ev, LIBXL_EVENTMASK_ALL, NULL, NULL), 0);
         t = (long)ev->for_user;
         take_one(ev);
         if (t >= S.tok_stop0)
@@ -142,7 +145,7 @@ static void *producer(void *arg)
     (void)arg;
     for (t = 0; t < S.n_runs; t++) {
         char script[32];
-        char *argv[] = { "/bin/sh", "-c", script, NULL };
+        char *argv[] = {"/bin/sh", "-c", script, NULL};
 
         snprintf(script, sizeof script, "exit %d", WEXITSTATUS(want_of(t)));
         xls_ledger_started(S.led, t, 0, want_of(t));
@@ -165,9 +168,11 @@ static void timed_join(pthread_t t, const char *what)
     clock_gettime(CLOCK_REALTIME, &ts);
     ts.tv_sec += HANG_MS / 1000;
     r = pthread_timedjoin_np(t, NULL, &ts);
-    XLT_ASSERT_MSG(r == 0, "a thread cancelled in %s did not end within"
+    XLT_ASSERT_MSG(r == 0,
+                   "a thread cancelled in %s did not end within"
                    " %d ms (blocked on a lock that a cancelled thread left"
-                   " held?): %s", what, HANG_MS, strerror(r));
+                   " held?): %s",
+                   what, HANG_MS, strerror(r));
 }
 
 /* Fails the test if the main loop makes no progress for HANG_MS (a call
@@ -179,7 +184,8 @@ static void *hang_guard(void *arg)
         int64_t last = __atomic_load_n(&S.progress_ms, __ATOMIC_ACQUIRE);
         XLT_ASSERT_MSG(last < 0 || xlt_now_ms() - last < HANG_MS,
                        "no progress for %d ms after cancelling waiters"
-                       " (a library lock left held?)", HANG_MS);
+                       " (a library lock left held?)",
+                       HANG_MS);
         if (last < 0)
             return NULL;
         xlt_sleep_ms(100);
@@ -260,7 +266,7 @@ static void cancel_storm(libxl_sigchld_owner mode, bool no_pidfd,
     XLT_ASSERT_EXITED(r.status, 9);
     progress();
     for (i = 0; i < NSTABLE; i++) {
-        char *argv[] = { "/bin/true", NULL };
+        char *argv[] = {"/bin/true", NULL};
         xls_ledger_started(S.led, S.tok_stop0 + i, 0, 0);
         xlt_start_event_run(S.ctx, argv, (uint64_t)(S.tok_stop0 + i),
                             &stop_res[i]);
@@ -310,7 +316,7 @@ static void cb_cancelled(void *arg)
  * killed by its 300 ms timeout). */
 static void careful_cb(libxl_ctx *ctx, int rc, void *user)
 {
-    char *argv[] = { "/bin/sleep", "30", NULL };
+    char *argv[] = {"/bin/sleep", "30", NULL};
     libxl_childproc_args a = xlt_args(argv);
     libxl_childproc_result r;
     int old;
@@ -339,15 +345,15 @@ static void *careful_waiter(void *arg)
     libxl_event *ev = NULL;
 
     (void)arg;
-    XLT_ASSERT_RC(xlt_event_wait(C.ctx, &ev, LIBXL_EVENTMASK_ALL, pred_stop,
-                                 NULL), 0);
+    XLT_ASSERT_RC(
+        xlt_event_wait(C.ctx, &ev, LIBXL_EVENTMASK_ALL, pred_stop, NULL), 0);
     libxl_event_free(C.ctx, ev);
     return NULL;
 }
 
 static void careful(libxl_sigchld_owner mode, const char *what)
 {
-    char *argv[] = { "/bin/true", NULL };
+    char *argv[] = {"/bin/true", NULL};
     libxl_childproc_args a = xlt_args(argv);
     libxl_childproc_hooks h;
     libxl_childproc_result r;
@@ -381,12 +387,15 @@ static void careful(libxl_sigchld_owner mode, const char *what)
                !__atomic_load_n(&C.cb_cancelled, __ATOMIC_ACQUIRE) &&
                xlt_now_ms() < deadline)
             xlt_sleep_ms(5);
-        XLT_ASSERT_MSG(!C.cb_cancelled, "%s: a callback that had disabled"
+        XLT_ASSERT_MSG(!C.cb_cancelled,
+                       "%s: a callback that had disabled"
                        " cancellation was cancelled in its nested synchronous"
                        " run (its thread was a waiter that got cancelled)",
                        what);
-        XLT_ASSERT_MSG(C.cb_done, "%s: the callback's nested synchronous run"
-                       " did not return within 10 s", what);
+        XLT_ASSERT_MSG(C.cb_done,
+                       "%s: the callback's nested synchronous run"
+                       " did not return within 10 s",
+                       what);
         XLT_ASSERT_RC(C.cb_rc, ERROR_TIMEDOUT);
         /* The waiter itself goes when it sleeps again; if it took the stop
          * event first, it simply returns. */
@@ -408,8 +417,10 @@ static void careful(libxl_sigchld_owner mode, const char *what)
     XLT_ASSERT_EXITED(r.status, 4);
     XLT_ASSERT_RC(libxl_ctx_free(C.ctx), 0);
     xlt_wait_no_children(HANG_MS);
-    xls_report(what, "rounds=%d callbacks_completed=%d waiters_cancelled=%d"
-               " callbacks_cancelled=0", rounds, rounds, joined_by_cancel);
+    xls_report(what,
+               "rounds=%d callbacks_completed=%d waiters_cancelled=%d"
+               " callbacks_cancelled=0",
+               rounds, rounds, joined_by_cancel);
 }
 
 XLT_TEST(test_E5_callback_with_cancel_disabled_runs_to_its_end, 120)

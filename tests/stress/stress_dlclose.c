@@ -79,8 +79,10 @@ static void run_host(const char *flavour, const char *what)
                    "%s: the host exited %d (see its message on stderr)", what,
                    WEXITSTATUS(st));
     /* (Under a sanitizer the fork children only exit: see dlhost.c.) */
-    xls_report(what, "cycles=%ld dlopen=%ld dlclose=%ld fork_child_dlopen=%ld"
-               " crashes=0 total=%lldms", n, XLT_UNDER_SANITIZER ? n : n * 2,
+    xls_report(what,
+               "cycles=%ld dlopen=%ld dlclose=%ld fork_child_dlopen=%ld"
+               " crashes=0 total=%lldms",
+               n, XLT_UNDER_SANITIZER ? n : n * 2,
                XLT_UNDER_SANITIZER ? n : n * 2, XLT_UNDER_SANITIZER ? 0 : n,
                (long long)(xlt_now_ms() - t0));
 }

@@ -116,10 +116,10 @@ static void check_rc(const char *what, int rc, int before, const int *ok)
     }
 }
 
-static const int ok_alloc[] = { ERROR_NOMEM, ERROR_FAIL, 0 };
-static const int ok_run[] = { ERROR_FAIL, ERROR_NOMEM, 0 };
-static const int ok_done[] = { ERROR_FAIL, 0 };
-static const int ok_none[] = { 0 };
+static const int ok_alloc[] = {ERROR_NOMEM, ERROR_FAIL, 0};
+static const int ok_run[] = {ERROR_FAIL, ERROR_NOMEM, 0};
+static const int ok_done[] = {ERROR_FAIL, 0};
+static const int ok_none[] = {0};
 
 static void cb_done(libxl_ctx *ctx, int rc, void *user)
 {
@@ -229,7 +229,7 @@ static pid_t fork_replacement(void *user)
 /* The ctx's mode is set; what a user does first. */
 static int ctx_setup(libxl_ctx **pctx, scen_mode m)
 {
-    static const libxl_event_hooks ev_hooks = { 0, NULL, disaster_cb };
+    static const libxl_event_hooks ev_hooks = {0, NULL, disaster_cb};
     libxl_childproc_hooks h;
     int before = xlt_logger_warnings(lg), rc;
 
@@ -270,17 +270,17 @@ static void wait_all(libxl_ctx *ctx, scen_mode m, uint64_t id, int *ev_rc,
         libxl_event_free(ctx, ev);
     }
     for (;;) {
-        bool done = *ev_rc != -100 &&
-                    __atomic_load_n(&cb_count, __ATOMIC_SEQ_CST) >= cb_want &&
-                    __atomic_load_n(&death_count, __ATOMIC_SEQ_CST) >=
-                        death_want;
+        bool done =
+            *ev_rc != -100 &&
+            __atomic_load_n(&cb_count, __ATOMIC_SEQ_CST) >= cb_want &&
+            __atomic_load_n(&death_count, __ATOMIC_SEQ_CST) >= death_want;
         if (done)
             break;
         XLT_ASSERT_MSG(xlt_now_ms() < deadline,
                        "completions missing after 20 s: event %s, callback "
                        "%d of %d, death %d of %d, disasters %d; log:\n%s",
-                       *ev_rc == -100 ? "missing" : "seen", cb_count,
-                       cb_want, death_count, death_want, disasters, lg->text);
+                       *ev_rc == -100 ? "missing" : "seen", cb_count, cb_want,
+                       death_count, death_want, disasters, lg->text);
         if (m == MODE_MAINLOOP) {
             struct pollfd fds[4];
             struct timeval now;
@@ -350,10 +350,10 @@ static int run_sync(libxl_ctx *ctx, scen_mode m,
 static void scenario_ops(libxl_ctx *ctx, scen_mode m, bool strict, int code)
 {
     char s_sync[32], s_cb[32], s_ev[32];
-    char *a_sync[] = { "/bin/sh", "-c", s_sync, NULL };
-    char *a_echo[] = { "/bin/sh", "-c", "echo hi", NULL };
-    char *a_cb[] = { "sh", "-c", s_cb, NULL }; /* searched in PATH */
-    char *a_ev[] = { "/bin/sh", "-c", s_ev, NULL };
+    char *a_sync[] = {"/bin/sh", "-c", s_sync, NULL};
+    char *a_echo[] = {"/bin/sh", "-c", "echo hi", NULL};
+    char *a_cb[] = {"sh", "-c", s_cb, NULL}; /* searched in PATH */
+    char *a_ev[] = {"/bin/sh", "-c", s_ev, NULL};
     libxl_childproc_args args;
     libxl_childproc_result res, res_cb, res_ev;
     libxl_asyncop_how how_cb, how_ev;
@@ -441,7 +441,7 @@ static void scenario_ops(libxl_ctx *ctx, scen_mode m, bool strict, int code)
     if (pid < 0)
         XLT_ASSERT_MSG(errno != 0, "fork failed (%d) with errno 0", (int)pid);
     check_rc("libxl_childproc_fork", pid < 0 ? pid : 0, before,
-             (const int[]){ ERROR_FAIL, 0 });
+             (const int[]){ERROR_FAIL, 0});
     death_want = pid > 0;
 
     /* 6. the completions, each exactly once */
@@ -571,12 +571,11 @@ static void run_one(run_result *slot, scen_mode m, int site, long nth,
         XLT_FAIL("mode %s, site %s, N %ld%s: run killed by signal %d (%s)",
                  mode_names[m], sname, nth, sticky ? " (sticky)" : "",
                  WTERMSIG(status), strsignal(WTERMSIG(status)));
-    XLT_ASSERT_MSG(WIFEXITED(status) && WEXITSTATUS(status) == 0 &&
-                       slot->finished,
-                   "mode %s, site %s, N %ld%s: run failed (exit status %#x;"
-                   " its message is above)",
-                   mode_names[m], sname, nth, sticky ? " (sticky)" : "",
-                   status);
+    XLT_ASSERT_MSG(
+        WIFEXITED(status) && WEXITSTATUS(status) == 0 && slot->finished,
+        "mode %s, site %s, N %ld%s: run failed (exit status %#x;"
+        " its message is above)",
+        mode_names[m], sname, nth, sticky ? " (sticky)" : "", status);
 }
 
 static void rcs_text(const long *hist, char *buf, size_t size)
@@ -587,8 +586,8 @@ static void rcs_text(const long *hist, char *buf, size_t size)
     buf[0] = 0;
     for (i = 0; i < NRC && n < size; i++)
         if (hist[i])
-            n += (size_t)snprintf(buf + n, size - n, "%s%d:%ld",
-                                  n ? "," : "", -i, hist[i]);
+            n += (size_t)snprintf(buf + n, size - n, "%s%d:%ld", n ? "," : "",
+                                  -i, hist[i]);
     if (!n)
         snprintf(buf, size, "-");
 }
@@ -634,7 +633,7 @@ static void faults_in_mode(scen_mode m)
         memcpy(base, slot->calls, sizeof base);
 
         for (s = 0; s < XLF_NSITES; s++) {
-            long ns[4096], inj = 0, err = 0, logged = 0, hist[NRC] = { 0 };
+            long ns[4096], inj = 0, err = 0, logged = 0, hist[NRC] = {0};
             int n = pick_ns(base[s], ns, 4096), i, j, runs = 0;
             char rcs[256];
 
@@ -661,34 +660,51 @@ static void faults_in_mode(scen_mode m)
                                    mode_names[m], xlf_site_name(s));
             }
             rcs_text(hist, rcs, sizeof rcs);
-            xls_report("faults", "mode=%s site=%s calls=%ld runs=%d"
+            xls_report("faults",
+                       "mode=%s site=%s calls=%ld runs=%d"
                        " injected=%ld errors=%ld logged=%ld rcs=%s",
-                       mode_names[m], xlf_site_name(s), base[s], runs, inj,
-                       err, logged, rcs);
+                       mode_names[m], xlf_site_name(s), base[s], runs, inj, err,
+                       logged, rcs);
             XLT_ASSERT_EQ(logged, err);
             total_runs += runs;
             total_inj += inj;
             total_err += err;
         }
     }
-    xls_report("faults-total", "mode=%s runs=%ld injected=%ld errors=%ld"
+    xls_report("faults-total",
+               "mode=%s runs=%ld injected=%ld errors=%ld"
                " (all logged) elapsed_ms=%lld",
                mode_names[m], total_runs, total_inj, total_err,
                (long long)(xlt_now_ms() - t0));
     munmap(slot, sizeof *slot);
 }
 
-XLT_TEST(faults_default, 1800) { faults_in_mode(MODE_DEFAULT); }
-XLT_TEST(faults_selective, 1800) { faults_in_mode(MODE_SELECTIVE); }
-XLT_TEST(faults_always, 1800) { faults_in_mode(MODE_ALWAYS); }
-XLT_TEST(faults_mainloop, 1800) { faults_in_mode(MODE_MAINLOOP); }
-XLT_TEST(faults_hooks, 1800) { faults_in_mode(MODE_HOOKS); }
+XLT_TEST(faults_default, 1800)
+{
+    faults_in_mode(MODE_DEFAULT);
+}
+XLT_TEST(faults_selective, 1800)
+{
+    faults_in_mode(MODE_SELECTIVE);
+}
+XLT_TEST(faults_always, 1800)
+{
+    faults_in_mode(MODE_ALWAYS);
+}
+XLT_TEST(faults_mainloop, 1800)
+{
+    faults_in_mode(MODE_MAINLOOP);
+}
+XLT_TEST(faults_hooks, 1800)
+{
+    faults_in_mode(MODE_HOOKS);
+}
 
 int main(void)
 {
     static const xlt_case cases[] = {
-        XLT_CASE(faults_default),  XLT_CASE(faults_selective),
-        XLT_CASE(faults_always),   XLT_CASE(faults_mainloop),
+        XLT_CASE(faults_default), XLT_CASE(faults_selective),
+        XLT_CASE(faults_always),  XLT_CASE(faults_mainloop),
         XLT_CASE(faults_hooks),
     };
     return xlt_main("stress_faults", cases, sizeof cases / sizeof cases[0]);

@@ -46,12 +46,12 @@
 #define NSHARED 2
 #define WAITERS_PER_CTX 2
 #define NWAITERS (NSHARED * WAITERS_PER_CTX)
-#define NPLAIN 2        /* threads forking with fork() */
-#define NLIBFORK 2      /* threads forking with libxl_childproc_fork */
-#define NRUNNERS 2      /* threads running children on the shared ctxs */
+#define NPLAIN 2           /* threads forking with fork() */
+#define NLIBFORK 2         /* threads forking with libxl_childproc_fork */
+#define NRUNNERS 2         /* threads running children on the shared ctxs */
 #define MAX_OUTSTANDING 32 /* fork children alive per kind, to bound load */
 #define OK_CODE 42
-#define BATCH 7         /* children a runner starts per round */
+#define BATCH 7 /* children a runner starts per round */
 #define STASH_MAX 4096
 
 /* Event for_user: role << 40 | token. */
@@ -94,17 +94,17 @@ static struct {
     const fs_conf *conf;
     libxl_ctx *shared[NSHARED];
     xls_ledger *led;
-    long cap;           /* ledger slots */
-    long next_tok;      /* atomic */
-    int stop;           /* atomic: forkers, runners, churn */
-    int full;           /* atomic: the ledger ran out of slots */
-    bool exec_exit;     /* under valgrind: xlt_child_exit */
+    long cap;       /* ledger slots */
+    long next_tok;  /* atomic */
+    int stop;       /* atomic: forkers, runners, churn */
+    int full;       /* atomic: the ledger ran out of slots */
+    bool exec_exit; /* under valgrind: xlt_child_exit */
     runner_state runners[NRUNNERS];
     libxl_childproc_result stop_res[NWAITERS];
-    long libfork_started, libfork_reported; /* atomic */
+    long libfork_started, libfork_reported;              /* atomic */
     long n_plain, n_libfork, n_runs, n_churn, n_orphans; /* atomic */
-    long plain_by_app, plain_by_lib;                      /* atomic */
-    int poller_stop;                                      /* atomic */
+    long plain_by_app, plain_by_lib;                     /* atomic */
+    int poller_stop;                                     /* atomic */
 } S;
 
 /* The application's plain fork children not yet reported. */
@@ -124,7 +124,7 @@ static struct {
         int status;
     } stash[STASH_MAX];
     int nstash;
-} M = { .mu = PTHREAD_MUTEX_INITIALIZER };
+} M = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
 /* ------------------------------------------------------------ the ledger */
 
@@ -198,8 +198,8 @@ static int pred_none(const libxl_event *ev, void *user)
 /* What a fork child does with the library; returns its exit code. */
 static int child_uses_library(long token)
 {
-    char *sh3[] = { "/bin/sh", "-c", "exit 3", NULL };
-    char *tru[] = { "/bin/true", NULL };
+    char *sh3[] = {"/bin/sh", "-c", "exit 3", NULL};
+    char *tru[] = {"/bin/true", NULL};
     libxl_childproc_args a;
     libxl_childproc_result r;
     libxl_asyncop_how how;
@@ -278,8 +278,10 @@ static void plain_insert(pid_t pid, long token)
 
     pthread_mutex_lock(&M.mu);
     for (i = 0; i < M.n; i++)
-        XLT_ASSERT_MSG(M.ent[i].pid != pid, "pid %d reused while its previous"
-                       " child's status was still unreported", (int)pid);
+        XLT_ASSERT_MSG(M.ent[i].pid != pid,
+                       "pid %d reused while its previous"
+                       " child's status was still unreported",
+                       (int)pid);
     for (i = 0; i < M.nstash; i++)
         if (M.stash[i].pid == pid) {
             plain_report_locked(token, M.stash[i].status, true);
@@ -366,7 +368,8 @@ static void *poller(void *arg)
             if (r < 0) {
                 XLT_ASSERT_MSG(S.conf->plain == PLAIN_EITHER,
                                "the application's child %d was reaped by"
-                               " someone else (selective mode)", (int)e->pid);
+                               " someone else (selective mode)",
+                               (int)e->pid);
                 e->lib_took = true;
             }
             i++;
@@ -479,7 +482,7 @@ static void run_cb(libxl_ctx *ctx, int rc, void *user)
 static void start_exit_run(libxl_ctx *ctx, run_slot *s, int role)
 {
     char script[32];
-    char *argv[] = { "/bin/sh", "-c", script, NULL };
+    char *argv[] = {"/bin/sh", "-c", script, NULL};
     libxl_childproc_args a = xlt_args(argv);
     libxl_asyncop_how how;
 
@@ -491,7 +494,8 @@ static void start_exit_run(libxl_ctx *ctx, run_slot *s, int role)
     } else {
         how.u.for_event = ((uint64_t)role << ROLE_SHIFT) | (uint64_t)s->token;
     }
-    xls_ledger_started(S.led, s->token, 0, W_EXITCODE(exit_code_of(s->token), 0));
+    xls_ledger_started(S.led, s->token, 0,
+                       W_EXITCODE(exit_code_of(s->token), 0));
     XLT_ASSERT_RC(xlt_childproc_run(ctx, &a, &s->res, &how), 0);
 }
 
@@ -506,9 +510,8 @@ static void take_event(libxl_ctx *ctx, uint64_t role, runner_state *rs)
     long t;
     int k;
 
-    XLT_ASSERT_RC(xlt_event_wait(ctx, &ev, LIBXL_EVENTMASK_ALL, pred_role,
-                                 &role),
-                  0);
+    XLT_ASSERT_RC(
+        xlt_event_wait(ctx, &ev, LIBXL_EVENTMASK_ALL, pred_role, &role), 0);
     XLT_ASSERT(ev != NULL && (ev->for_user >> ROLE_SHIFT) == role);
     t = (long)(ev->for_user & TOKEN_MASK);
     XLT_ASSERT_MSG(ev->u.operation_complete.rc == 0, "token %ld: rc %d", t,
@@ -532,9 +535,9 @@ static void pump_until_reported(libxl_ctx *ctx, const long *tok, int n)
     for (i = 0; i < n; i++)
         while (!reported(tok[i])) {
             libxl_event *ev = NULL;
-            XLT_ASSERT_RC(xlt_event_check(ctx, &ev, LIBXL_EVENTMASK_ALL,
-                                          pred_none, NULL),
-                          ERROR_NOT_READY);
+            XLT_ASSERT_RC(
+                xlt_event_check(ctx, &ev, LIBXL_EVENTMASK_ALL, pred_none, NULL),
+                ERROR_NOT_READY);
             XLT_ASSERT_MSG(xlt_now_ms() < deadline,
                            "token %ld not reported within 120 s", tok[i]);
             xlt_sleep_ms(1);
@@ -570,7 +573,8 @@ static void *runner(void *arg)
         start_exit_run(ctx, &rs->slot[4], -1);
         start_exit_run(ctx, &rs->slot[6], ROLE_WAITER0 + rs->idx);
 
-        xls_ledger_started(S.led, tok[5], 0, W_EXITCODE(exit_code_of(tok[5]), 0));
+        xls_ledger_started(S.led, tok[5], 0,
+                           W_EXITCODE(exit_code_of(tok[5]), 0));
         pid = xlt_childproc_fork(ctx, death_cb, (void *)(intptr_t)tok[5]);
         if (pid == 0)
             child_exit(exit_code_of(tok[5]));
@@ -606,9 +610,9 @@ static void *waiter(void *arg)
         long t;
         int rc;
 
-        XLT_ASSERT_RC(xlt_event_wait(ctx, &ev, LIBXL_EVENTMASK_ALL, pred_waiter,
-                                     NULL),
-                      0);
+        XLT_ASSERT_RC(
+            xlt_event_wait(ctx, &ev, LIBXL_EVENTMASK_ALL, pred_waiter, NULL),
+            0);
         XLT_ASSERT(ev != NULL);
         role = ev->for_user >> ROLE_SHIFT;
         t = (long)(ev->for_user & TOKEN_MASK);
@@ -640,8 +644,8 @@ static void *churn(void *arg)
     long round = 0;
 
     while (!stopping()) {
-        char *sh7[] = { "/bin/sh", "-c", "exit 7", NULL };
-        char *tru[] = { "/bin/true", NULL };
+        char *sh7[] = {"/bin/sh", "-c", "exit 7", NULL};
+        char *tru[] = {"/bin/true", NULL};
         libxl_childproc_args a;
         libxl_childproc_result r, er;
         libxl_ctx *ctx = xlt_ctx_new(&lg->lg);
@@ -749,8 +753,8 @@ static void forkstorm(const fs_conf *conf)
     for (i = 0; i < NPLAIN; i++)
         XLT_ASSERT(pthread_create(&pf[i], NULL, plain_forker, NULL) == 0);
     for (i = 0; i < NLIBFORK; i++)
-        XLT_ASSERT(pthread_create(&lf[i], NULL, lib_forker,
-                                  (void *)(intptr_t)i) == 0);
+        XLT_ASSERT(
+            pthread_create(&lf[i], NULL, lib_forker, (void *)(intptr_t)i) == 0);
 
     while (xlt_now_ms() - t0 < duration_ms && !stopping())
         xlt_sleep_ms(20);
@@ -779,14 +783,16 @@ static void forkstorm(const fs_conf *conf)
     }
     pthread_mutex_lock(&M.mu);
     if (M.n || M.nstash)
-        fprintf(stderr, "%d plain fork children unreported, %d unknown"
-                " statuses from reaped_callback\n", M.n, M.nstash);
+        fprintf(stderr,
+                "%d plain fork children unreported, %d unknown"
+                " statuses from reaped_callback\n",
+                M.n, M.nstash);
     for (i = 0; i < M.nstash; i++)
         xls_ledger_reported(S.led, -1, M.stash[i].status, 0);
     pthread_mutex_unlock(&M.mu);
 
     for (i = 0; i < NWAITERS; i++) {
-        char *tru[] = { "/bin/true", NULL };
+        char *tru[] = {"/bin/true", NULL};
         xls_ledger_started(S.led, i, 0, W_EXITCODE(0, 0));
         xlt_start_event_run(S.shared[i / WAITERS_PER_CTX], tru,
                             ((uint64_t)ROLE_STOP << ROLE_SHIFT) | (uint64_t)i,
@@ -816,8 +822,8 @@ static void forkstorm(const fs_conf *conf)
                " %ld) fork_children_use_library=%s ledger_full=%d warnings=%d"
                " zombies=0 case_total=%lldms",
                (long long)(t_stop - t0), (long long)(t_drained - t_stop),
-               S.n_plain, S.plain_by_app, S.plain_by_lib, S.n_libfork,
-               S.n_runs, S.n_churn, S.n_orphans,
+               S.n_plain, S.plain_by_app, S.plain_by_lib, S.n_libfork, S.n_runs,
+               S.n_churn, S.n_orphans,
                XLT_UNDER_SANITIZER ? "no (sanitizer)" : "yes", S.full,
                xlt_logger_count(lg, LIBXL_LOG_WARN, NULL),
                (long long)(xlt_now_ms() - t_case));
@@ -832,8 +838,9 @@ XLT_TEST(test_forkstorm_owner_libxl, FS_TIMEOUT)
 {
     static const fs_conf conf = {
         "forkstorm owner_libxl",
-        { libxl_sigchld_owner_libxl, libxl_sigchld_owner_libxl },
-        libxl_sigchld_owner_libxl, PLAIN_EITHER,
+        {libxl_sigchld_owner_libxl, libxl_sigchld_owner_libxl},
+        libxl_sigchld_owner_libxl,
+        PLAIN_EITHER,
     };
     forkstorm(&conf);
 }
@@ -842,9 +849,10 @@ XLT_TEST(test_forkstorm_selective_reap, FS_TIMEOUT)
 {
     static const fs_conf conf = {
         "forkstorm selective_reap",
-        { libxl_sigchld_owner_libxl_always_selective_reap,
-          libxl_sigchld_owner_libxl_always_selective_reap },
-        libxl_sigchld_owner_libxl_always_selective_reap, PLAIN_APP,
+        {libxl_sigchld_owner_libxl_always_selective_reap,
+         libxl_sigchld_owner_libxl_always_selective_reap},
+        libxl_sigchld_owner_libxl_always_selective_reap,
+        PLAIN_APP,
     };
     forkstorm(&conf);
 }
@@ -853,8 +861,9 @@ XLT_TEST(test_forkstorm_libxl_always, FS_TIMEOUT)
 {
     static const fs_conf conf = {
         "forkstorm libxl_always + owner_libxl",
-        { libxl_sigchld_owner_libxl_always, libxl_sigchld_owner_libxl },
-        libxl_sigchld_owner_libxl, PLAIN_LIB,
+        {libxl_sigchld_owner_libxl_always, libxl_sigchld_owner_libxl},
+        libxl_sigchld_owner_libxl,
+        PLAIN_LIB,
     };
     forkstorm(&conf);
 }

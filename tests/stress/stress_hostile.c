@@ -304,7 +304,7 @@ static void batch_start_one(batch *b, int i, int code)
         c->pid = pid;
     } else {
         char script[96];
-        char *argv[] = { "/bin/sh", "-c", script, NULL };
+        char *argv[] = {"/bin/sh", "-c", script, NULL};
         libxl_childproc_args a = xlt_args(argv);
         libxl_asyncop_how how;
 
@@ -389,7 +389,8 @@ static void batch_pump(batch *b, int64_t since_ms)
         XLT_ASSERT_RC(rc, ERROR_NOT_READY);
         XLT_ASSERT_MSG(xlt_now_ms() - since_ms < HANG_MS,
                        "HANG: %ld of %d children reported %d ms after their"
-                       " release", batch_reported(b), b->n, HANG_MS);
+                       " release",
+                       batch_reported(b), b->n, HANG_MS);
         xlt_sleep_ms(1);
     }
 }
@@ -577,7 +578,7 @@ static void stolen_case(int thief, int nopidfd, const char *what)
 {
     long rounds = scale_min(24, 3, 3), n = scale_min(48, 12, 3);
     xls_ledger *led = xls_ledger_new(rounds * n);
-    int stolen_by_mode[3] = { 0, 0, 0 }, total_stolen = 0;
+    int stolen_by_mode[3] = {0, 0, 0}, total_stolen = 0;
     int64_t t_case = xlt_now_ms(), worst = 0;
     pthread_t th;
     long r;
@@ -644,9 +645,9 @@ static void stolen_case(int thief, int nopidfd, const char *what)
                rounds, rounds * n, total_stolen, mode_name(reaping_modes[0]),
                stolen_by_mode[0], mode_name(reaping_modes[1]),
                stolen_by_mode[1], mode_name(reaping_modes[2]),
-               stolen_by_mode[2], total_stolen,
-               rounds * n - total_stolen, total_stolen, (long long)worst,
-               nopidfd ? "no" : "yes", (long long)(xlt_now_ms() - t_case));
+               stolen_by_mode[2], total_stolen, rounds * n - total_stolen,
+               total_stolen, (long long)worst, nopidfd ? "no" : "yes",
+               (long long)(xlt_now_ms() - t_case));
     /* A handler that the reaper runs first always wins some, and one that
      * takes the signal from the reaper too; a thread that races the reaper
      * may lose every race (the accounting above is exact either way). */
@@ -752,8 +753,8 @@ static void traffic_case(int nopidfd, const char *what)
             while (thief_find(b.ch[0].pid, from) == -2 &&
                    batch_reported(&b) < 1) {
                 libxl_event *ev = NULL;
-                int rc = xlt_event_check(ctx, &ev, LIBXL_EVENTMASK_ALL, NULL,
-                                         NULL);
+                int rc =
+                    xlt_event_check(ctx, &ev, LIBXL_EVENTMASK_ALL, NULL, NULL);
                 if (rc == 0) {
                     batch_event(&b, ev);
                     continue;
@@ -785,7 +786,7 @@ static void traffic_case(int nopidfd, const char *what)
                            what, mode_name(mode), HANG_MS);
             if (xlt_now_ms() >= next) {
                 /* traffic: a child that exits at once, its event 1000+k */
-                char *argv[] = { "/bin/true", NULL };
+                char *argv[] = {"/bin/true", NULL};
                 static libxl_childproc_result tres;
                 xlt_start_event_run(ctx, argv, 1000 + (uint64_t)k++, &tres);
                 traffic++;
@@ -834,12 +835,13 @@ static void traffic_case(int nopidfd, const char *what)
     XLT_ASSERT_MSG(worst < LATE_MS,
                    "%s: a stolen status took %lld ms under SIGCHLD traffic",
                    what, (long long)worst);
-    xls_report(what,
-               "rounds=%ld stolen=%ld reported_lost=%ld not_stolen_retried=%ld"
-               " traffic_children=%ld (all real) worst_release_to_report_ms=%lld"
-               " pidfd=%s case_ms=%lld",
-               rounds, rounds, rounds, missed, traffic, (long long)worst,
-               nopidfd ? "no" : "yes", (long long)(xlt_now_ms() - t_case));
+    xls_report(
+        what,
+        "rounds=%ld stolen=%ld reported_lost=%ld not_stolen_retried=%ld"
+        " traffic_children=%ld (all real) worst_release_to_report_ms=%lld"
+        " pidfd=%s case_ms=%lld",
+        rounds, rounds, rounds, missed, traffic, (long long)worst,
+        nopidfd ? "no" : "yes", (long long)(xlt_now_ms() - t_case));
 }
 
 XLT_TEST(test_hostile_stolen_under_steady_sigchld_traffic, 120)
@@ -893,8 +895,8 @@ static void mainloop_case(int nopidfd, const char *what)
                 siginfo_t si;
                 memset(&si, 0, sizeof si);
                 while (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOWAIT) < 0)
-                    XLT_ASSERT_MSG(errno == EINTR, "waitid(%d): %s",
-                                   (int)pid, strerror(errno));
+                    XLT_ASSERT_MSG(errno == EINTR, "waitid(%d): %s", (int)pid,
+                                   strerror(errno));
                 left++;
                 continue;
             }
@@ -955,8 +957,7 @@ static void mainloop_case(int nopidfd, const char *what)
                " lost_log_lines=%d late_reaped_unknown=%d pidfd=%s"
                " case_ms=%lld",
                rounds, rounds * n, told, stolen, stolen, left, lines, stolen,
-               nopidfd ? "no" : "yes",
-               (long long)(xlt_now_ms() - t_case));
+               nopidfd ? "no" : "yes", (long long)(xlt_now_ms() - t_case));
     xls_ledger_free(led);
 }
 
@@ -1112,8 +1113,7 @@ static void sig_ign_case(int nopidfd, const char *what)
                " worst_release_to_report_ms=%lld worst_release_to_warn_ms=%lld"
                " pidfd=%s case_ms=%lld",
                rounds, rounds * n, lost, strict_rounds, lines, warnings, after,
-               (long long)worst,
-               (long long)worst_warn, nopidfd ? "no" : "yes",
+               (long long)worst, (long long)worst_warn, nopidfd ? "no" : "yes",
                (long long)(xlt_now_ms() - t_case));
     XLT_ASSERT_MSG(lost > 0, "%s: no child exited under SIG_IGN", what);
     xls_ledger_free(led);
@@ -1286,8 +1286,8 @@ XLT_TEST(test_hostile_swallowing_threads_statuses_via_sweep_warned_once, 180)
                " case_ms=%lld",
                SW_THREADS, SW_THREADS * rounds * per, SW_THREADS * rounds,
                __atomic_load_n(&swallowed, __ATOMIC_RELAXED),
-               xlt_logger_count(l, LIBXL_LOG_WARN, "replaced"), (long long)worst,
-               (long long)(sum / (SW_THREADS * rounds)), over,
+               xlt_logger_count(l, LIBXL_LOG_WARN, "replaced"),
+               (long long)worst, (long long)(sum / (SW_THREADS * rounds)), over,
                (long long)(xlt_now_ms() - t_case));
     pthread_barrier_destroy(&ready);
     pthread_barrier_destroy(&go);
@@ -1296,7 +1296,7 @@ XLT_TEST(test_hostile_swallowing_threads_statuses_via_sweep_warned_once, 180)
 
 /* ========================================================= early teardown */
 
-#define TD_WAITERS 2  /* threads in libxl_event_wait on each ctx */
+#define TD_WAITERS 2 /* threads in libxl_event_wait on each ctx */
 #define TD_PARK 900000ULL
 #define TD_STOP 910000ULL
 
@@ -1391,7 +1391,7 @@ static void td_block_cb(libxl_ctx *ctx, int rc, void *user)
     r->cb_entered = 1;
     pthread_cond_broadcast(&r->cv);
     while (!r->cb_release) {
-        struct timespec ts = { 0, 10 * 1000 * 1000 };
+        struct timespec ts = {0, 10 * 1000 * 1000};
         pthread_mutex_unlock(&r->mu);
         XLT_ASSERT_MSG(xlt_now_ms() < end, "blocking callback never let go");
         nanosleep(&ts, NULL);
@@ -1405,8 +1405,7 @@ static void td_block_cb(libxl_ctx *ctx, int rc, void *user)
     pthread_mutex_unlock(&r->mu);
 }
 
-static void td_block_death_cb(libxl_ctx *ctx, pid_t pid, int status,
-                              void *user)
+static void td_block_death_cb(libxl_ctx *ctx, pid_t pid, int status, void *user)
 {
     XLT_ASSERT(pid > 0);
     XLT_ASSERT_EXITED(status, 0);
@@ -1441,7 +1440,7 @@ static void *td_a_main(void *arg)
                                &t->inside);
         XLT_ASSERT_MSG(ev == NULL, "event_wait on A gave an event");
     } else if (t->which == 2) {
-        char *argv[] = { "/bin/sh", "-c", "echo; read x; exit 6", NULL };
+        char *argv[] = {"/bin/sh", "-c", "echo; read x; exit 6", NULL};
         libxl_childproc_args a = xlt_args(argv);
         a.stdin_fd = r->ab.gate[0];
         a.stdout_fd = r->ready[1];
@@ -1454,7 +1453,7 @@ static void *td_a_main(void *arg)
         t->rc = pid > 0 ? 0 : (int)pid;
     } else {
         /* ...or a run's completion callback */
-        char *argv[] = { "/bin/true", NULL };
+        char *argv[] = {"/bin/true", NULL};
         libxl_childproc_args a = xlt_args(argv);
         libxl_asyncop_how how;
         memset(&how, 0, sizeof how);
@@ -1499,9 +1498,8 @@ static void *td_s_waiter(void *arg)
 
     for (;;) {
         libxl_event *ev = NULL;
-        XLT_ASSERT_RC(xlt_event_wait(b->ctx, &ev, LIBXL_EVENTMASK_ALL, NULL,
-                                     NULL),
-                      0);
+        XLT_ASSERT_RC(
+            xlt_event_wait(b->ctx, &ev, LIBXL_EVENTMASK_ALL, NULL, NULL), 0);
         if (ev->for_user >= TD_STOP) {
             XLT_ASSERT_RC(ev->u.operation_complete.rc, 0);
             libxl_event_free(b->ctx, ev);
@@ -1548,13 +1546,12 @@ static int td_wait_flag(td_round *r, int *flag, int ms)
 
 static const libxl_sigchld_owner td_modes[3][3] = {
     /* A, B, C */
-    { libxl_sigchld_owner_libxl, libxl_sigchld_owner_libxl,
-      libxl_sigchld_owner_libxl_always_selective_reap },
-    { libxl_sigchld_owner_libxl_always_selective_reap,
-      libxl_sigchld_owner_libxl,
-      libxl_sigchld_owner_libxl_always_selective_reap },
-    { libxl_sigchld_owner_libxl_always, libxl_sigchld_owner_libxl,
-      libxl_sigchld_owner_libxl },
+    {libxl_sigchld_owner_libxl, libxl_sigchld_owner_libxl,
+     libxl_sigchld_owner_libxl_always_selective_reap},
+    {libxl_sigchld_owner_libxl_always_selective_reap, libxl_sigchld_owner_libxl,
+     libxl_sigchld_owner_libxl_always_selective_reap},
+    {libxl_sigchld_owner_libxl_always, libxl_sigchld_owner_libxl,
+     libxl_sigchld_owner_libxl},
 };
 
 XLT_TEST(test_hostile_early_teardown_ctx_free_under_load, 300)
@@ -1565,7 +1562,7 @@ XLT_TEST(test_hostile_early_teardown_ctx_free_under_load, 300)
     xls_ledger *aled = xls_ledger_new(rounds * na);
     int64_t t_case = xlt_now_ms(), free_block_ms = 0;
     long a_cbs = 0, a_running = 0, refused = 0, a_released = 0;
-    long hosts[4] = { 0, 0, 0, 0 };
+    long hosts[4] = {0, 0, 0, 0};
     long r;
 
     for (r = 0; r < rounds; r++) {
@@ -1610,7 +1607,7 @@ XLT_TEST(test_hostile_early_teardown_ctx_free_under_load, 300)
             gated_a += !(i % 2);
         /* An event nobody takes: the waiters' predicates see it. */
         {
-            char *argv[] = { "/bin/true", NULL };
+            char *argv[] = {"/bin/true", NULL};
             static libxl_childproc_result park_res;
             xlt_start_event_run(R->a, argv, TD_PARK, &park_res);
         }
@@ -1626,8 +1623,8 @@ XLT_TEST(test_hostile_early_teardown_ctx_free_under_load, 300)
         for (i = 0; i < 3; i++) {
             R->at[i].r = R;
             R->at[i].which = i;
-            XLT_ASSERT(pthread_create(&R->at[i].th, NULL, td_a_main,
-                                      &R->at[i]) == 0);
+            XLT_ASSERT(
+                pthread_create(&R->at[i].th, NULL, td_a_main, &R->at[i]) == 0);
         }
         for (i = 0; i < TD_WAITERS; i++)
             XLT_ASSERT_MSG(td_wait_flag(R, &R->at[i].inside, HANG_MS),
@@ -1658,10 +1655,9 @@ XLT_TEST(test_hostile_early_teardown_ctx_free_under_load, 300)
             if (i < 2)
                 XLT_ASSERT_RC(R->at[i].rc, ERROR_INVAL);
             else
-                XLT_ASSERT_MSG(R->at[i].rc == ERROR_FAIL ||
-                                   R->at[i].rc == ERROR_INVAL,
-                               "synchronous run on a freed ctx gave %d",
-                               R->at[i].rc);
+                XLT_ASSERT_MSG(
+                    R->at[i].rc == ERROR_FAIL || R->at[i].rc == ERROR_INVAL,
+                    "synchronous run on a freed ctx gave %d", R->at[i].rc);
         }
         XLT_ASSERT_MSG(host >= 0, "the blocking callback ran on a thread"
                                   " that was not inside a call on A");
@@ -1680,10 +1676,9 @@ XLT_TEST(test_hostile_early_teardown_ctx_free_under_load, 300)
         if (host < 2)
             XLT_ASSERT_RC(R->at[host].rc, ERROR_INVAL);
         else if (host == 2)
-            XLT_ASSERT_MSG(R->at[2].rc == ERROR_FAIL ||
-                               R->at[2].rc == ERROR_INVAL,
-                           "synchronous run on a freed ctx gave %d",
-                           R->at[2].rc);
+            XLT_ASSERT_MSG(
+                R->at[2].rc == ERROR_FAIL || R->at[2].rc == ERROR_INVAL,
+                "synchronous run on a freed ctx gave %d", R->at[2].rc);
         else
             XLT_ASSERT_RC(R->at[3].rc, 0);
 
@@ -1716,7 +1711,7 @@ XLT_TEST(test_hostile_early_teardown_ctx_free_under_load, 300)
             /* One stop event per waiter: any may take any, and each
              * leaves after its first. */
             for (i = 0; i < TD_WAITERS; i++) {
-                char *argv[] = { "/bin/true", NULL };
+                char *argv[] = {"/bin/true", NULL};
                 xlt_start_event_run(R->s[k], argv, TD_STOP + (uint64_t)i,
                                     &R->stop_res[k][i]);
             }
@@ -1730,10 +1725,10 @@ XLT_TEST(test_hostile_early_teardown_ctx_free_under_load, 300)
         for (i = 0; i < R->ab.n; i++)
             if (!__atomic_load_n(&aled->slot[R->ab.base + i].reports,
                                  __ATOMIC_SEQ_CST))
-                XLT_ASSERT_MSG(memcmp(&R->ab.ch[i].res, &pattern,
-                                      sizeof pattern) == 0,
-                               "result_out of a run of A written after"
-                               " libxl_ctx_free(A)");
+                XLT_ASSERT_MSG(
+                    memcmp(&R->ab.ch[i].res, &pattern, sizeof pattern) == 0,
+                    "result_out of a run of A written after"
+                    " libxl_ctx_free(A)");
         XLT_ASSERT_MSG(memcmp(&R->at[2].res, &pattern, sizeof pattern) == 0,
                        "result_out of the synchronous run written after"
                        " libxl_ctx_free(A)");
@@ -1784,9 +1779,10 @@ XLT_TEST(test_hostile_early_teardown_ctx_free_under_load, 300)
                "sync=%ld,starter=%ld) free_refused_in_own_callback=%ld"
                " survivor_waiters=%ld mean_free_blocked_ms=%lld zombies=0"
                " case_ms=%lld",
-               rounds, rounds, rounds * (na + 3), a_running, a_released, a_cbs, rounds * TD_WAITERS, rounds,
-               hosts[0] + hosts[1], hosts[2], hosts[3], refused,
-               rounds * 2 * TD_WAITERS, (long long)(free_block_ms / rounds),
+               rounds, rounds, rounds * (na + 3), a_running, a_released, a_cbs,
+               rounds * TD_WAITERS, rounds, hosts[0] + hosts[1], hosts[2],
+               hosts[3], refused, rounds * 2 * TD_WAITERS,
+               (long long)(free_block_ms / rounds),
                (long long)(xlt_now_ms() - t_case));
     xls_ledger_free(aled);
     xls_ledger_free(led);
@@ -1803,11 +1799,13 @@ int main(void)
         XLT_CASE(test_hostile_stolen_by_handler_behind_back_unblocked_M3_M5_M6),
         XLT_CASE(test_hostile_stolen_under_steady_sigchld_traffic),
         XLT_CASE(test_hostile_stolen_under_steady_sigchld_traffic_no_pidfd),
-        XLT_CASE(test_hostile_M4_app_reaps_without_telling_then_sigchld_occurred),
+        XLT_CASE(
+            test_hostile_M4_app_reaps_without_telling_then_sigchld_occurred),
         XLT_CASE(test_hostile_M4_app_reaps_without_telling_no_pidfd),
         XLT_CASE(test_hostile_sigchld_set_to_sig_ign_later_lost_then_restored),
         XLT_CASE(test_hostile_sigchld_set_to_sig_ign_later_no_pidfd),
-        XLT_CASE(test_hostile_swallowing_threads_statuses_via_sweep_warned_once),
+        XLT_CASE(
+            test_hostile_swallowing_threads_statuses_via_sweep_warned_once),
     };
     return xlt_main("stress_hostile", cases, sizeof cases / sizeof cases[0]);
 }

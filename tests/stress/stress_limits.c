@@ -176,7 +176,7 @@ static void mix_start(libxl_ctx *ctx, mix *x, xlt_logger *lg, long first,
                 x->failed_other++;
         } else {
             char script[32];
-            char *argv[] = { "/bin/sh", "-c", script, NULL };
+            char *argv[] = {"/bin/sh", "-c", script, NULL};
             libxl_childproc_args a = xlt_args(argv);
             libxl_asyncop_how how;
             int rc;
@@ -228,8 +228,8 @@ static void mix_finish(libxl_ctx *ctx, mix *x, xlt_logger *lg, long n,
                 XLT_ASSERT_RC(crc, ERROR_FAIL);
                 XLT_ASSERT_MSG(r->exec_errno == EAGAIN ||
                                    r->exec_errno == ENOMEM,
-                               "%s: run %ld failed with exec_errno %d", what,
-                               i, r->exec_errno);
+                               "%s: run %ld failed with exec_errno %d", what, i,
+                               r->exec_errno);
                 XLT_ASSERT_MSG(xlt_logger_warnings(lg) > x->done_rc[i],
                                "%s: run %ld failed without a log line", what,
                                i);
@@ -249,16 +249,16 @@ static void mix_finish(libxl_ctx *ctx, mix *x, xlt_logger *lg, long n,
             x->ok++; /* forks: reported with the wanted status */
     }
     xls_ledger_check(x->ledger, what);
-    xls_report(what, "operations=%ld ok=%ld failed_eagain=%ld"
+    xls_report(what,
+               "operations=%ld ok=%ld failed_eagain=%ld"
                " failed_other=%ld fork_refused=%ld events=%ld",
                n, x->ok, x->failed_eagain, x->failed_other, x->not_started,
                got);
 }
 
-static int run_sh(libxl_ctx *ctx, const char *script,
-                  libxl_childproc_result *r)
+static int run_sh(libxl_ctx *ctx, const char *script, libxl_childproc_result *r)
 {
-    char *argv[] = { "/bin/sh", "-c", (char *)script, NULL };
+    char *argv[] = {"/bin/sh", "-c", (char *)script, NULL};
     libxl_childproc_args a = xlt_args(argv);
 
     memset(r, 0, sizeof *r);
@@ -282,8 +282,8 @@ static void fork_ok(libxl_ctx *ctx, int code)
     pid = libxl_childproc_fork(ctx, count_death, NULL);
     if (pid == 0)
         xlt_child_exit(code);
-    XLT_ASSERT_MSG(pid > 0, "libxl_childproc_fork gave %d (errno %d)",
-                   (int)pid, errno);
+    XLT_ASSERT_MSG(pid > 0, "libxl_childproc_fork gave %d (errno %d)", (int)pid,
+                   errno);
     xlt_pump_until(ctx, &death_count, want, 20000);
     XLT_ASSERT_EXITED(death_status, code);
 }
@@ -326,7 +326,7 @@ XLT_TEST(limits_nofile, 300)
 
     /* A run whose stdout must be dup'd cannot start. */
     {
-        char *argv[] = { "/bin/sh", "-c", "echo no", NULL };
+        char *argv[] = {"/bin/sh", "-c", "echo no", NULL};
         libxl_childproc_args a = xlt_args(argv);
         a.stdout_fd = 1;
         memset(&r, 0, sizeof r);
@@ -340,7 +340,7 @@ XLT_TEST(limits_nofile, 300)
      * any of them, all reaped.  (Counting fds needs one: opendir.) */
     fork_ok(ctx, 3);
     {
-        char *argv[] = { "/bin/sh", "-c", "sleep 0.3", NULL };
+        char *argv[] = {"/bin/sh", "-c", "sleep 0.3", NULL};
         libxl_childproc_result sr;
         xlt_start_event_run(ctx, argv, 77, &sr);
         close(fds[--nfill]);
@@ -384,7 +384,7 @@ XLT_TEST(limits_nofile, 300)
     XLT_ASSERT_EQ(xls_count_fds(), fds_before);
     c2 = xlt_ctx_new(&lg->lg);
     {
-        char *argv[] = { "/bin/sh", "-c", "echo yes", NULL };
+        char *argv[] = {"/bin/sh", "-c", "echo yes", NULL};
         libxl_childproc_args a = xlt_args(argv);
         xlt_pipe(p);
         a.stdout_fd = p[1];
@@ -408,7 +408,8 @@ XLT_TEST(limits_nofile, 300)
     XLT_ASSERT_RC(libxl_ctx_free(ctx), 0);
     xls_assert_no_zombies("nofile after");
     XLT_ASSERT_EQ(count_pidfds(), 0);
-    xls_report("nofile", "filled=%d fds, ctx_alloc refused, dup refused"
+    xls_report("nofile",
+               "filled=%d fds, ctx_alloc refused, dup refused"
                " (EMFILE), mixes=%ld of 8 ops, recovered",
                nfilled, mixes);
 }
@@ -426,8 +427,7 @@ XLT_TEST(limits_nofile_first, 120)
     set_nofile(128);
     nfill = fill_fds(fds, (int)(sizeof fds / sizeof fds[0]));
     before = xlt_logger_warnings(lg);
-    XLT_ASSERT_RC(libxl_ctx_alloc(&ctx, LIBXL_VERSION, 0, &lg->lg),
-                  ERROR_FAIL);
+    XLT_ASSERT_RC(libxl_ctx_alloc(&ctx, LIBXL_VERSION, 0, &lg->lg), ERROR_FAIL);
     XLT_ASSERT_MSG(xlt_logger_warnings(lg) > before,
                    "ctx_alloc failure not logged");
     XLT_ASSERT(ctx == NULL);
@@ -450,7 +450,8 @@ XLT_TEST(limits_nofile_first, 120)
     XLT_ASSERT_EXITED(r.status, 7);
     XLT_ASSERT_RC(libxl_ctx_free(ctx), 0);
     xls_assert_no_zombies("nofile-first");
-    xls_report("nofile-first", "first ctx_alloc refused and logged,"
+    xls_report("nofile-first",
+               "first ctx_alloc refused and logged,"
                " then 1 run, 1 fork, 16 mixed ops with no fd to spare");
 }
 
@@ -476,7 +477,7 @@ static bool drop_privileges(void)
 
 static void set_nproc(rlim_t n)
 {
-    struct rlimit rl = { n, n };
+    struct rlimit rl = {n, n};
 
     XLT_ASSERT_MSG(setrlimit(RLIMIT_NPROC, &rl) == 0, "setrlimit: %s",
                    strerror(errno));
@@ -495,12 +496,10 @@ static int fill_procs(pid_t *pids, int max)
                 pause();
         }
         if (pid < 0) {
-            XLT_ASSERT_MSG(errno == EAGAIN, "filler fork: %s",
-                           strerror(errno));
+            XLT_ASSERT_MSG(errno == EAGAIN, "filler fork: %s", strerror(errno));
             return n;
         }
-        XLT_ASSERT_MSG(n < max, "more than %d fillers: limit not applied",
-                       max);
+        XLT_ASSERT_MSG(n < max, "more than %d fillers: limit not applied", max);
         pids[n++] = pid;
     }
 }
@@ -629,13 +628,12 @@ XLT_TEST(limits_nproc, 300)
     }
     XLT_ASSERT_MSG(xlt_logger_warnings(lg) > before, "fork EAGAIN not logged");
     {
-        char *argv[] = { "/bin/sh", "-c", "exit 0", NULL };
+        char *argv[] = {"/bin/sh", "-c", "exit 0", NULL};
         libxl_childproc_args a = xlt_args(argv);
         memset(&r, 0, sizeof r);
         before = xlt_logger_warnings(lg);
-        XLT_ASSERT_RC(libxl_childproc_run(ctx, &a, &r,
-                                          &(libxl_asyncop_how){
-                                              .u.for_event = 99 }),
+        XLT_ASSERT_RC(libxl_childproc_run(
+                          ctx, &a, &r, &(libxl_asyncop_how){.u.for_event = 99}),
                       0);
         XLT_ASSERT_RC(xlt_wait_for(ctx, 99), ERROR_FAIL);
         XLT_ASSERT_EQ(r.exec_errno, EAGAIN);
@@ -646,8 +644,8 @@ XLT_TEST(limits_nproc, 300)
     /* The helper has no reaper, and no thread can be made for one. */
     XLT_ASSERT(write(cmd[1], "1", 1) == 1);
     XLT_ASSERT(read(ans[0], res, sizeof res) == sizeof res);
-    XLT_ASSERT_MSG(res[0] == ERROR_FAIL,
-                   "helper: run without a reaper gave %d", res[0]);
+    XLT_ASSERT_MSG(res[0] == ERROR_FAIL, "helper: run without a reaper gave %d",
+                   res[0]);
     XLT_ASSERT_MSG(res[1], "helper: reaper failure not logged");
     XLT_ASSERT_MSG(res[2] == ERROR_FAIL && res[3] == EAGAIN,
                    "helper: fork gave %d errno %d", res[2], res[3]);
@@ -689,7 +687,8 @@ XLT_TEST(limits_nproc, 300)
     XLT_ASSERT_EXITED(st, 0);
     XLT_ASSERT_RC(libxl_ctx_free(ctx), 0);
     XLT_ASSERT_EQ(xlt_count_children(&zombies), 0);
-    xls_report("nproc", "uid=%d sync run, fork, async run refused with"
+    xls_report("nproc",
+               "uid=%d sync run, fork, async run refused with"
                " EAGAIN and logged; reaper-less helper refused then"
                " recovered; storm=%ld ops",
                (int)getuid(), storm);

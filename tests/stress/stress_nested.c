@@ -43,15 +43,15 @@ static struct {
     xls_ledger *led;
     long nchains;
     long tok_stop0;
-    int max_nesting;   /* deepest xlt_in_libxl seen in a timed run */
-    long max_elapsed;  /* ms, of a timed run */
+    int max_nesting;      /* deepest xlt_in_libxl seen in a timed run */
+    long max_elapsed;     /* ms, of a timed run */
     long in_other_thread; /* links whose callback ran in another thread */
 } S;
 
 /* A link of a chain: its token is (chain * DEPTH + level). */
 typedef struct {
     long chain;
-    int level;            /* 0-based */
+    int level; /* 0-based */
     pthread_t starter;
     libxl_childproc_result res; /* of the quick run that triggers it */
 } link_t;
@@ -64,7 +64,7 @@ static void start_link(long chain, int level);
  * 200 ms. */
 static void timed_run(long token)
 {
-    char *argv[] = { "/bin/sleep", "30", NULL };
+    char *argv[] = {"/bin/sleep", "30", NULL};
     libxl_childproc_args a = xlt_args(argv);
     libxl_childproc_result r;
     int64_t t0;
@@ -88,17 +88,16 @@ static void timed_run(long token)
     XLT_ASSERT_KILLED(r.status, SIGTERM);
     for (;;) {
         int m = __atomic_load_n(&S.max_nesting, __ATOMIC_RELAXED);
-        if (depth <= m || __atomic_compare_exchange_n(&S.max_nesting, &m,
-                                                      depth, false,
-                                                      __ATOMIC_RELAXED,
-                                                      __ATOMIC_RELAXED))
+        if (depth <= m ||
+            __atomic_compare_exchange_n(&S.max_nesting, &m, depth, false,
+                                        __ATOMIC_RELAXED, __ATOMIC_RELAXED))
             break;
     }
     for (;;) {
         long m = __atomic_load_n(&S.max_elapsed, __ATOMIC_RELAXED);
-        if (el <= m || __atomic_compare_exchange_n(&S.max_elapsed, &m, el,
-                                                   false, __ATOMIC_RELAXED,
-                                                   __ATOMIC_RELAXED))
+        if (el <= m ||
+            __atomic_compare_exchange_n(&S.max_elapsed, &m, el, false,
+                                        __ATOMIC_RELAXED, __ATOMIC_RELAXED))
             break;
     }
 }
@@ -143,7 +142,7 @@ static void start_link(long chain, int level)
     l->level = level;
     l->starter = pthread_self();
     if (chain % 2 == 0) {
-        char *argv[] = { "/bin/true", NULL };
+        char *argv[] = {"/bin/true", NULL};
         libxl_childproc_args a = xlt_args(argv);
         libxl_asyncop_how how;
 
@@ -166,8 +165,8 @@ static void *waiter(void *arg)
         libxl_event *ev = NULL;
         long t;
 
-        XLT_ASSERT_RC(xlt_event_wait(S.ctx, &ev, LIBXL_EVENTMASK_ALL, NULL,
-                                     NULL), 0);
+        XLT_ASSERT_RC(
+            xlt_event_wait(S.ctx, &ev, LIBXL_EVENTMASK_ALL, NULL, NULL), 0);
         t = (long)ev->for_user;
         libxl_event_free(S.ctx, ev);
         XLT_ASSERT_MSG(t >= S.tok_stop0 && t < S.tok_stop0 + NWAITERS,
@@ -209,7 +208,7 @@ static void chains(libxl_sigchld_owner mode, const char *what)
     while (xls_ledger_count(S.led) < n && xlt_now_ms() < deadline)
         xlt_sleep_ms(10);
     for (i = 0; i < NWAITERS; i++) {
-        char *argv[] = { "/bin/true", NULL };
+        char *argv[] = {"/bin/true", NULL};
         xls_ledger_started(S.led, S.tok_stop0 + i, 0, W_EXITCODE(0, 0));
         xlt_start_event_run(S.ctx, argv, (uint64_t)(S.tok_stop0 + i),
                             &stop_res[i]);
@@ -252,8 +251,8 @@ XLT_TEST(test_O2_nested_sync_timeouts_from_callbacks_selective, 180)
 
 static struct {
     libxl_ctx *ctx;
-    int in_callback;  /* the slow callback has begun */
-    int other_done;   /* the other thread's timed waits are over */
+    int in_callback; /* the slow callback has begun */
+    int other_done;  /* the other thread's timed waits are over */
     long sync_ms, event_ms;
     int sync_rc, event_rc;
     libxl_childproc_result sync_res, event_res, slow_res;
@@ -287,7 +286,8 @@ static void *slow_waiter(void *arg)
      * thread's timeout be held up past slow_cb's limit, its event stays
      * for it); runs slow_cb meanwhile. */
     XLT_ASSERT_RC(xlt_event_wait(X.ctx, &ev, LIBXL_EVENTMASK_ALL, pred_id,
-                                 (void *)(uintptr_t)999), 0);
+                                 (void *)(uintptr_t)999),
+                  0);
     XLT_ASSERT_EQ(ev->for_user, 999);
     libxl_event_free(X.ctx, ev);
     return NULL;
@@ -295,7 +295,7 @@ static void *slow_waiter(void *arg)
 
 static void *other_thread(void *arg)
 {
-    char *argv[] = { "/bin/sleep", "30", NULL };
+    char *argv[] = {"/bin/sleep", "30", NULL};
     libxl_childproc_args a = xlt_args(argv);
     libxl_asyncop_how how;
     libxl_event *ev = NULL;
@@ -312,7 +312,8 @@ static void *other_thread(void *arg)
     t0 = xlt_now_ms();
     XLT_ASSERT_RC(xlt_childproc_run(X.ctx, &a, &X.event_res, &how), 0);
     XLT_ASSERT_RC(xlt_event_wait(X.ctx, &ev, LIBXL_EVENTMASK_ALL, pred_id,
-                                 (void *)(uintptr_t)7), 0);
+                                 (void *)(uintptr_t)7),
+                  0);
     X.event_rc = ev->u.operation_complete.rc;
     X.event_ms = (long)(xlt_now_ms() - t0);
     libxl_event_free(X.ctx, ev);
@@ -322,7 +323,7 @@ static void *other_thread(void *arg)
 
 static void across(libxl_sigchld_owner mode, const char *what)
 {
-    char *argv[] = { "/bin/true", NULL };
+    char *argv[] = {"/bin/true", NULL};
     libxl_childproc_args a = xlt_args(argv);
     libxl_childproc_result stop;
     libxl_childproc_hooks h;
@@ -349,14 +350,15 @@ static void across(libxl_sigchld_owner mode, const char *what)
         XLT_ASSERT_MSG(X.sync_rc == ERROR_TIMEDOUT && X.sync_ms < HANG_MS,
                        "%s: a synchronous run with a 300 ms timeout, while"
                        " another thread was in a callback, gave rc %d (%s)"
-                       " after %ld ms", what, X.sync_rc,
-                       libxl_strerror(X.sync_rc), X.sync_ms);
+                       " after %ld ms",
+                       what, X.sync_rc, libxl_strerror(X.sync_rc), X.sync_ms);
         XLT_ASSERT_KILLED(X.sync_res.status, SIGTERM);
         XLT_ASSERT_MSG(X.event_rc == ERROR_TIMEDOUT && X.event_ms < HANG_MS,
                        "%s: a run with a 300 ms timeout awaited in"
                        " libxl_event_wait, while another thread was in a"
-                       " callback, gave rc %d (%s) after %ld ms", what,
-                       X.event_rc, libxl_strerror(X.event_rc), X.event_ms);
+                       " callback, gave rc %d (%s) after %ld ms",
+                       what, X.event_rc, libxl_strerror(X.event_rc),
+                       X.event_ms);
         XLT_ASSERT_KILLED(X.event_res.status, SIGTERM);
         if (X.sync_ms > worst)
             worst = X.sync_ms;

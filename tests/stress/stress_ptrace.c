@@ -79,10 +79,10 @@ static struct {
     long tok_app0, tok_keeper, tok_stop0;
     libxl_childproc_result *res;
     pid_t *app_pid;
-    long app_forked;   /* atomic */
-    int *conts;        /* per token: PTRACE_CONTs given (atomic) */
-    int *stopped;      /* per token: seen in a tracing stop (atomic) */
-    int *traced_done;  /* per token: tracer saw it end (tracer thread) */
+    long app_forked;  /* atomic */
+    int *conts;       /* per token: PTRACE_CONTs given (atomic) */
+    int *stopped;     /* per token: seen in a tracing stop (atomic) */
+    int *traced_done; /* per token: tracer saw it end (tracer thread) */
     int barrier_r, barrier_w, keeper_w;
     int early_r, early_w; /* the barrier of the early untraced children */
     int cont_allowed;     /* atomic: tracers may let their tracees go on */
@@ -285,8 +285,10 @@ static void death_cb(libxl_ctx *ctx, pid_t pid, int status, void *user)
                        (pid_of(t) == 0 || pid_of(t) == pid),
                    "death callback for token %ld with pid %d", t, (int)pid);
     if (WIFSTOPPED(status))
-        fprintf(stderr, "death callback of token %ld (pid %d) with a stop"
-                " status %#x: the child is alive\n", t, (int)pid, status);
+        fprintf(stderr,
+                "death callback of token %ld (pid %d) with a stop"
+                " status %#x: the child is alive\n",
+                t, (int)pid, status);
     xls_ledger_reported(S.led, t, status, 0);
 }
 
@@ -297,10 +299,10 @@ static void start_run(libxl_ctx *ctx, long t, int want, int stdin_fd,
                       bool callback, pid_t *pid_out)
 {
     char script[80];
-    char *argv[] = { "/bin/sh", "-c", script, NULL };
+    char *argv[] = {"/bin/sh", "-c", script, NULL};
     libxl_childproc_args a = xlt_args(argv);
     libxl_asyncop_how how;
-    int p[2] = { -1, -1 };
+    int p[2] = {-1, -1};
 
     snprintf(script, sizeof script, "%sread x; ", pid_out ? "echo $$; " : "");
     if (WIFSIGNALED(want))
@@ -423,9 +425,10 @@ static int app_wait_one(long i, bool stop_ok)
         do
             r = waitpid(pid, &st, 0);
         while (r < 0 && errno == EINTR);
-        XLT_ASSERT_MSG(r == pid, "waitpid(%d) of the application's own child"
-                       " %ld: %s (reaped by the library?)", (int)pid, i,
-                       r < 0 ? strerror(errno) : "wrong pid");
+        XLT_ASSERT_MSG(r == pid,
+                       "waitpid(%d) of the application's own child"
+                       " %ld: %s (reaped by the library?)",
+                       (int)pid, i, r < 0 ? strerror(errno) : "wrong pid");
         if (!WIFSTOPPED(st) || stop_ok)
             return st;
         app_cont(i);
@@ -463,7 +466,8 @@ static void *app_forker(void *arg)
             int st = app_wait_one(i, true);
             XLT_ASSERT_MSG(WIFSTOPPED(st) && WSTOPSIG(st) == SIGSTOP,
                            "the application's waitpid of its traced child"
-                           " %ld saw status %#x, not its stop", i, st);
+                           " %ld saw status %#x, not its stop",
+                           i, st);
             __atomic_store_n(&S.stopped[S.tok_app0 + i], 1, __ATOMIC_RELEASE);
             __atomic_add_fetch(&S.app_stops_seen, 1, __ATOMIC_RELAXED);
         }
@@ -486,11 +490,15 @@ static int app_reaped_cb(pid_t pid, int status, void *user)
     XLT_ASSERT(xlt_in_libxl > 0);
     __atomic_add_fetch(&S.reaped_cb_calls, 1, __ATOMIC_RELAXED);
     if (WIFSTOPPED(status))
-        fprintf(stderr, "reaped_callback(%d) with a stop status %#x: the"
-                " child is alive\n", (int)pid, status);
+        fprintf(stderr,
+                "reaped_callback(%d) with a stop status %#x: the"
+                " child is alive\n",
+                (int)pid, status);
     if (S.conf->app != APP_CALLBACK) {
-        fprintf(stderr, "reaped_callback(%d, %#x) in a mode where the"
-                " application reaps its own children\n", (int)pid, status);
+        fprintf(stderr,
+                "reaped_callback(%d, %#x) in a mode where the"
+                " application reaps its own children\n",
+                (int)pid, status);
         xls_ledger_reported(S.led, -1, status, 0);
         return ERROR_UNKNOWN_CHILD;
     }
@@ -517,9 +525,10 @@ static void ml_reap_own(void)
         do
             r = waitpid(pid, &st, WNOHANG);
         while (r < 0 && errno == EINTR);
-        XLT_ASSERT_MSG(r >= 0, "waitpid(%d) of the application's own child"
-                       " %ld: %s (reaped by the library?)", (int)pid, k,
-                       strerror(errno));
+        XLT_ASSERT_MSG(r >= 0,
+                       "waitpid(%d) of the application's own child"
+                       " %ld: %s (reaped by the library?)",
+                       (int)pid, k, strerror(errno));
         if (r == 0 || WIFSTOPPED(st)) {
             S.stops_skipped_by_app += r != 0;
             ml_pending[keep++] = k;
@@ -554,7 +563,7 @@ static void ml_dispatch(pid_t pid, int st)
 static void *ml_thread(void *arg)
 {
     sigset_t chld;
-    struct timespec tmo = { 0, 50 * 1000000L };
+    struct timespec tmo = {0, 50 * 1000000L};
 
     (void)arg;
     sigemptyset(&chld);
@@ -717,8 +726,8 @@ static void trace_storm(const trace_conf *conf)
     deadline = xlt_now_ms() + HANG_MS;
     while ((left = tracees_without(S.conts)) > 0 && xlt_now_ms() < deadline)
         xlt_sleep_ms(10);
-    XLT_ASSERT_MSG(left == 0, "%s: %ld tracees could not be let go",
-                   conf->what, left);
+    XLT_ASSERT_MSG(left == 0, "%s: %ld tracees could not be let go", conf->what,
+                   left);
 
     /* The storm. */
     close(S.barrier_w);
@@ -738,7 +747,7 @@ static void trace_storm(const trace_conf *conf)
     pthread_join(aft, NULL);
 
     for (i = 0; i < NWAITERS; i++) {
-        char *argv[] = { "/bin/true", NULL };
+        char *argv[] = {"/bin/true", NULL};
         t = S.tok_stop0 + i;
         xls_ledger_started(S.led, t, 0, W_EXITCODE(0, 0));
         xlt_start_event_run(S.ctx[i / WAITERS_PER_CTX], argv, (uint64_t)t,
@@ -776,8 +785,7 @@ static void trace_storm(const trace_conf *conf)
                " reaped_callback=%ld taken_by_app=%ld claimed_by_reaped=%ld"
                " zombies=0 warnings=0 no_pidfd=%d total=%lldms",
                S.n_lib, S.n_lib / 4, S.n_lib / 4, S.n_lib / 2, S.n_early,
-               S.n_app,
-               (S.n_app + 1) / 2, n_traced, conts, S.app_stops_seen,
+               S.n_app, (S.n_app + 1) / 2, n_traced, conts, S.app_stops_seen,
                S.stops_skipped_by_app, S.reaped_cb_calls, S.app_taken_by_app,
                S.ml_claimed, (int)conf->no_pidfd,
                (long long)(xlt_now_ms() - t0));
@@ -795,7 +803,10 @@ static void trace_storm(const trace_conf *conf)
 /* ----------------------------------------------------------------- cases */
 
 #define TRACE_TIMEOUT (xls_full() ? 900 : 300)
-#define ALL4(m) { m, m, m, m }
+#define ALL4(m)    \
+    {              \
+        m, m, m, m \
+    }
 #define M3 libxl_sigchld_owner_libxl
 #define M4 libxl_sigchld_owner_mainloop
 #define M5 libxl_sigchld_owner_libxl_always
@@ -805,7 +816,10 @@ XLT_TEST(test_R2_ptrace_stop_is_no_death_owner_libxl, TRACE_TIMEOUT)
 {
     static const trace_conf conf = {
         "ptrace storm M3 x4 + traced app children to reaped_callback",
-        ALL4(M3), APP_CALLBACK, true, false,
+        ALL4(M3),
+        APP_CALLBACK,
+        true,
+        false,
     };
     trace_storm(&conf);
 }
@@ -815,7 +829,10 @@ XLT_TEST(test_R2_ptrace_stop_is_no_death_owner_libxl_no_pidfd, TRACE_TIMEOUT)
     static const trace_conf conf = {
         "ptrace storm M3 x4 no pidfd + traced app children to"
         " reaped_callback",
-        ALL4(M3), APP_CALLBACK, true, true,
+        ALL4(M3),
+        APP_CALLBACK,
+        true,
+        true,
     };
     trace_storm(&conf);
 }
@@ -825,17 +842,22 @@ XLT_TEST(test_R2_ptrace_stop_is_no_death_libxl_always, TRACE_TIMEOUT)
     static const trace_conf conf = {
         "ptrace storm M5 x1 + M3 x3 + traced app children to"
         " reaped_callback",
-        { M5, M3, M3, M3 }, APP_CALLBACK, false, false,
+        {M5, M3, M3, M3},
+        APP_CALLBACK,
+        false,
+        false,
     };
     trace_storm(&conf);
 }
 
-XLT_TEST(test_R2_ptrace_stop_is_no_death_selective_app_waitpid,
-         TRACE_TIMEOUT)
+XLT_TEST(test_R2_ptrace_stop_is_no_death_selective_app_waitpid, TRACE_TIMEOUT)
 {
     static const trace_conf conf = {
         "ptrace storm M6 x4 + traced app children by waitpid(pid)",
-        ALL4(M6), APP_WAITPID, false, false,
+        ALL4(M6),
+        APP_WAITPID,
+        false,
+        false,
     };
     trace_storm(&conf);
 }
@@ -844,7 +866,10 @@ XLT_TEST(test_R2_ptrace_stop_is_no_death_selective_no_pidfd, TRACE_TIMEOUT)
 {
     static const trace_conf conf = {
         "ptrace storm M6 x4 no pidfd + traced app children by waitpid(pid)",
-        ALL4(M6), APP_WAITPID, false, true,
+        ALL4(M6),
+        APP_WAITPID,
+        false,
+        true,
     };
     trace_storm(&conf);
 }
@@ -854,7 +879,10 @@ XLT_TEST(test_R2_ptrace_stop_is_no_death_mainloop_sigchld_occurred,
 {
     static const trace_conf conf = {
         "ptrace storm M4 x4, sigchld_occurred",
-        ALL4(M4), APP_ML_OCCURRED, false, false,
+        ALL4(M4),
+        APP_ML_OCCURRED,
+        false,
+        false,
     };
     trace_storm(&conf);
 }
@@ -863,7 +891,10 @@ XLT_TEST(test_R2_ptrace_stop_is_no_death_mainloop_no_pidfd, TRACE_TIMEOUT)
 {
     static const trace_conf conf = {
         "ptrace storm M4 x4 no pidfd, sigchld_occurred",
-        ALL4(M4), APP_ML_OCCURRED, false, true,
+        ALL4(M4),
+        APP_ML_OCCURRED,
+        false,
+        true,
     };
     trace_storm(&conf);
 }
@@ -873,7 +904,10 @@ XLT_TEST(test_R2_ptrace_stop_is_no_death_mainloop_waitpid_all_reaped,
 {
     static const trace_conf conf = {
         "ptrace storm M4 x4, waitpid(-1) + childproc_reaped",
-        ALL4(M4), APP_ML_REAPED, false, false,
+        ALL4(M4),
+        APP_ML_REAPED,
+        false,
+        false,
     };
     trace_storm(&conf);
 }

@@ -76,7 +76,7 @@ static size_t drain(int rfd, char *buf, size_t size)
 static void check_enoent(libxl_ctx *ctx, const char *path, bool posix_spawn,
                          const char *how)
 {
-    char *argv[] = { (char *)path, NULL };
+    char *argv[] = {(char *)path, NULL};
     libxl_childproc_args a = xlt_args(argv);
     libxl_childproc_result r;
     char out[256], err[256];
@@ -99,29 +99,34 @@ static void check_enoent(libxl_ctx *ctx, const char *path, bool posix_spawn,
          * test_run): the child exits with a failure code instead (127
          * from glibc; 1 was seen under drd with fds 0-2 closed).  The
          * fork_replacement path is checked in full. */
-        XLT_ASSERT_MSG((rc == ERROR_FAIL && r.exec_errno == ENOENT) ||
-                           (rc == 0 && WIFEXITED(r.status) &&
-                            WEXITSTATUS(r.status) != 0),
-                       "%s: run of missing %s gave rc %d exec_errno %d"
-                       " status %#x", how, path, rc, r.exec_errno, r.status);
+        XLT_ASSERT_MSG(
+            (rc == ERROR_FAIL && r.exec_errno == ENOENT) ||
+                (rc == 0 && WIFEXITED(r.status) && WEXITSTATUS(r.status) != 0),
+            "%s: run of missing %s gave rc %d exec_errno %d"
+            " status %#x",
+            how, path, rc, r.exec_errno, r.status);
     } else {
         XLT_ASSERT_MSG(rc == ERROR_FAIL && r.exec_errno == ENOENT,
                        "%s: run of missing %s gave rc %d (%s) exec_errno %d"
-                       " status %#x, wanted ERROR_FAIL with ENOENT", how,
-                       path, rc, libxl_strerror(rc), r.exec_errno, r.status);
+                       " status %#x, wanted ERROR_FAIL with ENOENT",
+                       how, path, rc, libxl_strerror(rc), r.exec_errno,
+                       r.status);
     }
     XLT_ASSERT_MSG(nout == 0 && nerr == 0,
                    "%s: run of missing %s wrote %zu bytes to the child's"
                    " stdout and %zu to its stderr (the exec error went to"
-                   " the child's stdio)", how, path, nout, nerr);
+                   " the child's stdio)",
+                   how, path, nout, nerr);
 }
 
 /* A program that runs: stdin from a pipe ("<code>\n"), echoes it to
  * stdout and "e<code>" to stderr, exits with it. */
 static void check_run(libxl_ctx *ctx, int code, const char *how)
 {
-    char *argv[] = { "/bin/sh", "-c", "read x; echo \"o$x\"; echo \"e$x\" >&2;"
-                     " exit $x", NULL };
+    char *argv[] = {"/bin/sh", "-c",
+                    "read x; echo \"o$x\"; echo \"e$x\" >&2;"
+                    " exit $x",
+                    NULL};
     libxl_childproc_args a = xlt_args(argv);
     libxl_childproc_result r;
     char in[16], out[64], err[64], want[32];
@@ -145,8 +150,8 @@ static void check_run(libxl_ctx *ctx, int code, const char *how)
     XLT_ASSERT_MSG(rc == 0 && r.exec_errno == 0 && WIFEXITED(r.status) &&
                        WEXITSTATUS(r.status) == code,
                    "%s: run exiting %d gave rc %d (%s) exec_errno %d status"
-                   " %#x", how, code, rc, libxl_strerror(rc), r.exec_errno,
-                   r.status);
+                   " %#x",
+                   how, code, rc, libxl_strerror(rc), r.exec_errno, r.status);
     snprintf(want, sizeof want, "o%d\n", code);
     XLT_ASSERT_MSG(strcmp(out, want) == 0, "%s: child's stdout \"%s\"", how,
                    out);
@@ -172,15 +177,13 @@ static void check_fork(libxl_ctx *ctx, int code, const char *how)
 
     deaths = 0;
     pid = xlt_childproc_fork(ctx, death_cb, NULL);
-    XLT_ASSERT_MSG(pid >= 0, "%s: libxl_childproc_fork gave %d", how,
-                   (int)pid);
+    XLT_ASSERT_MSG(pid >= 0, "%s: libxl_childproc_fork gave %d", how, (int)pid);
     if (pid == 0)
         xlt_child_exit(code);
     xlt_pump_until(ctx, &deaths, 1, 30000);
     xlt_pump_for(ctx, 20);
     XLT_ASSERT_EQ(deaths, 1);
-    XLT_ASSERT_MSG(WIFEXITED(death_status) &&
-                       WEXITSTATUS(death_status) == code,
+    XLT_ASSERT_MSG(WIFEXITED(death_status) && WEXITSTATUS(death_status) == code,
                    "%s: fork child exiting %d reported %#x", how, code,
                    death_status);
 }
@@ -235,8 +238,8 @@ static void scenario(unsigned closed, bool before_alloc, int rounds,
                      closed & 1 ? " 0" : "", closed & 2 ? " 1" : "",
                      closed & 4 ? " 2" : "", before_alloc ? "before" : "after",
                      k ? "fork_replacement" : "posix_spawn");
-            check_enoent(ctx[k], "/nonexistent/xlchild-no-such-program",
-                         k == 0, how);
+            check_enoent(ctx[k], "/nonexistent/xlchild-no-such-program", k == 0,
+                         how);
             check_enoent(ctx[k], "xlchild-no-such-program", k == 0, how);
             c->enoent += 2;
             check_run(ctx[k], (i * 2 + k) % 100 + 1, how);
@@ -258,13 +261,13 @@ XLT_TEST(test_S3_R1_std_fds_closed_exec_errno_and_statuses, 300)
 {
     /* Every nonempty subset of {0, 1, 2}. */
     int rounds = (int)xls_scale(20, 3);
-    fd_counts total = { 0, 0, 0, 0 };
+    fd_counts total = {0, 0, 0, 0};
     unsigned closed;
     int before, nscen = 0;
 
     for (closed = 1; closed < 8; closed++) {
         for (before = 1; before >= 0; before--) {
-            fd_counts c = { 0, 0, 0, 0 };
+            fd_counts c = {0, 0, 0, 0};
             int p[2], st = 0;
             pid_t pid;
 
@@ -285,8 +288,8 @@ XLT_TEST(test_S3_R1_std_fds_closed_exec_errno_and_statuses, 300)
             XLT_ASSERT_EQ(waitpid(pid, &st, 0), pid);
             XLT_ASSERT_MSG(WIFEXITED(st) && WEXITSTATUS(st) == 0,
                            "scenario (closed mask %u, %s ctx_alloc) ended"
-                           " with status %#x", closed,
-                           before ? "before" : "after", st);
+                           " with status %#x",
+                           closed, before ? "before" : "after", st);
             fcntl(p[0], F_SETFL, O_NONBLOCK);
             XLT_ASSERT_EQ(read(p[0], &c, sizeof c), (ssize_t)sizeof c);
             close(p[0]);

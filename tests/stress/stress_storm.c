@@ -51,9 +51,10 @@
 
 /* How the application's own children are reaped. */
 typedef enum {
-    APP_CALLBACK,    /* by the library (M3 while it reaps, M5): reaped_callback */
-    APP_WAITPID,     /* M6: a thread of the application, waitpid(pid) */
-    APP_ML_OCCURRED, /* M4: own ones by pid, then sigchld_occurred on each ctx */
+    APP_CALLBACK, /* by the library (M3 while it reaps, M5): reaped_callback */
+    APP_WAITPID,  /* M6: a thread of the application, waitpid(pid) */
+    APP_ML_OCCURRED, /* M4: own ones by pid, then sigchld_occurred on each ctx
+                      */
     APP_ML_REAPED,   /* M4: waitpid(-1), then childproc_reaped on each ctx */
 } app_style;
 
@@ -85,10 +86,10 @@ static struct {
     long app_forked;             /* atomic: app_pid[0..app_forked) set */
     int barrier_r, barrier_w;
     int keeper_w;
-    bool exec_exit;              /* under valgrind: xlt_child_exit */
-    int ml_stop;                 /* atomic */
+    bool exec_exit; /* under valgrind: xlt_child_exit */
+    int ml_stop;    /* atomic */
     long ml_rounds, ml_claimed, app_taken_by_app;
-    long reaped_cb_calls;        /* atomic */
+    long reaped_cb_calls; /* atomic */
 } S;
 
 /* --------------------------------------------------------------- helpers */
@@ -300,8 +301,8 @@ static void death_cb(libxl_ctx *ctx, pid_t pid, int status, void *user)
     (void)ctx;
     in_libxl_check("death callback");
     XLT_ASSERT_MSG(t >= 0 && t < S.n_lib && kind_of(t) == K_FORK &&
-                       __atomic_load_n(&S.led->slot[t].pid,
-                                       __ATOMIC_RELAXED) == pid,
+                       __atomic_load_n(&S.led->slot[t].pid, __ATOMIC_RELAXED) ==
+                           pid,
                    "death callback for token %ld with pid %d", t, (int)pid);
     xls_ledger_reported(S.led, t, status, 0);
 }
@@ -312,7 +313,7 @@ static void start_run(libxl_ctx *ctx, long t, int want, int stdin_fd,
                       bool callback)
 {
     char script[64];
-    char *argv[] = { "/bin/sh", "-c", script, NULL };
+    char *argv[] = {"/bin/sh", "-c", script, NULL};
     libxl_childproc_args a = xlt_args(argv);
     libxl_asyncop_how how;
 
@@ -342,8 +343,9 @@ static void start_lib(libxl_ctx *ctx, long t)
         pid = xlt_childproc_fork(ctx, death_cb, (void *)(intptr_t)t);
         if (pid == 0)
             barrier_child(want);
-        XLT_ASSERT_MSG(pid > 0, "libxl_childproc_fork of token %ld: %d (%s): %s",
-                       t, (int)pid, libxl_strerror(pid), strerror(errno));
+        XLT_ASSERT_MSG(pid > 0,
+                       "libxl_childproc_fork of token %ld: %d (%s): %s", t,
+                       (int)pid, libxl_strerror(pid), strerror(errno));
         __atomic_store_n(&S.led->slot[t].pid, pid, __ATOMIC_RELAXED);
     } else {
         start_run(ctx, t, want, S.barrier_r, kind_of(t) == K_RUN_CB);
@@ -424,8 +426,10 @@ static int app_reaped_cb(pid_t pid, int status, void *user)
     in_libxl_check("reaped_callback");
     __atomic_add_fetch(&S.reaped_cb_calls, 1, __ATOMIC_RELAXED);
     if (S.conf->app != APP_CALLBACK) {
-        fprintf(stderr, "reaped_callback(%d, %#x) in a mode where the"
-                " application reaps its own children\n", (int)pid, status);
+        fprintf(stderr,
+                "reaped_callback(%d, %#x) in a mode where the"
+                " application reaps its own children\n",
+                (int)pid, status);
         xls_ledger_reported(S.led, -1, status, 0);
         return ERROR_UNKNOWN_CHILD;
     }
@@ -451,9 +455,10 @@ static void *app_waitpid_thread(void *arg)
         do
             r = waitpid(pid, &st, 0);
         while (r < 0 && errno == EINTR);
-        XLT_ASSERT_MSG(r == pid, "waitpid(%d) of the application's own child"
-                       " %ld: %s (reaped by the library?)", (int)pid, i,
-                       r < 0 ? strerror(errno) : "wrong pid");
+        XLT_ASSERT_MSG(r == pid,
+                       "waitpid(%d) of the application's own child"
+                       " %ld: %s (reaped by the library?)",
+                       (int)pid, i, r < 0 ? strerror(errno) : "wrong pid");
         xls_ledger_reported(S.led, S.tok_app0 + i, st, 0);
         __atomic_add_fetch(&S.app_taken_by_app, 1, __ATOMIC_RELAXED);
     }
@@ -479,9 +484,10 @@ static void ml_reap_own(void)
         do
             r = waitpid(pid, &st, WNOHANG);
         while (r < 0 && errno == EINTR);
-        XLT_ASSERT_MSG(r >= 0, "waitpid(%d) of the application's own child"
-                       " %ld: %s (reaped by the library?)", (int)pid, k,
-                       strerror(errno));
+        XLT_ASSERT_MSG(r >= 0,
+                       "waitpid(%d) of the application's own child"
+                       " %ld: %s (reaped by the library?)",
+                       (int)pid, k, strerror(errno));
         if (r == 0) {
             ml_pending[keep++] = k;
             continue;
@@ -529,7 +535,7 @@ static void ml_dispatch(pid_t pid, int st)
 static void *ml_thread(void *arg)
 {
     sigset_t chld;
-    struct timespec tmo = { 0, 50 * 1000000L };
+    struct timespec tmo = {0, 50 * 1000000L};
 
     (void)arg;
     sigemptyset(&chld);
@@ -602,7 +608,7 @@ static void storm(const storm_conf *conf)
     int64_t t_case = xlt_now_ms(), t_begin, t_started, t_release, t_drained;
     int64_t deadline;
     bool ml = conf->app == APP_ML_OCCURRED || conf->app == APP_ML_REAPED;
-    long n_expected, counted, t, nkind[3] = { 0, 0, 0 };
+    long n_expected, counted, t, nkind[3] = {0, 0, 0};
 
     memset(&S, 0, sizeof S);
     S.conf = conf;
@@ -697,12 +703,14 @@ static void storm(const storm_conf *conf)
     xlt_sleep_ms(500);
     counted = xls_ledger_count(S.led);
     nchildren = xls_assert_no_zombies(conf->what);
-    XLT_ASSERT_MSG(nchildren == 0, "%s: %d children still running after every"
-                   " status was reported", conf->what, nchildren);
+    XLT_ASSERT_MSG(nchildren == 0,
+                   "%s: %d children still running after every"
+                   " status was reported",
+                   conf->what, nchildren);
 
     /* End the waiters: each takes one stop event and returns. */
     for (i = 0; i < NWAITERS; i++) {
-        char *argv[] = { "/bin/true", NULL };
+        char *argv[] = {"/bin/true", NULL};
         t = S.tok_stop0 + i;
         xls_ledger_started(S.led, t, 0, W_EXITCODE(0, 0));
         xlt_start_event_run(S.ctx[i / WAITERS_PER_CTX], argv, (uint64_t)t,
@@ -758,13 +766,18 @@ static void storm(const storm_conf *conf)
  * 12 000 processes on a shared 2-core machine). */
 #define STORM_TIMEOUT (xls_full() ? 900 : 300)
 
-#define ALL8(m) { m, m, m, m, m, m, m, m }
+#define ALL8(m)                \
+    {                          \
+        m, m, m, m, m, m, m, m \
+    }
 
 XLT_TEST(test_storm_owner_libxl, STORM_TIMEOUT)
 {
     static const storm_conf conf = {
         "storm owner_libxl x8 + app children to reaped_callback",
-        ALL8(libxl_sigchld_owner_libxl), APP_CALLBACK, true,
+        ALL8(libxl_sigchld_owner_libxl),
+        APP_CALLBACK,
+        true,
     };
     storm(&conf);
 }
@@ -774,11 +787,12 @@ XLT_TEST(test_storm_libxl_always, STORM_TIMEOUT)
     static const storm_conf conf = {
         "storm libxl_always x1 + owner_libxl x7 + app children to"
         " reaped_callback",
-        { libxl_sigchld_owner_libxl_always, libxl_sigchld_owner_libxl,
-          libxl_sigchld_owner_libxl, libxl_sigchld_owner_libxl,
-          libxl_sigchld_owner_libxl, libxl_sigchld_owner_libxl,
-          libxl_sigchld_owner_libxl, libxl_sigchld_owner_libxl },
-        APP_CALLBACK, false,
+        {libxl_sigchld_owner_libxl_always, libxl_sigchld_owner_libxl,
+         libxl_sigchld_owner_libxl, libxl_sigchld_owner_libxl,
+         libxl_sigchld_owner_libxl, libxl_sigchld_owner_libxl,
+         libxl_sigchld_owner_libxl, libxl_sigchld_owner_libxl},
+        APP_CALLBACK,
+        false,
     };
     storm(&conf);
 }
@@ -787,7 +801,8 @@ XLT_TEST(test_storm_selective_reap_app_waitpid, STORM_TIMEOUT)
 {
     static const storm_conf conf = {
         "storm selective_reap x8 + app children by waitpid(pid)",
-        ALL8(libxl_sigchld_owner_libxl_always_selective_reap), APP_WAITPID,
+        ALL8(libxl_sigchld_owner_libxl_always_selective_reap),
+        APP_WAITPID,
         false,
     };
     storm(&conf);
@@ -798,15 +813,16 @@ XLT_TEST(test_storm_selective_beside_default_app_waitpid, STORM_TIMEOUT)
     static const storm_conf conf = {
         "storm selective_reap x4 + owner_libxl x4 + app children by"
         " waitpid(pid)",
-        { libxl_sigchld_owner_libxl_always_selective_reap,
-          libxl_sigchld_owner_libxl,
-          libxl_sigchld_owner_libxl_always_selective_reap,
-          libxl_sigchld_owner_libxl,
-          libxl_sigchld_owner_libxl_always_selective_reap,
-          libxl_sigchld_owner_libxl,
-          libxl_sigchld_owner_libxl_always_selective_reap,
-          libxl_sigchld_owner_libxl },
-        APP_WAITPID, false,
+        {libxl_sigchld_owner_libxl_always_selective_reap,
+         libxl_sigchld_owner_libxl,
+         libxl_sigchld_owner_libxl_always_selective_reap,
+         libxl_sigchld_owner_libxl,
+         libxl_sigchld_owner_libxl_always_selective_reap,
+         libxl_sigchld_owner_libxl,
+         libxl_sigchld_owner_libxl_always_selective_reap,
+         libxl_sigchld_owner_libxl},
+        APP_WAITPID,
+        false,
     };
     storm(&conf);
 }
@@ -815,7 +831,9 @@ XLT_TEST(test_storm_mainloop_sigchld_occurred, STORM_TIMEOUT)
 {
     static const storm_conf conf = {
         "storm mainloop x8, app reaps own by pid + sigchld_occurred",
-        ALL8(libxl_sigchld_owner_mainloop), APP_ML_OCCURRED, false,
+        ALL8(libxl_sigchld_owner_mainloop),
+        APP_ML_OCCURRED,
+        false,
     };
     storm(&conf);
 }
@@ -824,7 +842,9 @@ XLT_TEST(test_storm_mainloop_waitpid_all_reaped, STORM_TIMEOUT)
 {
     static const storm_conf conf = {
         "storm mainloop x8, app waitpid(-1) + childproc_reaped/_exited",
-        ALL8(libxl_sigchld_owner_mainloop), APP_ML_REAPED, false,
+        ALL8(libxl_sigchld_owner_mainloop),
+        APP_ML_REAPED,
+        false,
     };
     storm(&conf);
 }
