@@ -106,6 +106,19 @@ static bool how_equal(const libxl__ao *ao, const libxl_asyncop_how *how)
                          : ao->how.u.for_event == how->u.for_event;
 }
 
+/* The operation in progress that how names (as libxl_ao_abort and
+ * libxl_childproc_kill take it), or NULL. */
+static libxl__ao *ao_find_locked(libxl_ctx *ctx, const libxl_asyncop_how *how)
+{
+    libxl__ao *ao;
+
+    TAILQ_FOREACH(ao, &ctx->aos, entry) {
+        if (how_equal(ao, how))
+            return ao;
+    }
+    return NULL;
+}
+
 LIBXL_EXPORT int libxl_ao_abort(libxl_ctx *ctx, const libxl_asyncop_how *how)
 {
     libxl__ao *ao;
@@ -113,20 +126,16 @@ LIBXL_EXPORT int libxl_ao_abort(libxl_ctx *ctx, const libxl_asyncop_how *how)
 
     if (rc)
         return rc;
-    rc = ERROR_NOTFOUND;
     CTX_LOCK(ctx);
-    TAILQ_FOREACH(ao, &ctx->aos, entry) {
-        if (!how_equal(ao, how))
-            continue;
-        if (ao->abort_requested) {
-            rc = ERROR_ABORTED;
-            break;
-        }
+    ao = ao_find_locked(ctx, how);
+    if (!ao) {
+        rc = ERROR_NOTFOUND;
+    } else if (ao->abort_requested) {
+        rc = ERROR_ABORTED;
+    } else {
         ao->abort_requested = true;
         if (ao->abort)
             ao->abort(ctx, ao);
-        rc = 0;
-        break;
     }
     CTX_UNLOCK(ctx);
     libxl__ctx_leave(ctx);
@@ -154,15 +163,10 @@ LIBXL_EXPORT int libxl_childproc_kill(libxl_ctx *ctx,
     rc = libxl__ctx_enter(ctx, __func__);
     if (rc)
         return rc;
-    rc = ERROR_NOTFOUND;
     CTX_LOCK(ctx);
-    TAILQ_FOREACH(ao, &ctx->aos, entry) {
-        if (!how_equal(ao, how))
-            continue;
-        if (ao->child)
-            rc = libxl__child_signal(ctx, ao->child, sig);
-        break;
-    }
+    ao = ao_find_locked(ctx, how);
+    rc = ao && ao->child ? libxl__child_signal(ctx, ao->child, sig)
+                         : ERROR_NOTFOUND;
     CTX_UNLOCK(ctx);
     libxl__ctx_leave(ctx);
     return rc;
