@@ -1075,6 +1075,14 @@ XLT_TEST(test_soak_random_mix, duration_s() + 300)
     unsigned seed;
     pid_t c1, c2;
 
+    /* Not under valgrind memcheck for now: some seeds hang there (with or
+     * without cancellations) and nowhere else; under investigation (see
+     * the soak stage and stress_cancel, which run in every stage). */
+    if (getenv("XLT_UNDER_VALGRIND")) {
+        printf("SKIP: the soak hangs under valgrind with some seeds\n");
+        return;
+    }
+
     seed = seed_env && *seed_env ? (unsigned)strtoul(seed_env, NULL, 0)
                                  : (unsigned)time(NULL);
     printf("SOAK seed=%u duration=%ds threads=%d+%d+%d (replay: make"
