@@ -469,7 +469,38 @@ void libxl__sigchld_warn_unblocked(void);
 void libxl__reaper_poke(void);
 
 /* ------------------------------------------------------------------ */
-/* threads/children.c: the pid table (G.lock)                          */
+/* threads/pidtable.c: pid -> child (G.lock)                           */
+
+/* The oldest entry for pid (then follow hash_next for more of the same
+ * pid), or NULL. */
+libxl__child *libxl__child_lookup_Glocked(pid_t pid);
+/* The entry the reaper collects for pid (not an owner_mainloop one). */
+libxl__child *libxl__child_find_watched_Glocked(pid_t pid);
+/* A stale entry that a new child of pid replaces, or NULL. */
+libxl__child *libxl__table_stale_Glocked(pid_t pid);
+/* Room for one more entry: 0 or ERROR_NOMEM. */
+int libxl__table_reserve_Glocked(void);
+void libxl__table_insert_Glocked(libxl__child *ch);
+void libxl__table_remove_Glocked(libxl__child *ch);
+
+/* ------------------------------------------------------------------ */
+/* threads/kill.c: signals to children (R6, S2, S9; G.lock)            */
+
+/* Sends sig to ch (its group if ch->group) unless already reaped. */
+int libxl__child_kill(libxl__child *ch, int sig);
+/* ch's group no longer waits for its leader's exit to be killed; true if
+ * it did. */
+bool libxl__group_kill_drop_Glocked(libxl__child *ch);
+/* S9: ch, a group leader that has exited in its kill grace, is held
+ * unreaped while its group lives (out of the epoll set, checked by pid).
+ * True when held. */
+bool libxl__group_held_Glocked(libxl__child *ch);
+/* ch's leader has exited, unreaped: SIGKILL the rest of its group, if a
+ * group kill is pending for it. */
+void libxl__group_kill_Glocked(libxl__child *ch);
+
+/* ------------------------------------------------------------------ */
+/* threads/children.c: registering and collecting children (G.lock)    */
 
 libxl__child *libxl__child_new(void);
 void libxl__child_free(libxl__child *ch);
@@ -477,8 +508,6 @@ void libxl__child_free(libxl__child *ch);
  * for reading.  Returns 0 or ERROR_*. */
 int libxl__child_register(libxl_ctx *ctx, libxl_sigchld_owner mode,
                           libxl__child *ch);
-/* Sends sig to ch (its group if ch->group) unless already reaped. */
-int libxl__child_kill(libxl__child *ch, int sig);
 /* ctx is being freed: moves its children to the orphan state; returns how
  * many were still running.  G.ctxs_lock and G.lock held. */
 int libxl__children_orphan_Glocked(libxl_ctx *ctx);
@@ -495,9 +524,6 @@ void libxl__update_reap_all_Glocked(void);
  * it (G.reap_deferred) and a child is still waitable. */
 void libxl__spawn_lock(void);
 void libxl__spawn_unlock(void);
-/* For the reaper, G.lock held: the oldest entry for pid (then follow
- * hash_next for more of the same pid), or NULL. */
-libxl__child *libxl__child_lookup_Glocked(pid_t pid);
 /* Collects ch if it has exited: 1 (into *batch, unless an orphan), or 0. */
 int libxl__child_collect_Glocked(libxl__child *ch,
                                  struct libxl__child_q *batch);
@@ -514,14 +540,6 @@ bool libxl__child_collected_Glocked(libxl__child *ch, int status,
  * trap, which waitid(WEXITED) reports for a tracee), and its wait status. */
 bool libxl__si_exited(const siginfo_t *si);
 int libxl__status_of_siginfo(const siginfo_t *si);
-/* The entry the reaper collects for pid (not an owner_mainloop one). */
-libxl__child *libxl__child_find_watched_Glocked(pid_t pid);
-/* ch's leader has exited, unreaped: SIGKILL the rest of its group, if a
- * group kill is pending for it. */
-void libxl__group_kill_Glocked(libxl__child *ch);
-/* S9: ch, a group leader that has exited in its kill grace, is held
- * unreaped while its group lives.  True when held.  G.lock held. */
-bool libxl__group_held_Glocked(libxl__child *ch);
 
 /* ------------------------------------------------------------------ */
 /* threads/reaper.c                                                    */

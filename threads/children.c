@@ -5,8 +5,8 @@
  * status is collected: by the reaper (threads/reaper.c), by a thread of an
  * owner_mainloop ctx (libxl_childproc_sigchld_occurred), or reported by the
  * application (libxl_childproc_reaped).  Collected statuses go to their ctx
- * through the inbox (src/inbox.c).  Also here: kills, which must never
- * reach a recycled pid (R6), and orphaning when a ctx is freed.
+ * through the inbox (src/inbox.c).  Also here: orphaning when a ctx is
+ * freed.  The table itself is threads/pidtable.c; kills are threads/kill.c.
  *
  * A child is "watched" (the reaper collects it) through its pidfd in the
  * reaper's epoll set, or, without one, on G.nopidfd, checked by pid on
@@ -42,111 +42,6 @@ bool libxl__si_exited(const siginfo_t *si)
     return si->si_pid != 0 &&
            (si->si_code == CLD_EXITED || si->si_code == CLD_KILLED ||
             si->si_code == CLD_DUMPED);
-}
-
-/* ------------------------------------------------------------------ */
-/* The pid table: chained hash, grown when the load exceeds 1.         */
-
-static unsigned hash_pid(pid_t pid, unsigned size)
-{
-    return ((uint32_t)pid * 2654435761u) & (size - 1);
-}
-
-static int table_grow_Glocked(void)
-{
-    unsigned nsize = G.table_size ? G.table_size * 2 : 64;
-    libxl__child **nt = calloc(nsize, sizeof *nt);
-    unsigned i;
-
-    if (!nt)
-        return ERROR_NOMEM;
-    for (i = 0; i < G.table_size; i++) {
-        libxl__child *ch = G.table[i], *next;
-        for (; ch; ch = next) {
-            unsigned h = hash_pid(ch->pid, nsize);
-            next = ch->hash_next;
-            ch->hash_next = nt[h];
-            nt[h] = ch;
-        }
-    }
-    free(G.table);
-    G.table = nt;
-    G.table_size = nsize;
-    return 0;
-}
-
-libxl__child *libxl__child_lookup_Glocked(pid_t pid)
-{
-    libxl__child *ch;
-
-    if (!G.table_size)
-        return NULL;
-    for (ch = G.table[hash_pid(pid, G.table_size)]; ch; ch = ch->hash_next)
-        if (ch->pid == pid)
-            return ch;
-    return NULL;
-}
-
-static void child_unhash_Glocked(libxl__child *ch)
-{
-    libxl__child **pp = &G.table[hash_pid(ch->pid, G.table_size)];
-
-    for (; *pp; pp = &(*pp)->hash_next) {
-        if (*pp == ch) {
-            *pp = ch->hash_next;
-            G.table_count--;
-            return;
-        }
-    }
-}
-
-libxl__child *libxl__child_find_watched_Glocked(pid_t pid)
-{
-    libxl__child *ch;
-
-    for (ch = libxl__child_lookup_Glocked(pid); ch; ch = ch->hash_next)
-        if (ch->pid == pid && ch->cls != LIBXL__CLASS_APP)
-            return ch;
-    return NULL;
-}
-
-static void child_lost_Glocked(libxl__child *ch, int errnoval,
-                               struct libxl__child_q *batch);
-
-/*
- * Puts ch in the table.  An entry already there for its pid is stale: the
- * pid was recycled, so that child's status was taken by someone.  Its
- * status is lost if the library was to reap it (returns true: they are on
- * G.pending).  But an owner_mainloop (APP) entry stays, whatever the new
- * child's class: the application reaped it and will report it with
- * libxl_childproc_reaped, which finds the oldest of a ctx's entries for a
- * pid first, as the reaper finds only the ones it reaps.
- */
-static bool table_insert_Glocked(libxl__child *ch)
-{
-    libxl__child **pp = &G.table[hash_pid(ch->pid, G.table_size)];
-    bool lost = false, kept = false;
-
-    while (*pp) {
-        libxl__child *old = *pp;
-        if (old->pid == ch->pid && old->cls != LIBXL__CLASS_APP) {
-            child_lost_Glocked(old, -1, &G.pending); /* unhashes it */
-            lost = true;
-            continue;
-        }
-        kept |= old->pid == ch->pid;
-        pp = &old->hash_next;
-    }
-    if (kept) { /* after the older entries of its pid */
-        ch->hash_next = NULL;
-        *pp = ch;
-    } else {
-        pp = &G.table[hash_pid(ch->pid, G.table_size)];
-        ch->hash_next = *pp;
-        *pp = ch;
-    }
-    G.table_count++;
-    return lost;
 }
 
 /* ------------------------------------------------------------------ */
@@ -278,98 +173,6 @@ static void watch_add_Glocked(libxl__child *ch)
     ch->on_nopidfd = true;
 }
 
-/* ch's group no longer waits for its leader's exit to be killed (killed,
- * or ch leaves the table): G.n_group_kills counts the ones that do. */
-static bool group_kill_drop_Glocked(libxl__child *ch)
-{
-    if (!ch->kill_group_on_exit)
-        return false;
-    ch->kill_group_on_exit = false;
-    G.n_group_kills--;
-    return true;
-}
-
-/* The group of a leader that has exited but is not reaped yet, whose
- * grace has been cut short (its ctx is gone): SIGKILL whatever is left of
- * it (a member that ignored the SIGTERM). */
-void libxl__group_kill_Glocked(libxl__child *ch)
-{
-    if (group_kill_drop_Glocked(ch))
-        kill(-ch->pid, SIGKILL);
-}
-
-/* Is a process other than leader, and not a zombie, in process group
- * pgid?  A scan of /proc: only made for a leader held in its grace. */
-static bool group_has_members(pid_t pgid)
-{
-    DIR *d = opendir("/proc");
-    struct dirent *e;
-    bool found = false;
-
-    if (!d)
-        return true; /* cannot tell: the grace decides */
-    while (!found && (e = readdir(d))) {
-        char path[64], buf[512], *close_paren, state;
-        long pgrp;
-        pid_t pid;
-        ssize_t n;
-        int fd;
-
-        if (e->d_name[0] < '1' || e->d_name[0] > '9')
-            continue;
-        pid = (pid_t)atol(e->d_name);
-        if (pid == pgid)
-            continue;
-        snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-        fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-            continue;
-        n = read(fd, buf, sizeof buf - 1);
-        close(fd);
-        if (n <= 0)
-            continue;
-        buf[n] = '\0';
-        /* "pid (comm) state ppid pgrp ...": comm may hold anything */
-        close_paren = strrchr(buf, ')');
-        if (close_paren &&
-            sscanf(close_paren + 1, " %c %*d %ld", &state, &pgrp) == 2 &&
-            pgrp == (long)pgid && state != 'Z')
-            found = true;
-    }
-    closedir(d);
-    return found;
-}
-
-/*
- * S9: the leader of a group in its kill grace has exited.  It is held,
- * not reaped, while the rest of the group lives: its zombie keeps the group
- * id from being recycled, so the SIGKILL that ends the grace (or any group
- * signal meanwhile) can only reach that group.  Held, it leaves the epoll
- * set (its pidfd stays readable) for the list checked by pid on each pass,
- * where the group is looked at again.  Returns true when it is held.
- */
-static bool group_hold_Glocked(libxl__child *ch)
-{
-    if (!ch->kill_group_on_exit)
-        return false;
-    if (!group_has_members(ch->pid)) {
-        group_kill_drop_Glocked(ch); /* the group is gone: reap it */
-        return false;
-    }
-    if (!ch->on_nopidfd) {
-        if (ch->pidfd >= 0 && G.epfd >= 0)
-            epoll_ctl(G.epfd, EPOLL_CTL_DEL, ch->pidfd, NULL);
-        LIST_INSERT_HEAD(&G.nopidfd, ch, nopidfd_entry);
-        ch->on_nopidfd = true;
-    }
-    return true;
-}
-
-bool libxl__group_held_Glocked(libxl__child *ch)
-{
-    return group_hold_Glocked(ch);
-}
-
 /* waitid(WEXITED | WNOHANG | options) on ch alone: through its pidfd
  * where the kernel can, else by pid.  si_pid stays 0 if it has not exited. */
 static int child_waitid_Glocked(libxl__child *ch, siginfo_t *si, int options,
@@ -414,7 +217,7 @@ int libxl__child_collect_Glocked(libxl__child *ch, struct libxl__child_q *batch)
      * tracer and make a death of a stop (R2). */
     r = child_waitid_Glocked(ch, &si, WNOWAIT, NULL);
     if (r == 0 && libxl__si_exited(&si)) {
-        if (group_hold_Glocked(ch))
+        if (libxl__group_held_Glocked(ch))
             return 0; /* S9: held until the group is gone or the grace ends */
         memset(&ru, 0, sizeof ru);
         r = child_waitid_Glocked(ch, &si, 0, &ru);
@@ -488,15 +291,27 @@ int libxl__child_register(libxl_ctx *ctx, libxl_sigchld_owner mode,
     }
 
     pthread_mutex_lock(&G.lock);
-    if (G.table_count >= G.table_size && (rc = table_grow_Glocked()))
+    if ((rc = libxl__table_reserve_Glocked()))
         goto out;
     ch->cls = mode == libxl_sigchld_owner_libxl      ? LIBXL__CLASS_DEFAULT
               : mode == libxl_sigchld_owner_mainloop ? LIBXL__CLASS_APP
                                                      : LIBXL__CLASS_WATCHED;
     ch->ctx = ctx;
     ch->id = G.next_id++;
-    if (table_insert_Glocked(ch))
-        libxl__reaper_poke(); /* to hand over the lost ones */
+    {
+        /* An entry the reaper collects for this pid is stale: the pid was
+         * recycled, so its status was taken by someone (pidtable.c). */
+        libxl__child *old;
+        bool lost = false;
+
+        while ((old = libxl__table_stale_Glocked(ch->pid))) {
+            child_lost_Glocked(old, -1, &G.pending); /* out of the table */
+            lost = true;
+        }
+        if (lost)
+            libxl__reaper_poke(); /* to hand over the lost ones */
+    }
+    libxl__table_insert_Glocked(ch);
     LIST_INSERT_HEAD(&ctx->children, ch, ctx_entry);
     if (ch->cls == LIBXL__CLASS_APP)
         goto out;
@@ -541,13 +356,13 @@ bool libxl__child_collected_Glocked(libxl__child *ch, int status,
     assert(!ch->reaped && ch->cls != LIBXL__CLASS_UNKNOWN); /* once only */
     /* A group kill still pending: the leader was reaped before we could
      * see it exit (waitpid(-1) pass: see reap_all_Glocked), or lost. */
-    group_kill_drop_Glocked(ch);
+    libxl__group_kill_drop_Glocked(ch);
     ch->status = status;
     if (ru)
         ch->rusage = *ru;
     ch->lost = lost;
     ch->reaped = true;
-    child_unhash_Glocked(ch);
+    libxl__table_remove_Glocked(ch);
     if (ch->cls != LIBXL__CLASS_APP) {
         G.n_watched--;
         if (ch->on_nopidfd)
@@ -564,117 +379,6 @@ bool libxl__child_collected_Glocked(libxl__child *ch, int status,
     }
     LIST_REMOVE(ch, ctx_entry);
     return true;
-}
-
-/*
- * R6.  With a pidfd the signal can only reach this process.  Without one
- * (old kernel, or fd exhaustion), and for process groups, a recycled pid is
- * avoided by sending only while the child is unreaped: G.lock is held from
- * the check to the kill, and the reaper holds G.lock while it collects, so
- * the pid (and the group, which its unreaped leader keeps alive) cannot be
- * freed in between.
- *
- * In owner_mainloop the application reaps without that lock, so "not
- * reported yet" does not mean "unreaped": there a group is signalled only
- * through the leader's pidfd with PIDFD_SIGNAL_PROCESS_GROUP (Linux 6.9),
- * which names the group the leader made, never one that reuses its number;
- * without that, only the leader is signalled.
- */
-static int group_kill_mainloop_Glocked(libxl__child *ch, int sig)
-{
-    if (ch->pidfd >= 0 && G.have_pidfd_pgrp &&
-        libxl__pidfd_send_signal_flags(ch->pidfd, sig,
-                                       LIBXL__PIDFD_SIGNAL_PGRP) == 0)
-        return 0;
-    /* No such group (not made yet, or gone), or no way to name it: the
-     * leader alone. */
-    if (ch->pidfd >= 0)
-        return libxl__pidfd_send_signal(ch->pidfd, sig);
-    return kill(ch->pid, sig);
-}
-
-/* S2: sig (0 checks) to ch, or to its group, as libxl__child_kill sends
- * it, but with the caller's signal and an ERROR_* code: ERROR_NOTFOUND once
- * it is reaped or has exited (never a signal to a recycled pid, R6). */
-int libxl__child_signal(libxl_ctx *ctx, libxl__child *ch, int sig)
-{
-    int r, e;
-
-    pthread_mutex_lock(&G.lock);
-    if (ch->reaped) {
-        pthread_mutex_unlock(&G.lock);
-        return ERROR_NOTFOUND;
-    }
-    if (ch->cls == LIBXL__CLASS_APP && ch->group)
-        r = group_kill_mainloop_Glocked(ch, sig);
-    else if (ch->group) {
-        /* Unreaped under G.lock: the group id is still its own. */
-        r = kill(-ch->pid, sig);
-        if (r && errno == ESRCH)
-            r = kill(ch->pid, sig); /* not yet a group leader */
-    } else if (ch->pidfd >= 0) {
-        r = libxl__pidfd_send_signal(ch->pidfd, sig);
-    } else {
-        r = kill(ch->pid, sig);
-    }
-    e = errno;
-    pthread_mutex_unlock(&G.lock);
-    if (r && e == ESRCH)
-        return ERROR_NOTFOUND; /* exited, not yet reaped: nothing to signal */
-    if (r) {
-        LOGEV(ctx, ERROR, e, "libxl_childproc_kill: signal %d to child %d", sig,
-              (int)ch->pid);
-        return ERROR_FAIL;
-    }
-    return 0;
-}
-
-int libxl__child_kill(libxl__child *ch, int sig)
-{
-    libxl_ctx *ctx;
-    int r = 0, e = 0;
-
-    pthread_mutex_lock(&G.lock);
-    ctx = ch->ctx;
-    if (ch->reaped)
-        goto out;
-    if (ch->group && ch->cls == LIBXL__CLASS_APP) {
-        r = group_kill_mainloop_Glocked(ch, sig);
-        if (sig != SIGKILL && !r && !ch->kill_group_on_exit) {
-            ch->kill_group_on_exit = true;
-            G.n_group_kills++;
-        }
-        goto out;
-    }
-    /* Otherwise a group is signalled by its id, safe while the leader is
-     * unreaped, which G.lock guarantees (S9 holds an exited leader
-     * unreaped while its group lives). */
-    if (ch->pidfd >= 0 && !ch->group) {
-        r = libxl__pidfd_send_signal(ch->pidfd, sig);
-        goto out;
-    }
-    if (ch->group) {
-        r = kill(-ch->pid, sig);
-        if (r && errno == ESRCH)
-            r = kill(ch->pid, sig); /* not yet a group leader */
-        if (sig != SIGKILL && !r && !ch->kill_group_on_exit) {
-            ch->kill_group_on_exit = true;
-            G.n_group_kills++;
-        }
-    } else {
-        r = kill(ch->pid, sig);
-    }
-out:
-    e = r ? errno : 0;
-    /* S9: the grace is over; a held leader may be reaped now. */
-    if (sig == SIGKILL && group_kill_drop_Glocked(ch) && ch->on_nopidfd)
-        libxl__reaper_poke();
-    pthread_mutex_unlock(&G.lock);
-    if (r && e != ESRCH) /* ESRCH: it has just exited; EPERM: setuid... */
-        LOGEV(ctx, WARN, e, "cannot send signal %d to child %d", sig,
-              (int)ch->pid);
-    errno = e;
-    return r;
 }
 
 int libxl__children_orphan_Glocked(libxl_ctx *ctx)
@@ -704,9 +408,9 @@ int libxl__children_orphan_Glocked(libxl_ctx *ctx)
         }
         if (ch->cls == LIBXL__CLASS_APP) {
             /* The application reaps these; nothing is left to tell. */
-            group_kill_drop_Glocked(ch);
+            libxl__group_kill_drop_Glocked(ch);
             ch->reaped = true;
-            child_unhash_Glocked(ch);
+            libxl__table_remove_Glocked(ch);
             libxl__child_free(ch);
         }
     }
@@ -762,7 +466,8 @@ int libxl__child_reaped_by_app(libxl_ctx *ctx, pid_t pid, int status,
          * its SIGKILL only through the leader's pidfd (which names the
          * group the leader made, never a new one of the same number);
          * without that, the grace ends here with no signal (S9). */
-        if (group_kill_drop_Glocked(ch) && ch->pidfd >= 0 && G.have_pidfd_pgrp)
+        if (libxl__group_kill_drop_Glocked(ch) && ch->pidfd >= 0 &&
+            G.have_pidfd_pgrp)
             libxl__pidfd_send_signal_flags(ch->pidfd, SIGKILL,
                                            LIBXL__PIDFD_SIGNAL_PGRP);
         if (libxl__child_collected_Glocked(ch, status, NULL, false))
