@@ -367,8 +367,10 @@ typedef struct {
     bool reaper_running;       /* also read unlocked (fast path) */
     volatile pid_t reaper_tid; /* read in the signal handler */
     int epfd;
-    bool reaper_untimed; /* asleep with no sweep timeout */
-    unsigned pass_seq;   /* bumped by every reaping pass */
+    bool reaper_untimed;    /* asleep with no sweep timeout */
+    bool sigchld_reinstall; /* atomic: the reaper is to put its SIGCHLD
+                               handler back (threads/sigchld.c) */
+    unsigned pass_seq;      /* bumped by every reaping pass */
     /* collected outside the reaper (lost children found at registration),
      * handed over by the reaper's next pass */
     struct libxl__child_q pending;

@@ -92,6 +92,7 @@ static void global_init_once(void)
     LIBXL__ATOMIC_VAR(G.nstarts);
     LIBXL__ATOMIC_VAR(G.reaper_running);
     LIBXL__ATOMIC_VAR(G.reaper_tid);
+    LIBXL__ATOMIC_VAR(G.sigchld_reinstall);
     LIBXL__ATOMIC_VAR(G.nofile_limit);
     LIBXL__ATOMIC_VAR(G.nofile_checks);
     spawn_lock_init();
@@ -159,6 +160,7 @@ static void global_reset_in_child(void)
     G.table_size = G.table_count = 0;
     __atomic_store_n(&G.reaper_running, false, __ATOMIC_RELAXED);
     G.reaper_tid = 0;
+    G.sigchld_reinstall = false; /* the next reaper installs anyway */
     if (G.epfd >= 0)
         close(G.epfd); /* shared with the parent: never touch it here */
     G.epfd = -1;

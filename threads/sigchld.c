@@ -24,7 +24,9 @@
 #include <unistd.h>
 
 /* The SIGCHLD disposition found when the library installed its handler
- * (again, if the sweep had to put it back).  Written under G.lock before
+ * (again, if the sweep or a ctx_alloc had it put back: the reaper thread
+ * does that, so that only it writes this once it runs).  Written under
+ * G.lock before
  * the handler is installed; survives fork (the handler does too).  Whether
  * the handler is installed is always asked of the kernel, never
  * remembered: the application may change the disposition at any time, and
@@ -181,10 +183,13 @@ bool libxl__sigchld_unignore(libxl_ctx *ctx)
             ign ? "set to SIG_IGN" : "given SA_NOCLDWAIT",
             G.reaper_running ? "the library's handler" : "SIG_DFL");
         sigaction(SIGCHLD, &dfl, NULL);
-        /* The reaper runs (an earlier ctx started it): the library's
-         * handler goes back, chaining what the application asked for. */
-        if (G.reaper_running)
-            libxl__sigchld_install_Glocked(ctx);
+        /* The reaper runs (an earlier ctx started it): it puts the
+         * library's handler back, chaining what the application asked for
+         * (only the reaper writes prev_action once it runs). */
+        if (G.reaper_running) {
+            __atomic_store_n(&G.sigchld_reinstall, true, __ATOMIC_RELEASE);
+            libxl__reaper_poke();
+        }
     }
     pthread_mutex_unlock(&G.lock);
     return ign;
@@ -307,21 +312,23 @@ void libxl__sigchld_taken(const siginfo_t *si)
 {
     struct sigaction cur;
 
+    if (__atomic_exchange_n(&G.sigchld_reinstall, false, __ATOMIC_ACQ_REL)) {
+        pthread_mutex_lock(&G.lock);
+        libxl__sigchld_install_Glocked(LIST_FIRST(&G.ctxs));
+        pthread_mutex_unlock(&G.lock);
+    }
     if (si->si_pid == G.self &&
         (si->si_code == SI_TKILL || si->si_code == SI_QUEUE)) {
         if (si->si_code == SI_QUEUE && si->si_value.sival_int == FORWARD_MAGIC)
             libxl__sigchld_warn_unblocked();
         return;
     }
-    pthread_mutex_lock(&G.lock);
     sigaction(SIGCHLD, NULL, &cur);
     if (handler_is_ours(&cur)) {
-        cur = prev_action; /* written under G.lock */
-        pthread_mutex_unlock(&G.lock);
-        run_handler(&cur, SIGCHLD, (siginfo_t *)si, NULL);
+        /* Written before the reaper started, or by this thread since. */
+        run_handler(&prev_action, SIGCHLD, (siginfo_t *)si, NULL);
         return;
     }
-    pthread_mutex_unlock(&G.lock);
     /* A handler installed after the library's: SIGCHLD is blocked in
      * every thread but the reaper, so the kernel would never run it.  The
      * reaper does, as it runs the one installed before (if it calls ours
