@@ -98,7 +98,7 @@ live_in_group() {
 # killed member may take a moment to die after its leader was reaped).
 group_gone() {
     local i
-    for i in $(seq 40); do
+    for i in $(seq 200); do
         live_in_group "$1" || return 0
         sleep 0.05
     done
@@ -161,18 +161,31 @@ run --timeout 0.5
 check "group: timed out" has '(timed out)'
 check "group: every member killed" group_gone "$(cat "$T/grp.pgid")"
 
-input 'sleep 3 & echo early'
+# The background sleep outlives the check's bound by far; its group is
+# killed once checked.
+input "echo \$\$ > $T/bg.pgid; sleep 60 & echo early"
 run
-check "background child holding the pipe: finished anyway" less_than "$el" 2.9
+check "background child holding the pipe: finished anyway" less_than "$el" 20
 check "background child: output kept" has '^early$'
+kill -KILL -- "-$(cat "$T/bg.pgid")" 2> /dev/null
 
 # ---------------------------------------------------------------------
 echo "# order and whole lines"
 
-input 'sleep 1.5; echo a' 'sleep 0.7; echo b' 'echo c'
+# c, then b, then a: each waits for the one before it to have printed,
+# then leaves the runner time to pass that on.  Sleeps alone would race
+# on a loaded machine, where starting a shell can take longer than them.
+order_input() {
+    rm -f "$T/ord.b" "$T/ord.c"
+    input "until [ -e $T/ord.b ]; do sleep 0.02; done; sleep 0.3; echo a" \
+        "until [ -e $T/ord.c ]; do sleep 0.02; done; sleep 0.3; echo b; : > $T/ord.b" \
+        "echo c; : > $T/ord.c"
+}
+order_input
 run -j 3
 check "without -k: in order of completion" \
     is "$(grep -v '^\[' "$T/out" | tr -d '\n')" "cba"
+order_input
 run -j 3 -k
 check "-k: output in input order" \
     is "$(grep -v '^\[' "$T/out" | tr -d '\n')" "abc"
@@ -250,7 +263,11 @@ check "--json: CPU time of the command" \
 # ---------------------------------------------------------------------
 echo "# --halt"
 
-input 'sleep 0.3; exit 1' 'sleep 30' 'sleep 30' 'sleep 30' 'echo never'
+# The failing job waits until the three others are running.
+rm -f "$T"/halt.*
+input "until [ -e $T/halt.2 ] && [ -e $T/halt.3 ] && [ -e $T/halt.4 ]; do sleep 0.02; done; exit 1" \
+    ": > $T/halt.2; sleep 30" ": > $T/halt.3; sleep 30" ": > $T/halt.4; sleep 30" \
+    'echo never'
 run -j 4 --halt now
 check "--halt now: exit 1" is "$rc" 1
 check "--halt now: the running are killed" is "$(grep -c '(aborted)' "$T/out")" 3
@@ -258,7 +275,8 @@ check "--halt now: nothing more started" hasnt never
 check "--halt now: in time" less_than "$el" 10
 check "--halt now: summary" has "1 failed, 3 aborted, 1 not started" "$T/err"
 
-input 'exit 1' 'sleep 0.5' 'echo never'
+input "until [ -e $T/halt.soon ]; do sleep 0.02; done; exit 1" \
+    ": > $T/halt.soon; sleep 0.5" 'echo never'
 run -j 2 --halt soon
 check "--halt soon: exit 1" is "$rc" 1
 check "--halt soon: the running finish" has '^\[2\] exit 0  '
