@@ -66,7 +66,10 @@ LIBXL_EXPORT int libxl_ctx_alloc(libxl_ctx **pctx, int version, unsigned flags,
     TAILQ_INIT(&ctx->aos);
     LIST_INIT(&ctx->osregs);
     LIST_INIT(&ctx->captures);
-    ctx->poll_efd = -1;
+    /* Wakes a waiter asleep in poll() (src/waiter.c): one that leads, or
+     * drains capture pipes.  Made now so that a ctx's fds do not change
+     * while it is used; if it cannot be, the first poller tries again. */
+    ctx->poll_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     LIST_INIT(&ctx->children);
     ctx->mode = libxl_sigchld_owner_libxl;
 
@@ -155,6 +158,8 @@ static int ctx_free(libxl_ctx *ctx)
     libxl__events_free_locked(ctx);
     CTX_UNLOCK(ctx);
 
+    if (ctx->wake_used)
+        libxl__lead_wake_fd_unused();
     close(ctx->wake_fd);
     if (ctx->poll_efd >= 0)
         close(ctx->poll_efd);

@@ -234,6 +234,11 @@ struct libxl__waiter {
                            eventfd instead of cond (src/capture.c) */
     libxl_ctx *poll_ctx;
     struct pollfd *poll_fds; /* its poll set, while asleep in poll() */
+    int lead_fd;     /* >= 0: it has the reaper's role, and polls this */
+    bool lead_ready; /* lead_fd was readable when it woke */
+    bool following;  /* asleep without the role: counted in G.nfollowers */
+    bool leads;      /* it took the reaper's role in this call (it may have
+                        been taken over since) */
 };
 
 struct libxl__ao {
@@ -324,6 +329,8 @@ struct libxl__ctx {
     LIST_HEAD(, libxl__capture) captures;
     int ncapture_fds;      /* open parent ends among them */
     libxl__waiter *poller; /* the waiter asleep in poll() on them */
+    libxl__waiter *collector; /* a leader collecting for the ctx, which
+                                 needs no wakeup for what it collects */
     int poll_efd;          /* wakes the poller; -1 until first needed */
 
     /* G.lock */
@@ -366,11 +373,30 @@ typedef struct {
     /* the reaper thread */
     bool reaper_running;       /* also read unlocked (fast path) */
     volatile pid_t reaper_tid; /* read in the signal handler */
+    /* What tells of exited children: G.epfd holds the pidfds, the
+     * signalfd of SIGCHLD and the eventfd the library's handler forwards
+     * to; whoever holds the reaper's role sleeps on it.  The reaper sleeps
+     * on G.outer_epfd, which holds G.epfd (except while a leader has the
+     * role: threads/leader.c) and G.poke_efd, which wakes the reaper
+     * whoever has the role.  outer_epfd < 0: the reaper takes SIGCHLD
+     * with sigtimedwait, and nobody leads (they could not be made). */
     int epfd;
+    int outer_epfd;
+    int sfd;      /* signalfd of SIGCHLD */
+    int fwd_efd;  /* written by the library's SIGCHLD handler */
+    int poke_efd; /* libxl__reaper_poke */
+    bool leading;     /* an application thread has the reaper's role */
+    const void *lead_owner; /* its waiter */
+    bool lead_busy;   /* it kept the role while it works (atomic) */
+    int nfollowers;   /* threads asleep in libxl calls without the role:
+                         a leader that keeps the role would leave them
+                         waiting (atomic) */
+    int n_wake_users; /* ctxs whose wakeup fd the application polls */
     bool reaper_untimed;    /* asleep with no sweep timeout */
     bool sigchld_reinstall; /* atomic: the reaper is to put its SIGCHLD
                                handler back (threads/sigchld.c) */
     unsigned pass_seq;      /* bumped by every reaping pass */
+    bool lost_since_sweep;  /* a child was found lost since the last sweep */
     /* collected outside the reaper (lost children found at registration),
      * handed over by the reaper's next pass */
     struct libxl__child_q pending;
@@ -461,8 +487,13 @@ bool libxl__sigchld_unignore(libxl_ctx *ctx);
 void libxl__sigchld_reignore(void);
 /* The reaper starts: the library's handler goes in.  G.lock held. */
 void libxl__sigchld_install_Glocked(libxl_ctx *ctx);
-/* The reaper took a SIGCHLD (sigtimedwait). */
+/* The reaper took a SIGCHLD (sigtimedwait: without G.sfd). */
 void libxl__sigchld_taken(const siginfo_t *si);
+/* The reaper, on each wakeup: puts its handler back if asked to. */
+void libxl__sigchld_reinstall_if_asked(void);
+/* Whoever has the reaper's role takes the pending SIGCHLDs and forwards
+ * (G.sfd, G.fwd_efd); returns how many. */
+unsigned libxl__sigchld_take(bool by_reaper);
 /* After a sweep that collected that many: is the handler still ours? */
 void libxl__sigchld_sweep_checks(unsigned collected);
 /* Names, once per process, the threads that have SIGCHLD unblocked. */
@@ -550,6 +581,32 @@ int libxl__status_of_siginfo(const siginfo_t *si);
 int libxl__reaper_ensure(libxl_ctx *ctx);
 /* With G.lock held. */
 int libxl__reaper_ensure_Glocked(libxl_ctx *ctx);
+/* A pass as the reaper runs it on SIGCHLD, for a leader.  No lock held. */
+void libxl__reaper_collect(void);
+/* A leader gives the role back: G.epfd goes back into the reaper's set. */
+void libxl__reaper_wait_set_back_Glocked(void);
+/* G.epfd's tag in G.outer_epfd. */
+#define LIBXL__TAG_INNER 3
+
+/* ------------------------------------------------------------------ */
+/* threads/leader.c: the reaper's role lent to a waiting thread (E2)   */
+
+/* owner (a waiter) is about to sleep: takes the role if nobody asleep has
+ * it; returns the fd to poll (G.epfd), or -1.  A ctx lock may be held. */
+int libxl__lead_begin(const void *owner);
+/* owner woke: collects if ready (G.epfd was readable), then keeps the role
+ * through its work or gives it back.  No lock held. */
+void libxl__lead_woke(const void *owner, bool ready);
+/* owner leaves its call: the role, if it still has it, goes back. */
+void libxl__lead_end(const void *owner);
+/* A role kept by a busy leader goes back to the reaper (beforepoll, the
+ * osevent hooks, the reaper's sweep). */
+void libxl__lead_reclaim(void);
+/* A ctx's wakeup fd is now polled by the application (beforepoll, the
+ * osevent hooks): no leader keeps the role while it works from then on.
+ * _unused: that ctx is freed. */
+void libxl__lead_wake_fd_used(void);
+void libxl__lead_wake_fd_unused(void);
 
 /* ------------------------------------------------------------------ */
 /* src/inbox.c: where collected statuses arrive                        */

@@ -111,6 +111,10 @@ static void ao_abandon_locked(libxl_ctx *ctx, libxl__ao *ao)
 static void frame_undo(libxl_ctx *ctx, libxl__waiter *w, libxl__ao *ao,
                        bool locked)
 {
+    if (w && w->leads) { /* cancelled while it may lead */
+        w->lead_fd = -1;
+        libxl__lead_end(w);
+    }
     if (!locked)
         CTX_LOCK(ctx);
     if (w && libxl__waiter_cancelled_locked(
@@ -131,17 +135,40 @@ static void cancelled(void *arg)
     libxl__frames_unwind(frame_undo);
 }
 
-/* Sleeps as libxl__waiter_sleep_locked, the one place where a thread in a
- * libxl call may be cancelled. */
+/*
+ * Sleeps as libxl__waiter_sleep_locked, the one place where a thread in a
+ * libxl call may be cancelled.  If nobody else polls for the ctx, it
+ * sleeps with the reaper's role (E2, threads/leader.c): on waking it
+ * collects as the reaper would, for every ctx.  For its own ctx that saves
+ * the reaper's wakeup and the hop between threads; the statuses it
+ * collects need no wakeup (ctx->collector).
+ */
 static void sleep_locked(libxl_ctx *ctx, libxl__waiter *w)
 {
     bool cancellable = libxl__cancel_sleep_begin();
 
+    if (ctx->mode != libxl_sigchld_owner_mainloop && !ctx->poller) {
+        w->lead_fd = libxl__lead_begin(w);
+        w->leads |= w->lead_fd >= 0;
+    } else if (w->leads) {
+        /* It cannot poll here, so it must not keep the role asleep. */
+        libxl__lead_end(w);
+        w->leads = false;
+    }
     pthread_cleanup_push(cancelled, NULL);
     libxl__waiter_sleep_locked(ctx, w, libxl__capture_pollfds_locked,
                                libxl__timeouts_earliest_locked(ctx));
     pthread_cleanup_pop(0);
     libxl__cancel_sleep_end(cancellable);
+    if (w->lead_fd < 0)
+        return;
+    w->lead_fd = -1;
+    if (w->lead_ready)
+        ctx->collector = w;
+    CTX_UNLOCK(ctx);
+    libxl__lead_woke(w, w->lead_ready);
+    CTX_LOCK(ctx);
+    ctx->collector = NULL;
 }
 
 int libxl__ao_wait_locked(libxl_ctx *ctx, libxl__ao *ao)
@@ -177,6 +204,8 @@ int libxl__ao_wait_locked(libxl_ctx *ctx, libxl__ao *ao)
         sleep_locked(ctx, &w);
     }
     libxl__frame_waits(NULL, NULL);
+    if (w.leads)
+        libxl__lead_end(&w);
     libxl__waiter_leave_locked(ctx, &w,
                                libxl__timeouts_earliest_locked(ctx) != NULL);
     free(ao);
@@ -228,6 +257,8 @@ static int event_wait_entered(libxl_ctx *ctx, libxl_event **event_r,
         sleep_locked(ctx, &w);
     }
     libxl__frame_waits(NULL, NULL);
+    if (w.leads)
+        libxl__lead_end(&w);
     libxl__waiter_leave_locked(ctx, &w,
                                libxl__timeouts_earliest_locked(ctx) != NULL);
     libxl__ctx_settle_locked(ctx);

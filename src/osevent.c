@@ -100,7 +100,10 @@ LIBXL_EXPORT int libxl_osevent_beforepoll(libxl_ctx *ctx, int *nfds_io,
     if ((rc = libxl__ctx_enter(ctx, __func__)))
         return rc;
     CTX_LOCK(ctx);
-    ctx->wake_used = true;
+    if (!ctx->wake_used) {
+        ctx->wake_used = true;
+        libxl__lead_wake_fd_used();
+    }
     libxl__ctx_settle_locked(ctx);
     /* S5: the runs' pipes are polled beside the wakeup fd. */
     if (!LIST_EMPTY(&ctx->captures))

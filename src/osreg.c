@@ -50,7 +50,10 @@ static int wake_fd_register_locked(libxl_ctx *ctx)
         return rc;
     }
     ctx->wake_fd_registered = true;
-    ctx->wake_used = true;
+    if (!ctx->wake_used) {
+        ctx->wake_used = true;
+        libxl__lead_wake_fd_used();
+    }
     libxl__ctx_settle_locked(ctx); /* readable now if work is pending */
     return 0;
 }

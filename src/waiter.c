@@ -12,10 +12,12 @@
  * timeout that becomes the earliest pokes the timekeeper, which recomputes
  * its deadline.
  *
- * While the ctx has capture pipes (src/capture.c), one waiter at a time,
+ * While the ctx has capture pipes (src/capture.c), or while a waiter has
+ * the reaper's role (it leads: threads/leader.c), one waiter at a time,
  * the poller, sleeps in poll() on them instead, with the ctx's poll eventfd
- * standing in for its condition variable; it drains them in the work loop
- * when it wakes.  The others sleep as usual.
+ * standing in for its condition variable; it drains the pipes in the work
+ * loop when it wakes, and collects as the reaper would (src/loop.c).  The
+ * others sleep as usual.
  */
 #include "internal.h"
 
@@ -42,6 +44,10 @@ void libxl__waiter_init(libxl__waiter *w)
     w->in_wait = false;
     w->poll_fd = -1;
     w->poll_fds = NULL;
+    w->lead_fd = -1;
+    w->lead_ready = false;
+    w->following = false;
+    w->leads = false;
 }
 
 void libxl__waiter_destroy(libxl__waiter *w)
@@ -88,17 +94,17 @@ static void poll_cancellable(libxl__waiter *w, struct pollfd *fds, int n,
     pthread_cleanup_pop(0);
 }
 
-/* Sleeps in poll() on the ctx's capture pipes and its poll eventfd until
- * a pipe is ready, w is woken, or *earliest.  ctx->lock held, dropped
- * while asleep.  The poll set is on the heap: a cancelled poller (E5)
- * frees it in its cleanup. */
+/* Sleeps in poll() on the ctx's capture pipes, the reaper's wait set if w
+ * leads (w->lead_fd) and the ctx's poll eventfd until a pipe is ready, w
+ * is woken, or *earliest.  ctx->lock held, dropped while asleep.  The poll
+ * set is on the heap: a cancelled poller (E5) frees it in its cleanup. */
 LIBXL__CANCEL_FRAME
 static void poll_sleep_locked(libxl_ctx *ctx, libxl__waiter *w,
                               libxl__pollfds_fn *pollfds,
                               const struct timespec *earliest)
 {
     struct pollfd *fds;
-    int n = 1 + pollfds(ctx, NULL, 0), ms = -1;
+    int lead = w->lead_fd >= 0, n = 1 + lead + pollfds(ctx, NULL, 0), ms = -1;
     uint64_t v;
 
     if (ctx->poll_efd < 0) {
@@ -115,7 +121,12 @@ static void poll_sleep_locked(libxl_ctx *ctx, libxl__waiter *w,
     fds[0].fd = ctx->poll_efd;
     fds[0].events = POLLIN;
     fds[0].revents = 0;
-    pollfds(ctx, fds + 1, n - 1);
+    if (lead) {
+        fds[1].fd = w->lead_fd;
+        fds[1].events = POLLIN;
+        fds[1].revents = 0;
+    }
+    pollfds(ctx, fds + 1 + lead, n - 1 - lead);
     if (earliest) {
         struct timespec now;
         long long ns;
@@ -134,7 +145,9 @@ static void poll_sleep_locked(libxl_ctx *ctx, libxl__waiter *w,
     CTX_LOCK(ctx);
     w->poll_fd = -1;
     ctx->poller = NULL;
-    if (read(ctx->poll_efd, &v, sizeof v) < 0 && errno != EAGAIN)
+    w->lead_ready = lead && fds[1].revents;
+    if (fds[0].revents && read(ctx->poll_efd, &v, sizeof v) < 0 &&
+        errno != EAGAIN)
         LOGE(ctx, WARN, "read(poll eventfd)");
     w->poll_fds = NULL;
     free(fds);
@@ -153,6 +166,13 @@ fallback:
         }
         pthread_cond_timedwait(&w->cond, &ctx->lock, &t);
     }
+}
+
+static void follow_end(libxl__waiter *w)
+{
+    if (w->following)
+        __atomic_sub_fetch(&G.nfollowers, 1, __ATOMIC_RELAXED);
+    w->following = false;
 }
 
 /* Asleep now, in its condition variable (not woken, not busy with work). */
@@ -207,12 +227,19 @@ void libxl__waiter_sleep_locked(libxl_ctx *ctx, libxl__waiter *w,
     if (!asleep(ctx->timekeeper))
         ctx->timekeeper = w;
     timed = ctx->timekeeper == w && earliest;
-    if (pollfds && ctx->ncapture_fds > 0 && !ctx->poller)
+    /* Without the reaper's role it waits for whoever has it: a leader must
+     * not keep the role through its work meanwhile (threads/leader.c). */
+    w->following = w->lead_fd < 0;
+    if (w->following)
+        __atomic_add_fetch(&G.nfollowers, 1, __ATOMIC_RELAXED);
+    if (pollfds && (ctx->ncapture_fds > 0 || w->lead_fd >= 0) &&
+        !ctx->poller)
         poll_sleep_locked(ctx, w, pollfds, timed ? earliest : NULL);
     else if (timed)
         pthread_cond_timedwait(&w->cond, &ctx->lock, earliest);
     else
         pthread_cond_wait(&w->cond, &ctx->lock);
+    follow_end(w);
     TAILQ_REMOVE(&ctx->waiters, w, entry);
     w->in_wait = false;
     /* Woken, but not by its own clock: whatever it is woken for may take
@@ -246,6 +273,7 @@ bool libxl__waiter_cancelled_locked(libxl_ctx *ctx, libxl__waiter *w,
 {
     bool woken = w->woken;
 
+    follow_end(w);
     if (w->in_wait) {
         TAILQ_REMOVE(&ctx->waiters, w, entry);
         w->in_wait = false;

@@ -195,6 +195,7 @@ static int child_waitid_Glocked(libxl__child *ch, siginfo_t *si, int options,
 static void child_lost_Glocked(libxl__child *ch, int errnoval,
                                struct libxl__child_q *batch)
 {
+    G.lost_since_sweep = true; /* the sweep looks at SIGCHLD's disposition */
     LOGEV(ch->ctx, ERROR, errnoval,
           "child %d: its status was reaped behind the library's back"
           " (a waitpid(-1) or wait() elsewhere, or SIGCHLD set to SIG_IGN);"
@@ -298,6 +299,8 @@ int libxl__child_register(libxl_ctx *ctx, libxl_sigchld_owner mode,
                                                      : LIBXL__CLASS_WATCHED;
     ch->ctx = ctx;
     ch->id = G.next_id++;
+    if (G.next_id == 0)
+        G.next_id = 1; /* 0 tags the reaper's own fds in G.epfd */
     {
         /* An entry the reaper collects for this pid is stale: the pid was
          * recycled, so its status was taken by someone (pidtable.c). */

@@ -31,6 +31,10 @@ libxl__global libxl__G = {
     .lock = PTHREAD_MUTEX_INITIALIZER,
     .spawn_lock = PTHREAD_RWLOCK_INITIALIZER,
     .epfd = -1,
+    .outer_epfd = -1,
+    .sfd = -1,
+    .fwd_efd = -1,
+    .poke_efd = -1,
 };
 
 static void atfork_prepare(void);
@@ -92,6 +96,10 @@ static void global_init_once(void)
     LIBXL__ATOMIC_VAR(G.nstarts);
     LIBXL__ATOMIC_VAR(G.reaper_running);
     LIBXL__ATOMIC_VAR(G.reaper_tid);
+    LIBXL__ATOMIC_VAR(G.fwd_efd);
+    LIBXL__ATOMIC_VAR(G.poke_efd);
+    LIBXL__ATOMIC_VAR(G.lead_busy);
+    LIBXL__ATOMIC_VAR(G.nfollowers);
     LIBXL__ATOMIC_VAR(G.sigchld_reinstall);
     LIBXL__ATOMIC_VAR(G.nofile_limit);
     LIBXL__ATOMIC_VAR(G.nofile_checks);
@@ -130,6 +138,13 @@ static void mutex_reset_in_child(pthread_mutex_t *m)
     pthread_mutex_init(m, NULL);
 }
 
+static void close_in_child(int *fd)
+{
+    if (*fd >= 0)
+        close(*fd);
+    *fd = -1;
+}
+
 /* Runs in the child of every fork, with only the forking thread alive.
  * Nothing of the parent's children is ours here: forget it all. */
 static void global_reset_in_child(void)
@@ -153,6 +168,7 @@ static void global_reset_in_child(void)
                             open in this process */
     G.reap_all = false;
     G.reap_deferred = false;
+    G.lost_since_sweep = false;
     G.nstarts = 0; /* the starts in flight were the parent's threads' */
     if (G.table)
         stale_table = G.table;
@@ -161,9 +177,18 @@ static void global_reset_in_child(void)
     __atomic_store_n(&G.reaper_running, false, __ATOMIC_RELAXED);
     G.reaper_tid = 0;
     G.sigchld_reinstall = false; /* the next reaper installs anyway */
-    if (G.epfd >= 0)
-        close(G.epfd); /* shared with the parent: never touch it here */
-    G.epfd = -1;
+    /* The reaper's fds: epoll sets are shared with the parent, never to be
+     * touched here; the others would only mislead. */
+    close_in_child(&G.epfd);
+    close_in_child(&G.outer_epfd);
+    close_in_child(&G.sfd);
+    close_in_child(&G.fwd_efd);
+    close_in_child(&G.poke_efd);
+    G.leading = false; /* the leader was a thread of the parent */
+    G.lead_owner = NULL;
+    G.lead_busy = false;
+    G.nfollowers = 0;
+    G.n_wake_users = 0; /* the stale ctxs never count */
 }
 /* ------------------------------------------------------------------ */
 /* Fork (F1-F3)                                                        */
@@ -229,6 +254,9 @@ LIBXL_EXPORT void libxl_postfork_child_noexec(libxl_ctx *ctx)
         if (c->wake_fd >= 0)
             close(c->wake_fd);
         c->wake_fd = -1;
+        if (c->poll_efd >= 0)
+            close(c->poll_efd);
+        c->poll_efd = -1;
     }
     LIST_INIT(&stale_ctxs);
 }

@@ -7,7 +7,12 @@
  *  - One thread per process, started on first need with every signal
  *    blocked, shared by every ctx.  SIGCHLD is blocked in application
  *    threads (ctx_alloc blocks it: M1), so it stays pending until the
- *    reaper takes it with sigtimedwait.
+ *    reaper takes it, as sigwait would, from a signalfd (G.sfd): the
+ *    signalfd sits in one epoll set with the children's pidfds (G.epfd),
+ *    which the reaper sleeps on through G.outer_epfd.  While a thread
+ *    that waits in a libxl call sleeps on G.epfd in its place (the
+ *    leader, threads/leader.c), G.epfd is out of the reaper's set and the
+ *    reaper is not woken for SIGCHLD at all.
  *  - A SIGCHLD means "at least one child changed", never "this child"
  *    (signals coalesce).  A pass therefore collects every exited child the
  *    reaper owns, without scanning: ready pidfds come from an epoll set
@@ -25,9 +30,12 @@
  */
 #include "internal.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -37,16 +45,63 @@
 static unsigned reap_pass(bool sweep);
 static struct timespec sweep_wait(const struct timespec *due);
 
-static void *reaper_main(void *arg)
+/* The tags of the reaper's own fds in its epoll sets (a child's tag has its
+ * nonzero id in the high half). */
+#define TAG_SIGNALS 1 /* G.sfd, G.fwd_efd */
+#define TAG_POKE 2
+#define TAG_INNER LIBXL__TAG_INNER
+
+/*
+ * Sleeps until SIGCHLD, a poke or the timeout (NULL: none), and takes what
+ * woke it.  Returns whether a signal (or a poke) was taken; false on
+ * timeout.
+ */
+static bool wait_for_sigchld(const struct timespec *ts)
+{
+    struct epoll_event evs[4];
+    int ms = -1, n, i;
+    bool woken = false;
+    uint64_t v;
+
+    if (ts)
+        ms = (int)(ts->tv_sec * 1000 + (ts->tv_nsec + 999999) / 1000000);
+    n = epoll_wait(G.outer_epfd, evs, 4, ms);
+    libxl__sigchld_reinstall_if_asked();
+    for (i = 0; i < n; i++) {
+        if (evs[i].data.u64 == TAG_POKE &&
+            read(G.poke_efd, &v, sizeof v) == sizeof v)
+            woken = true;
+    }
+    /* Whatever woke us in G.epfd: a signal, or a pidfd whose SIGCHLD
+     * someone swallowed.  Either way a pass looks. */
+    if (libxl__sigchld_take(true) || n > 0)
+        woken = true;
+    return woken;
+}
+
+/* The fallback of wait_for_sigchld, when the epoll sets could not be made:
+ * sigtimedwait.  Returns as wait_for_sigchld. */
+static bool sigwait_for_sigchld(const struct timespec *ts)
 {
     sigset_t set;
+    siginfo_t si;
+    int r;
+
+    sigemptyset(&set);
+    sigaddset(&set, SIGCHLD);
+    r = sigtimedwait(&set, &si, ts);
+    if (r == SIGCHLD)
+        libxl__sigchld_taken(&si);
+    return r == SIGCHLD || (r < 0 && errno == EINTR);
+}
+
+static void *reaper_main(void *arg)
+{
     int idle_sweeps = 0;
     bool timed_out = false;
     struct timespec due; /* the next sweep (CLOCK_MONOTONIC) */
 
     (void)arg;
-    sigemptyset(&set);
-    sigaddset(&set, SIGCHLD);
     __atomic_store_n(&G.reaper_tid, (pid_t)syscall(__NR_gettid),
                      __ATOMIC_RELEASE);
     libxl__sigchld_warn_unblocked();
@@ -55,9 +110,7 @@ static void *reaper_main(void *arg)
     due.tv_sec += LIBXL__SWEEP_INTERVAL_S;
     for (;;) {
         struct timespec ts;
-        siginfo_t si;
-        bool untimed, sweep;
-        int r;
+        bool untimed, sweep, woken;
 
         /* Sweep every second while there are children to watch, and once
          * more after the last: an idle process is not woken every second,
@@ -71,19 +124,26 @@ static void *reaper_main(void *arg)
         untimed = G.reaper_untimed = G.n_watched == 0 && idle_sweeps > 0;
         pthread_mutex_unlock(&G.lock);
         ts = sweep_wait(&due);
-        r = sigtimedwait(&set, &si, untimed ? NULL : &ts);
+        woken = G.outer_epfd >= 0 ? wait_for_sigchld(untimed ? NULL : &ts)
+                                  : sigwait_for_sigchld(untimed ? NULL : &ts);
         if (untimed) { /* woken from an untimed wait: sweeps start over */
             libxl__now(&due);
             due.tv_sec += LIBXL__SWEEP_INTERVAL_S;
-            sweep = r < 0;
+            sweep = !woken;
         } else {
             ts = sweep_wait(&due);
-            sweep = r < 0 || (ts.tv_sec == 0 && ts.tv_nsec == 0);
+            sweep = !woken || (ts.tv_sec == 0 && ts.tv_nsec == 0);
         }
-        timed_out = sweep && !(r < 0 && errno == EINTR);
-        if (r == SIGCHLD)
-            libxl__sigchld_taken(&si);
+        timed_out = sweep;
         if (sweep) {
+            /* A leader busy with long work has kept the role for up to a
+             * sweep interval: it comes back here (threads/leader.c). */
+            if (__atomic_load_n(&G.lead_busy, __ATOMIC_RELAXED)) {
+                pthread_mutex_lock(&G.lock);
+                if (G.leading && G.lead_busy)
+                    libxl__reaper_wait_set_back_Glocked();
+                pthread_mutex_unlock(&G.lock);
+            }
             libxl__now(&due);
             due.tv_sec += LIBXL__SWEEP_INTERVAL_S;
             libxl__sigchld_sweep_checks(reap_pass(true));
@@ -154,6 +214,32 @@ static unsigned reap_pass(bool sweep)
 
     libxl__inbox_deliver(&batch, true);
     return n;
+}
+
+/* G.epfd back into the reaper's set, from a leader (threads/leader.c).
+ * G.lock held. */
+void libxl__reaper_wait_set_back_Glocked(void)
+{
+    struct epoll_event ev = {.events = EPOLLIN};
+
+    assert(G.leading);
+    ev.data.u64 = TAG_INNER;
+    if (epoll_ctl(G.outer_epfd, EPOLL_CTL_ADD, G.epfd, &ev))
+        /* ENOMEM: the reaper would sleep through SIGCHLD until its sweep.
+         * Unlikely for a set that was in before; say so if it happens. */
+        LOGE(LIST_FIRST(&G.ctxs), ERROR,
+             "epoll_ctl: giving the reaper its wait set back");
+    G.leading = false;
+    G.lead_owner = NULL;
+    __atomic_store_n(&G.lead_busy, false, __ATOMIC_RELAXED);
+}
+
+/* What the reaper does when SIGCHLD wakes it, done by a leader
+ * (threads/leader.c) whose G.epfd was ready. */
+void libxl__reaper_collect(void)
+{
+    libxl__sigchld_take(false);
+    reap_pass(false);
 }
 
 /* ------------------------------------------------------------------ */
@@ -332,18 +418,24 @@ static void reap_ready_pidfds_Glocked(struct libxl__child_q *batch)
         for (i = 0; i < n; i++) {
             pid_t pid = (pid_t)(uint32_t)evs[i].data.u64;
             uint32_t id = (uint32_t)(evs[i].data.u64 >> 32);
-            libxl__child *ch = libxl__child_lookup_Glocked(pid);
+            libxl__child *ch;
+
+            if (id == 0)
+                continue; /* G.sfd or G.fwd_efd: taken by the role */
+            ch = libxl__child_lookup_Glocked(pid);
 
             while (ch && !(ch->pid == pid && ch->id == id))
                 ch = ch->hash_next;
             if (!ch || ch->reaped)
                 continue; /* stale: collected by another path */
-            if (!libxl__child_collect_exited_Glocked(ch, batch)) {
-                /* Readable but not yet waitable (seen under ptrace): the
-                 * readiness was a hint; re-arm the one-shot watch. */
-                struct epoll_event ev = {.events = EPOLLIN | EPOLLONESHOT};
-                ev.data.u64 = evs[i].data.u64;
-                epoll_ctl(G.epfd, EPOLL_CTL_MOD, ch->pidfd, &ev);
+            if (!libxl__child_collect_exited_Glocked(ch, batch) &&
+                !ch->on_nopidfd) {
+                /* Readable but not yet waitable (seen under ptrace): from
+                 * now on it is checked by pid on each pass.  Re-armed, the
+                 * pidfd would be ready again at once, and whoever sleeps
+                 * on G.epfd would spin. */
+                LIST_INSERT_HEAD(&G.nopidfd, ch, nopidfd_entry);
+                ch->on_nopidfd = true;
             }
         }
     } while (n == EPOLL_BATCH);
@@ -380,6 +472,57 @@ static struct timespec sweep_wait(const struct timespec *due)
 /* ------------------------------------------------------------------ */
 /* Starting the thread                                                 */
 
+static int epoll_add(int epfd, int fd, uint64_t tag)
+{
+    struct epoll_event ev = {.events = EPOLLIN};
+
+    ev.data.u64 = tag;
+    return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+/* The signalfd and the eventfds in G.epfd, and G.epfd and the poke in the
+ * reaper's own set (see wait_for_sigchld).  On failure, undoes it all and
+ * returns -1 (errno set): the reaper then takes SIGCHLD with sigtimedwait. */
+static int make_wait_set_Glocked(void)
+{
+    sigset_t chld;
+    int sfd = -1, fwd = -1, poke = -1, outer = -1, saved;
+
+    sigemptyset(&chld);
+    sigaddset(&chld, SIGCHLD);
+    if ((sfd = signalfd(-1, &chld, SFD_NONBLOCK | SFD_CLOEXEC)) < 0 ||
+        (fwd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0 ||
+        (poke = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0 ||
+        (outer = epoll_create1(EPOLL_CLOEXEC)) < 0 ||
+        epoll_add(G.epfd, sfd, TAG_SIGNALS) ||
+        epoll_add(G.epfd, fwd, TAG_SIGNALS) ||
+        epoll_add(outer, poke, TAG_POKE) ||
+        epoll_add(outer, G.epfd, TAG_INNER))
+        goto fail;
+    G.sfd = sfd;
+    __atomic_store_n(&G.fwd_efd, fwd, __ATOMIC_RELAXED);
+    __atomic_store_n(&G.poke_efd, poke, __ATOMIC_RELAXED);
+    G.outer_epfd = outer;
+    return 0;
+
+fail:
+    saved = errno;
+    if (outer >= 0)
+        close(outer);
+    if (poke >= 0)
+        close(poke);
+    if (fwd >= 0) {
+        epoll_ctl(G.epfd, EPOLL_CTL_DEL, fwd, NULL);
+        close(fwd);
+    }
+    if (sfd >= 0) {
+        epoll_ctl(G.epfd, EPOLL_CTL_DEL, sfd, NULL);
+        close(sfd);
+    }
+    errno = saved;
+    return -1;
+}
+
 int libxl__reaper_ensure_Glocked(libxl_ctx *ctx)
 {
     pthread_attr_t attr;
@@ -389,10 +532,12 @@ int libxl__reaper_ensure_Glocked(libxl_ctx *ctx)
 
     if (G.reaper_running)
         return 0;
-    if (G.epfd < 0 && G.have_pidfd) {
+    if (G.epfd < 0) {
         G.epfd = epoll_create1(EPOLL_CLOEXEC);
         if (G.epfd < 0)
             LOGE(ctx, WARN, "epoll_create1; children will be checked by pid");
+        else if (make_wait_set_Glocked())
+            LOGE(ctx, WARN, "the reaper's epoll set; it will use sigtimedwait");
     }
     libxl__sigchld_install_Glocked(ctx);
 

@@ -7,7 +7,12 @@
  *  - When the reaper starts, the library's handler is installed, chaining
  *    whatever handler was there before.  It only ever runs in a thread that
  *    has SIGCHLD unblocked (M1 asks that none has), and forwards the signal
- *    to the reaper, which takes it with sigtimedwait.
+ *    to whoever has the reaper's role (G.fwd_efd).
+ *  - Everywhere else SIGCHLD is blocked, so it stays pending until taken
+ *    from G.sfd, a signalfd, as sigwait would take it: by the reaper, or
+ *    by a waiting thread that has the reaper's role (threads/leader.c).
+ *    Taking it runs the handler that was installed before the library's,
+ *    as the kernel would have (libxl__sigchld_take).
  *  - The reaper's timed sweep checks that the handler is still in place,
  *    and puts it back if SIG_IGN was set behind the library's back.
  *  - The application's threads that have SIGCHLD unblocked are named in a
@@ -20,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/signalfd.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -58,23 +64,36 @@ static void chain_prev_handler(int sig, siginfo_t *si, void *uc)
 /* Marks a SIGCHLD that the library's handler forwarded to the reaper. */
 #define FORWARD_MAGIC 0x786c6368 /* "xlch" */
 
+/* The thread taking SIGCHLD now (libxl__sigchld_take), which may run an
+ * application handler that calls ours in turn: ours must not forward then. */
+static pid_t taker_tid;
+
 /*
  * Runs only in a thread that has SIGCHLD unblocked (one older than the
  * first ctx, or one that unblocked it: M1).  Chains the handler that was
- * there before, then forwards the signal to the reaper, which has it
- * blocked and takes it in sigtimedwait.  Async-signal-safe: one system
- * call.  The forward is queued with a marker, so the reaper can tell it
- * from a poke and from the kernel's own SIGCHLD.
+ * there before, then forwards the signal to whoever has the reaper's role:
+ * an eventfd in the set it sleeps on.  Async-signal-safe: one system call.
+ * Without that set (it could not be made), the forward goes to the reaper
+ * thread, queued with a marker, so that it can tell it from a poke and
+ * from the kernel's own SIGCHLD.
  */
 static void sigchld_handler(int sig, siginfo_t *si, void *uc)
 {
     int saved = errno;
     pid_t tid = __atomic_load_n(&G.reaper_tid, __ATOMIC_RELAXED);
+    pid_t self = (pid_t)syscall(__NR_gettid);
+    int efd = __atomic_load_n(&G.fwd_efd, __ATOMIC_RELAXED);
 
     chain_prev_handler(sig, si, uc);
-    /* Not from the reaper itself: there it is called by an application
-     * handler installed after ours, which the reaper has just run. */
-    if (tid > 0 && tid != (pid_t)syscall(__NR_gettid)) {
+    /* Not from the thread taking SIGCHLD: there it is called by an
+     * application handler installed after ours, which that thread runs. */
+    if (self == __atomic_load_n(&taker_tid, __ATOMIC_RELAXED))
+        tid = 0;
+    if (tid > 0 && efd >= 0) {
+        uint64_t one = 1;
+        ssize_t r = write(efd, &one, sizeof one); /* EAGAIN: already set */
+        (void)r;
+    } else if (tid > 0 && tid != self) {
         siginfo_t fwd;
         memset(&fwd, 0, sizeof fwd);
         fwd.si_signo = SIGCHLD;
@@ -213,6 +232,8 @@ void libxl__sigchld_install_Glocked(libxl_ctx *ctx)
 {
     struct sigaction sa, cur;
 
+    LIBXL__ATOMIC_VAR(taker_tid);
+
     sigaction(SIGCHLD, NULL, &cur);
     if (handler_is_ours(&cur))
         return; /* also in a fork child: the handler is inherited */
@@ -237,9 +258,18 @@ void libxl__sigchld_install_Glocked(libxl_ctx *ctx)
 void libxl__reaper_poke(void)
 {
     pid_t tid = __atomic_load_n(&G.reaper_tid, __ATOMIC_RELAXED);
+    int efd = __atomic_load_n(&G.poke_efd, __ATOMIC_RELAXED);
+    uint64_t one = 1;
 
-    if (tid > 0)
+    if (tid <= 0)
+        return;
+    if (efd < 0) {
         syscall(__NR_tgkill, G.self, tid, SIGCHLD);
+    } else {
+        /* An eventfd of ours: only EAGAIN (already readable) can fail. */
+        ssize_t r = write(efd, &one, sizeof one);
+        (void)r;
+    }
 }
 
 /*
@@ -271,13 +301,15 @@ static void warn_replaced_Glocked(void)
 void libxl__sigchld_sweep_checks(unsigned collected)
 {
     struct sigaction cur, fixed;
-    bool ours;
+    bool ours, lost;
 
     pthread_mutex_lock(&G.lock);
-    if (G.n_watched == 0 && !G.reap_all && !collected) {
-        /* Not reaping (owner_mainloop only): SIGCHLD is not ours.  A sweep
-         * that has just collected the last children (typically the ones
-         * lost to SIG_IGN) was reaping: it must still look, or the reaper
+    lost = G.lost_since_sweep;
+    G.lost_since_sweep = false;
+    if (G.n_watched == 0 && !G.reap_all && !collected && !lost) {
+        /* Not reaping (owner_mainloop only): SIGCHLD is not ours.  A pass
+         * that has just found the last children lost (typically to
+         * SIG_IGN) was reaping: the sweep must still look, or the reaper
          * goes idle with SIG_IGN in place and the next children are lost
          * too. */
         pthread_mutex_unlock(&G.lock);
@@ -304,19 +336,26 @@ void libxl__sigchld_sweep_checks(unsigned collected)
         libxl__sigchld_warn_unblocked();
 }
 
-/* The reaper took a SIGCHLD in sigtimedwait: a poke, a signal forwarded by
- * the library's handler (which has chained), or the kernel's own, for
- * which the application's earlier handler is run as the kernel would have
- * run it. */
-void libxl__sigchld_taken(const siginfo_t *si)
+/* The reaper is to put its handler back (a ctx_alloc found SIG_IGN).  Only
+ * the reaper thread calls this, on each wakeup. */
+void libxl__sigchld_reinstall_if_asked(void)
 {
-    struct sigaction cur;
-
     if (__atomic_exchange_n(&G.sigchld_reinstall, false, __ATOMIC_ACQ_REL)) {
         pthread_mutex_lock(&G.lock);
         libxl__sigchld_install_Glocked(LIST_FIRST(&G.ctxs));
         pthread_mutex_unlock(&G.lock);
     }
+}
+
+/* A SIGCHLD was taken: a poke or a signal forwarded by the library's
+ * handler (which has chained), or the kernel's own, for which the
+ * application's earlier handler is run as the kernel would have run it.
+ * by_reaper: the caller is the reaper thread, the only writer of
+ * prev_action once it runs; anyone else reads it under G.lock. */
+static void taken(const siginfo_t *si, bool by_reaper)
+{
+    struct sigaction cur, prev;
+
     if (si->si_pid == G.self &&
         (si->si_code == SI_TKILL || si->si_code == SI_QUEUE)) {
         if (si->si_code == SI_QUEUE && si->si_value.sival_int == FORWARD_MAGIC)
@@ -325,14 +364,20 @@ void libxl__sigchld_taken(const siginfo_t *si)
     }
     sigaction(SIGCHLD, NULL, &cur);
     if (handler_is_ours(&cur)) {
-        /* Written before the reaper started, or by this thread since. */
-        run_handler(&prev_action, SIGCHLD, (siginfo_t *)si, NULL);
+        if (by_reaper) {
+            prev = prev_action;
+        } else {
+            pthread_mutex_lock(&G.lock);
+            prev = prev_action;
+            pthread_mutex_unlock(&G.lock);
+        }
+        run_handler(&prev, SIGCHLD, (siginfo_t *)si, NULL);
         return;
     }
     /* A handler installed after the library's: SIGCHLD is blocked in
      * every thread but the reaper, so the kernel would never run it.  The
      * reaper does, as it runs the one installed before (if it calls ours
-     * in turn, ours does not forward from the reaper's own thread). */
+     * in turn, ours does not forward from the taking thread). */
     if (!(cur.sa_flags & SA_SIGINFO) &&
         (cur.sa_handler == SIG_DFL || cur.sa_handler == SIG_IGN))
         return;
@@ -340,4 +385,62 @@ void libxl__sigchld_taken(const siginfo_t *si)
     pthread_mutex_lock(&G.lock);
     warn_replaced_Glocked();
     pthread_mutex_unlock(&G.lock);
+}
+
+/* The reaper took a SIGCHLD in sigtimedwait (without G.sfd only). */
+void libxl__sigchld_taken(const siginfo_t *si)
+{
+    libxl__sigchld_reinstall_if_asked();
+    taken(si, true);
+}
+
+/* signalfd's record as the siginfo_t a handler expects. */
+static void siginfo_of_signalfd(siginfo_t *si,
+                                const struct signalfd_siginfo *f)
+{
+    memset(si, 0, sizeof *si);
+    si->si_signo = (int)f->ssi_signo;
+    si->si_errno = f->ssi_errno;
+    si->si_code = f->ssi_code;
+    si->si_pid = (pid_t)f->ssi_pid;
+    si->si_uid = (uid_t)f->ssi_uid;
+    if (f->ssi_code == SI_QUEUE) {
+        si->si_value.sival_int = f->ssi_int;
+    } else {
+        si->si_status = f->ssi_status;
+        si->si_utime = (clock_t)f->ssi_utime;
+        si->si_stime = (clock_t)f->ssi_stime;
+    }
+}
+
+/*
+ * Takes every SIGCHLD pending for the process (and for the calling
+ * thread) from G.sfd, and the forwards of the library's handler from
+ * G.fwd_efd.  Returns how many it took: 0 means the wakeup was for
+ * something else (a pidfd).  Called by whoever has the reaper's role.
+ */
+unsigned libxl__sigchld_take(bool by_reaper)
+{
+    struct signalfd_siginfo fs[8];
+    unsigned n = 0;
+    uint64_t v;
+    ssize_t r;
+    int i;
+
+    __atomic_store_n(&taker_tid, (pid_t)syscall(__NR_gettid),
+                     __ATOMIC_RELAXED);
+    while ((r = read(G.sfd, fs, sizeof fs)) > 0) {
+        for (i = 0; i < (int)((size_t)r / sizeof fs[0]); i++) {
+            siginfo_t si;
+            siginfo_of_signalfd(&si, &fs[i]);
+            taken(&si, by_reaper);
+            n++;
+        }
+    }
+    __atomic_store_n(&taker_tid, 0, __ATOMIC_RELAXED);
+    if (read(G.fwd_efd, &v, sizeof v) == sizeof v) {
+        libxl__sigchld_warn_unblocked();
+        n++;
+    }
+    return n;
 }

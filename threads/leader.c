@@ -1,0 +1,118 @@
+/*
+ * leader.c - the reaper's role, lent to a thread that waits (E2).
+ *
+ * The reaper thread costs each status a hop between threads: the kernel
+ * wakes the reaper, which collects and wakes the consumer, often on the
+ * other CPU (whose mm then takes TLB-shootdown IPIs at every fork).  While
+ * an application thread sleeps in a libxl call anyway, it can sleep on
+ * what the reaper sleeps on instead, and collect itself: it leads.
+ *
+ *  - What the reaper sleeps on is one epoll set, G.epfd: the signalfd of
+ *    SIGCHLD, the children's pidfds and the handler's forwarding eventfd.
+ *    The reaper reaches it through its own set, G.outer_epfd.
+ *  - A thread about to sleep on a ctx (src/loop.c) takes the role if
+ *    nobody asleep has it: G.epfd leaves the reaper's set (one epoll_ctl)
+ *    and the thread polls it beside its own wakeup eventfd.  The reaper,
+ *    still asleep, is no longer woken for SIGCHLD; only pokes and its 1 s
+ *    sweep wake it.
+ *  - On waking, the leader first runs the pass the reaper would have run
+ *    (for every ctx, if G.epfd was ready), then does its own work.  It
+ *    keeps the role through that work only if nobody else can be waiting
+ *    for a status: no other thread asleep in a libxl call, no ctx whose
+ *    wakeup fd an application polls.  Otherwise it gives the role back:
+ *    G.epfd goes back into the reaper's set, and if a SIGCHLD came
+ *    meanwhile that wakes the reaper; if not, nobody is woken.
+ *  - A role kept by a busy leader is never a wall: the next thread to
+ *    sleep takes it over (a callback that makes a synchronous call, or
+ *    another thread), beforepoll and the osevent hooks take it back for
+ *    the reaper, and so does the reaper's sweep, so a callback that runs
+ *    for long delays other statuses by at most that 1 s (M2).
+ *  - The role ends with the call it was taken in (libxl__lead_end), also
+ *    when that call is cancelled (E5).
+ *  - Exactly once holds whoever collects: a pass runs under G.lock, and a
+ *    collected child leaves the pid table (threads/children.c).
+ */
+#include "internal.h"
+
+#include <assert.h>
+
+#include <sys/epoll.h>
+
+int libxl__lead_begin(const void *owner)
+{
+    int fd = -1;
+
+    if (!__atomic_load_n(&G.reaper_running, __ATOMIC_ACQUIRE))
+        return -1;
+    pthread_mutex_lock(&G.lock);
+    if (G.outer_epfd < 0) {
+        /* no wait set: the reaper uses sigtimedwait */
+    } else if (G.leading) {
+        /* Kept by a leader busy with its work (maybe this thread, in a
+         * callback): this sleeper takes it over. */
+        if (G.lead_busy || G.lead_owner == owner) {
+            G.lead_owner = owner;
+            __atomic_store_n(&G.lead_busy, false, __ATOMIC_RELAXED);
+            fd = G.epfd;
+        }
+    } else if (epoll_ctl(G.outer_epfd, EPOLL_CTL_DEL, G.epfd, NULL) == 0) {
+        G.leading = true;
+        G.lead_owner = owner;
+        fd = G.epfd;
+    }
+    pthread_mutex_unlock(&G.lock);
+    return fd;
+}
+
+void libxl__lead_woke(const void *owner, bool ready)
+{
+    bool keep;
+
+    if (ready)
+        libxl__reaper_collect();
+    pthread_mutex_lock(&G.lock);
+    if (G.leading && G.lead_owner == owner) {
+        keep = __atomic_load_n(&G.nfollowers, __ATOMIC_RELAXED) == 0 &&
+               G.n_wake_users == 0;
+        if (keep)
+            __atomic_store_n(&G.lead_busy, true, __ATOMIC_RELAXED);
+        else
+            libxl__reaper_wait_set_back_Glocked();
+    }
+    pthread_mutex_unlock(&G.lock);
+}
+
+void libxl__lead_end(const void *owner)
+{
+    pthread_mutex_lock(&G.lock);
+    if (G.leading && G.lead_owner == owner)
+        libxl__reaper_wait_set_back_Glocked();
+    pthread_mutex_unlock(&G.lock);
+}
+
+void libxl__lead_wake_fd_used(void)
+{
+    pthread_mutex_lock(&G.lock);
+    G.n_wake_users++;
+    pthread_mutex_unlock(&G.lock);
+    libxl__lead_reclaim();
+}
+
+void libxl__lead_wake_fd_unused(void)
+{
+    pthread_mutex_lock(&G.lock);
+    assert(G.n_wake_users > 0);
+    if (G.n_wake_users > 0)
+        G.n_wake_users--;
+    pthread_mutex_unlock(&G.lock);
+}
+
+void libxl__lead_reclaim(void)
+{
+    if (!__atomic_load_n(&G.lead_busy, __ATOMIC_RELAXED))
+        return;
+    pthread_mutex_lock(&G.lock);
+    if (G.leading && G.lead_busy)
+        libxl__reaper_wait_set_back_Glocked();
+    pthread_mutex_unlock(&G.lock);
+}
