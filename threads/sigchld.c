@@ -141,12 +141,12 @@ void libxl__sigchld_warn_unblocked(void)
     unblocked_threads u = {.used = 0};
     libxl_ctx *ctx;
 
-    if (warned)
+    /* Called by whoever takes SIGCHLD: the reaper, or a leader. */
+    if (__atomic_load_n(&warned, __ATOMIC_RELAXED))
         return;
     libxl__each_task_file("status", note_if_unblocked, &u);
-    if (!u.used)
+    if (!u.used || __atomic_exchange_n(&warned, true, __ATOMIC_RELAXED))
         return;
-    warned = true;
     pthread_mutex_lock(&G.lock);
     ctx = LIST_FIRST(&G.ctxs);
     LOG(ctx, WARN,
