@@ -4,7 +4,7 @@ TEST_HARNESS = tests/harness.c tests/harness.h
 TEST_LDADD = libxlchild.la $(CUNIT_LIBS) $(PTHREAD_LIBS)
 TEST_CFLAGS = $(AM_CFLAGS) $(CUNIT_CFLAGS)
 check_PROGRAMS += tests/test_ctx tests/test_events tests/test_run tests/test_reaper \
-	tests/test_reliability tests/test_spawn
+	tests/test_reliability tests/test_spawn tests/test_leader
 tests_test_ctx_SOURCES = tests/test_ctx.c $(TEST_HARNESS)
 tests_test_events_SOURCES = tests/test_events.c $(TEST_HARNESS)
 tests_test_run_SOURCES = tests/test_run.c $(TEST_HARNESS)
@@ -12,6 +12,9 @@ tests_test_reaper_SOURCES = tests/test_reaper.c $(TEST_HARNESS)
 tests_test_reliability_SOURCES = tests/test_reliability.c $(TEST_HARNESS)
 tests_test_reliability_CFLAGS = $(TEST_CFLAGS)
 tests_test_reliability_LDADD = $(TEST_LDADD)
+tests_test_leader_SOURCES = tests/test_leader.c $(TEST_HARNESS)
+tests_test_leader_CFLAGS = $(TEST_CFLAGS)
+tests_test_leader_LDADD = $(TEST_LDADD)
 tests_test_spawn_SOURCES = tests/test_spawn.c $(TEST_HARNESS)
 tests_test_spawn_CFLAGS = $(TEST_CFLAGS)
 tests_test_spawn_LDADD = $(TEST_LDADD)
@@ -24,7 +27,7 @@ tests_test_events_LDADD = $(TEST_LDADD)
 tests_test_run_LDADD = $(TEST_LDADD)
 tests_test_reaper_LDADD = $(TEST_LDADD)
 TESTS += tests/test_ctx tests/test_events tests/test_run tests/test_reaper \
-	tests/test_reliability tests/test_spawn \
+	tests/test_reliability tests/test_spawn tests/test_leader \
 	tests/check-exports.sh tests/check-nodelete.sh
 endif
 EXTRA_DIST += tests/check-exports.sh tests/check-nodelete.sh

@@ -35,6 +35,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -102,6 +103,8 @@ static void *reaper_main(void *arg)
     struct timespec due; /* the next sweep (CLOCK_MONOTONIC) */
 
     (void)arg;
+    /* Named, so that ps -L, top -H and perf show which thread it is. */
+    prctl(PR_SET_NAME, "xlchild-reaper", 0, 0, 0);
     __atomic_store_n(&G.reaper_tid, (pid_t)syscall(__NR_gettid),
                      __ATOMIC_RELEASE);
     libxl__sigchld_warn_unblocked();

@@ -1,0 +1,380 @@
+/*
+ * test_leader.c - E2's leader/follower hand-off: a thread that waits in a
+ * libxl call collects statuses itself instead of the reaper thread, and
+ * the reaper takes SIGCHLD again whenever no such thread can.
+ *
+ * What must hold, and what each case shows with real children:
+ *  - while a thread waits, the reaper stays asleep: its wakeups do not
+ *    grow with the children it would have collected;
+ *  - a waiter cancelled while it leads (E5) gives the role back: a status
+ *    pending then still reaches the ctx's wakeup fd without any thread in
+ *    the library;
+ *  - a leader that runs a long callback never holds up other threads: a
+ *    thread that sleeps in a synchronous run takes the role over, and a
+ *    ctx driven by a poll loop is served by the reaper;
+ *  - a process forked while another thread leads starts afresh.
+ */
+#define _GNU_SOURCE
+#include "harness.h"
+
+#include <dirent.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static char *argv_true[] = {"/bin/true", NULL};
+
+/* ------------------------------------------------------------------ */
+/* Helpers                                                             */
+
+/* The reaper thread's tid (it names itself), or 0. */
+static pid_t reaper_tid(void)
+{
+    DIR *d = opendir("/proc/self/task");
+    struct dirent *e;
+    pid_t tid = 0;
+
+    XLT_ASSERT(d != NULL);
+    while (!tid && (e = readdir(d))) {
+        char path[320], comm[32] = "";
+        FILE *f;
+
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof path, "/proc/self/task/%s/comm", e->d_name);
+        if (!(f = fopen(path, "re")))
+            continue;
+        if (fgets(comm, sizeof comm, f) && !strcmp(comm, "xlchild-reaper\n"))
+            tid = (pid_t)atoi(e->d_name);
+        fclose(f);
+    }
+    closedir(d);
+    return tid;
+}
+
+/* How many times thread tid went to sleep (voluntary context switches). */
+static long sleeps_of(pid_t tid)
+{
+    char path[64], line[256];
+    long v = -1;
+    FILE *f;
+
+    snprintf(path, sizeof path, "/proc/self/task/%d/status", (int)tid);
+    f = fopen(path, "re");
+    XLT_ASSERT(f != NULL);
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "voluntary_ctxt_switches: %ld", &v) == 1)
+            break;
+    fclose(f);
+    XLT_ASSERT(v >= 0);
+    return v;
+}
+
+static void run_true(libxl_ctx *ctx)
+{
+    libxl_childproc_args a = xlt_args(argv_true);
+    libxl_childproc_result r;
+
+    XLT_ASSERT_RC(xlt_childproc_run(ctx, &a, &r, NULL), 0);
+    XLT_ASSERT_EXITED(r.status, 0);
+}
+
+static void set_selective(libxl_ctx *ctx)
+{
+    libxl_childproc_hooks h;
+
+    memset(&h, 0, sizeof h);
+    h.chldowner = libxl_sigchld_owner_libxl_always_selective_reap;
+    libxl_childproc_setmode(ctx, &h, NULL);
+}
+
+/* ------------------------------------------------------------------ */
+/* The reaper stays asleep while a thread waits                        */
+
+#define QUIET_RUNS 200
+
+/* 200 synchronous runs of /bin/true, one at a time: each status is
+ * collected by the thread waiting for it.  The reaper sleeps through them:
+ * it wakes for its 1 s sweep and the odd poke, never once per child (as
+ * it did when it collected every status itself). */
+static void reaper_sleeps_through(int selective)
+{
+    libxl_ctx *ctx = xlt_ctx_new(NULL);
+    long before, after;
+    pid_t tid;
+    int i;
+
+    if (selective)
+        set_selective(ctx);
+    run_true(ctx); /* the reaper runs */
+    tid = reaper_tid();
+    XLT_ASSERT_MSG(tid > 0, "no thread named xlchild-reaper");
+    before = sleeps_of(tid);
+    for (i = 0; i < QUIET_RUNS; i++)
+        run_true(ctx);
+    after = sleeps_of(tid);
+    XLT_ASSERT_MSG(after - before < QUIET_RUNS / 4,
+                   "the reaper woke %ld times for %d children that a"
+                   " waiting thread collected",
+                   after - before, QUIET_RUNS);
+    XLT_ASSERT_RC(libxl_ctx_free(ctx), 0);
+}
+
+XLT_TEST(test_E2_reaper_sleeps_while_a_thread_waits_default, 120)
+{
+    reaper_sleeps_through(0);
+}
+
+XLT_TEST(test_E2_reaper_sleeps_while_a_thread_waits_selective, 120)
+{
+    reaper_sleeps_through(1);
+}
+
+/* ------------------------------------------------------------------ */
+/* A leader cancelled (E5)                                             */
+
+static libxl_ctx *cx_ctx;
+static volatile int cx_inside;
+
+static void *cx_waiter(void *arg)
+{
+    libxl_event *ev = NULL;
+
+    (void)arg;
+    cx_inside = 1;
+    pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, NULL);
+    libxl_event_wait(cx_ctx, &ev, LIBXL_EVENTMASK_ALL, NULL, NULL);
+    return NULL; /* not reached: cancelled */
+}
+
+/* The only thread inside the library waits for a gated child (it leads)
+ * and is cancelled; then the child exits with no thread in the library.
+ * The role went back to the reaper: the status is collected and the ctx's
+ * wakeup fd becomes readable (O1), then event_check takes the event. */
+XLT_TEST(test_E5_cancelled_leader_gives_the_reaper_its_role_back, 60)
+{
+    libxl_childproc_result r;
+    struct pollfd fds[8];
+    struct timeval now;
+    libxl_event *ev = NULL;
+    pthread_t th;
+    void *ret;
+    int gate, nfds = 8, timeout = -1, rc;
+
+    cx_ctx = xlt_ctx_new(NULL);
+    xlt_start_gated(cx_ctx, 5, &gate, &r);
+    gettimeofday(&now, NULL);
+    XLT_ASSERT_RC(libxl_osevent_beforepoll(cx_ctx, &nfds, fds, &timeout, now),
+                  0);
+    XLT_ASSERT(pthread_create(&th, NULL, cx_waiter, NULL) == 0);
+    while (!cx_inside)
+        xlt_sleep_ms(1);
+    xlt_sleep_ms(200); /* asleep in event_wait by now */
+    XLT_ASSERT(pthread_cancel(th) == 0);
+    XLT_ASSERT(pthread_join(th, &ret) == 0);
+    XLT_ASSERT(ret == PTHREAD_CANCELED);
+
+    close(gate); /* the child exits now */
+    fds[0].revents = 0;
+    rc = poll(fds, 1, 20000);
+    XLT_ASSERT_MSG(rc == 1 && (fds[0].revents & POLLIN),
+                   "the wakeup fd never became readable (poll: %d)", rc);
+    XLT_ASSERT_RC(xlt_event_check(cx_ctx, &ev, LIBXL_EVENTMASK_ALL, NULL,
+                                  NULL),
+                  0);
+    XLT_ASSERT_EQ(ev->for_user, 5);
+    XLT_ASSERT_RC(ev->u.operation_complete.rc, 0);
+    XLT_ASSERT_EXITED(r.status, 0);
+    libxl_event_free(cx_ctx, ev);
+    XLT_ASSERT_RC(libxl_ctx_free(cx_ctx), 0);
+}
+
+/* ------------------------------------------------------------------ */
+/* A leader busy in a long callback holds nobody up                    */
+
+/* Children that another thread waits for in turn, while the leader is
+ * busy (a bound that only catches a hang: the reaper's sweep would take
+ * the role back within 1 s if nothing else did). */
+#define BUSY_RUNS 25
+
+static libxl_ctx *bl_ctx;
+static volatile int bl_done, bl_in_callback;
+
+static void bl_callback(libxl_ctx *ctx, int rc, void *user)
+{
+    int64_t t0 = xlt_now_ms();
+
+    (void)ctx;
+    (void)rc;
+    (void)user;
+    bl_in_callback = 1;
+    while (!__atomic_load_n(&bl_done, __ATOMIC_ACQUIRE)) {
+        XLT_ASSERT_MSG(xlt_now_ms() - t0 < 15000,
+                       "the other thread's %d runs did not finish while a"
+                       " callback ran",
+                       BUSY_RUNS);
+        xlt_sleep_ms(2);
+    }
+}
+
+/* Thread A sleeps in event_wait on ctx 1 (it leads), wakes for a run's
+ * status and runs its callback, which returns only once the other side is
+ * done. */
+static void *bl_waiter_thread(void *arg)
+{
+    libxl_event *ev = NULL;
+
+    (void)arg;
+    XLT_ASSERT_RC(libxl_event_wait(bl_ctx, &ev, LIBXL_EVENTMASK_ALL,
+                                   NULL, NULL),
+                  ERROR_INVAL); /* let go by ctx_free at the end */
+    return NULL;
+}
+
+XLT_TEST(test_E2_busy_leader_holds_up_no_synchronous_run, 120)
+{
+    libxl_ctx *other = xlt_ctx_new(NULL);
+    libxl_childproc_args a = xlt_args(argv_true);
+    libxl_asyncop_how how;
+    libxl_childproc_result r;
+    pthread_t th;
+    int i;
+
+    bl_ctx = xlt_ctx_new(NULL);
+    run_true(other); /* the reaper runs */
+    XLT_ASSERT(pthread_create(&th, NULL, bl_waiter_thread, NULL) == 0);
+    xlt_sleep_ms(100);
+    memset(&how, 0, sizeof how);
+    how.callback = bl_callback;
+    XLT_ASSERT_RC(xlt_childproc_run(bl_ctx, &a, &r, &how), 0);
+    while (!bl_in_callback)
+        xlt_sleep_ms(1);
+    /* Thread A is in bl_callback now, maybe keeping the role. */
+    for (i = 0; i < BUSY_RUNS; i++)
+        run_true(other);
+    __atomic_store_n(&bl_done, 1, __ATOMIC_RELEASE);
+    XLT_ASSERT_RC(libxl_ctx_free(bl_ctx), 0);
+    pthread_join(th, NULL);
+    XLT_ASSERT_RC(libxl_ctx_free(other), 0);
+}
+
+/* The same, with the other ctx driven by a poll loop on its wakeup fd
+ * (beforepoll/afterpoll), where no thread of it is inside the library
+ * while it waits: the reaper must collect for it. */
+XLT_TEST(test_E2_busy_leader_holds_up_no_poll_loop, 120)
+{
+    libxl_ctx *other = xlt_ctx_new(NULL);
+    libxl_childproc_args a = xlt_args(argv_true);
+    libxl_asyncop_how how;
+    libxl_childproc_result r;
+    pthread_t th;
+    int i;
+
+    bl_ctx = xlt_ctx_new(NULL);
+    run_true(other);
+    XLT_ASSERT(pthread_create(&th, NULL, bl_waiter_thread, NULL) == 0);
+    xlt_sleep_ms(100);
+    memset(&how, 0, sizeof how);
+    how.callback = bl_callback;
+    XLT_ASSERT_RC(xlt_childproc_run(bl_ctx, &a, &r, &how), 0);
+    while (!bl_in_callback)
+        xlt_sleep_ms(1);
+    for (i = 0; i < BUSY_RUNS; i++) {
+        libxl_childproc_result rr;
+        libxl_event *ev = NULL;
+
+        xlt_start_event_run(other, argv_true, 100 + i, &rr);
+        for (;;) {
+            struct pollfd fds[8];
+            struct timeval now;
+            int nfds = 8, timeout = -1;
+
+            gettimeofday(&now, NULL);
+            XLT_ASSERT_RC(libxl_osevent_beforepoll(other, &nfds, fds,
+                                                   &timeout, now),
+                          0);
+            XLT_ASSERT(poll(fds, (nfds_t)nfds, 20000) > 0);
+            gettimeofday(&now, NULL);
+            libxl_osevent_afterpoll(other, nfds, fds, now);
+            if (xlt_event_check(other, &ev, LIBXL_EVENTMASK_ALL, NULL,
+                                NULL) == 0)
+                break;
+        }
+        XLT_ASSERT_EQ(ev->for_user, (uint64_t)(100 + i));
+        XLT_ASSERT_RC(ev->u.operation_complete.rc, 0);
+        libxl_event_free(other, ev);
+    }
+    __atomic_store_n(&bl_done, 1, __ATOMIC_RELEASE);
+    XLT_ASSERT_RC(libxl_ctx_free(bl_ctx), 0);
+    pthread_join(th, NULL);
+    XLT_ASSERT_RC(libxl_ctx_free(other), 0);
+}
+
+/* ------------------------------------------------------------------ */
+/* fork while a thread leads                                           */
+
+static libxl_ctx *fk_ctx;
+
+static void *fk_waiter(void *arg)
+{
+    libxl_event *ev = NULL;
+
+    (void)arg;
+    XLT_ASSERT_RC(libxl_event_wait(fk_ctx, &ev, LIBXL_EVENTMASK_ALL, NULL,
+                                   NULL),
+                  ERROR_INVAL); /* let go by ctx_free */
+    return NULL;
+}
+
+/* F1: the fork child has no leader (that thread is the parent's): a new
+ * ctx there runs children, whose statuses its own reaper or its own
+ * waiting thread collects; the parent's leader is unaffected. */
+XLT_TEST(test_F1_fork_while_a_thread_leads, 60)
+{
+    pthread_t th;
+    pid_t pid;
+    int st;
+
+    fk_ctx = xlt_ctx_new(NULL);
+    run_true(fk_ctx);
+    XLT_ASSERT(pthread_create(&th, NULL, fk_waiter, NULL) == 0);
+    xlt_sleep_ms(200); /* it leads now */
+    pid = fork();
+    XLT_ASSERT(pid >= 0);
+    if (pid == 0) {
+        libxl_ctx *c = NULL;
+        libxl_childproc_args a = xlt_args(argv_true);
+        libxl_childproc_result r;
+        int i;
+
+        if (libxl_ctx_alloc(&c, LIBXL_VERSION, 0, NULL))
+            _exit(3);
+        for (i = 0; i < 20; i++)
+            if (libxl_childproc_run(c, &a, &r, NULL) || r.status != 0)
+                _exit(4);
+        _exit(libxl_ctx_free(c) ? 5 : 0);
+    }
+    XLT_ASSERT(waitpid(pid, &st, 0) == pid);
+    XLT_ASSERT_EXITED(st, 0);
+    run_true(fk_ctx); /* the parent's ctx still runs children */
+    XLT_ASSERT_RC(libxl_ctx_free(fk_ctx), 0);
+    pthread_join(th, NULL);
+}
+
+int main(void)
+{
+    static const xlt_case cases[] = {
+        XLT_CASE(test_E2_reaper_sleeps_while_a_thread_waits_default),
+        XLT_CASE(test_E2_reaper_sleeps_while_a_thread_waits_selective),
+        XLT_CASE(test_E5_cancelled_leader_gives_the_reaper_its_role_back),
+        XLT_CASE(test_E2_busy_leader_holds_up_no_synchronous_run),
+        XLT_CASE(test_E2_busy_leader_holds_up_no_poll_loop),
+        XLT_CASE(test_F1_fork_while_a_thread_leads),
+    };
+    return xlt_main("leader", cases, sizeof cases / sizeof cases[0]);
+}
