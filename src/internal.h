@@ -327,11 +327,11 @@ struct libxl__ctx {
 
     /* S5's pipes (src/capture.c) */
     LIST_HEAD(, libxl__capture) captures;
-    int ncapture_fds;      /* open parent ends among them */
-    libxl__waiter *poller; /* the waiter asleep in poll() on them */
+    int ncapture_fds;         /* open parent ends among them */
+    libxl__waiter *poller;    /* the waiter asleep in poll() on them */
     libxl__waiter *collector; /* a leader collecting for the ctx, which
                                  needs no wakeup for what it collects */
-    int poll_efd;          /* wakes the poller; -1 until first needed */
+    int poll_efd;             /* wakes the poller; -1 until first needed */
 
     /* G.lock */
     LIST_ENTRY(libxl__ctx) g_entry; /* G.ctxs */
@@ -382,16 +382,16 @@ typedef struct {
      * with sigtimedwait, and nobody leads (they could not be made). */
     int epfd;
     int outer_epfd;
-    int sfd;      /* signalfd of SIGCHLD */
-    int fwd_efd;  /* written by the library's SIGCHLD handler */
-    int poke_efd; /* libxl__reaper_poke */
-    bool leading;     /* an application thread has the reaper's role */
+    int sfd;                /* signalfd of SIGCHLD */
+    int fwd_efd;            /* written by the library's SIGCHLD handler */
+    int poke_efd;           /* libxl__reaper_poke */
+    bool leading;           /* an application thread has the reaper's role */
     const void *lead_owner; /* its waiter */
-    bool lead_busy;   /* it kept the role while it works (atomic) */
-    int nfollowers;   /* threads asleep in libxl calls without the role:
-                         a leader that keeps the role would leave them
-                         waiting (atomic) */
-    int n_wake_users; /* ctxs whose wakeup fd the application polls */
+    bool lead_busy;         /* it kept the role while it works (atomic) */
+    int nfollowers;         /* threads asleep in libxl calls without the role:
+                               a leader that keeps the role would leave them
+                               waiting (atomic) */
+    int n_wake_users;       /* ctxs whose wakeup fd the application polls */
     bool reaper_untimed;    /* asleep with no sweep timeout */
     bool sigchld_reinstall; /* atomic: the reaper is to put its SIGCHLD
                                handler back (threads/sigchld.c) */
@@ -457,8 +457,10 @@ static inline int libxl__waitid(idtype_t type, id_t id, siginfo_t *si,
  *   the work loop    src/loop.c (event_wait, synchronous waits)
  *   ctx parts        src/spawn.c, src/env.c, src/ao.c, src/capture.c,
  *                    src/event.c, src/timeout.c, src/osreg.c, src/enter.c
- *   off the caller's threads/reaper.c -> threads/children.c ->
- *   thread           threads/sigchld.c, threads/process.c
+ *   off the caller's threads/leader.c (the reaper's role, lent to a
+ *   thread           waiting thread) -> threads/reaper.c ->
+ *                    threads/children.c -> threads/sigchld.c,
+ *                    threads/process.c
  *   the inbox        src/inbox.c -> src/waiter.c: where collected
  *                    statuses arrive, and who is woken for them
  *   logging          src/log.c, src/error.c

@@ -252,8 +252,7 @@ void libxl__waiter_sleep_locked(libxl_ctx *ctx, libxl__waiter *w,
     w->following = w->lead_fd < 0;
     if (w->following)
         __atomic_add_fetch(&G.nfollowers, 1, __ATOMIC_RELAXED);
-    if (pollfds && (ctx->ncapture_fds > 0 || w->lead_fd >= 0) &&
-        !ctx->poller)
+    if (pollfds && (ctx->ncapture_fds > 0 || w->lead_fd >= 0) && !ctx->poller)
         poll_sleep_locked(ctx, w, pollfds, timed ? earliest : NULL);
     else if (timed)
         pthread_cond_timedwait(&w->cond, &ctx->lock, earliest);

@@ -499,8 +499,7 @@ static int make_wait_set_Glocked(void)
         (outer = epoll_create1(EPOLL_CLOEXEC)) < 0 ||
         epoll_add(G.epfd, sfd, TAG_SIGNALS) ||
         epoll_add(G.epfd, fwd, TAG_SIGNALS) ||
-        epoll_add(outer, poke, TAG_POKE) ||
-        epoll_add(outer, G.epfd, TAG_INNER))
+        epoll_add(outer, poke, TAG_POKE) || epoll_add(outer, G.epfd, TAG_INNER))
         goto fail;
     G.sfd = sfd;
     __atomic_store_n(&G.fwd_efd, fwd, __ATOMIC_RELAXED);

@@ -395,8 +395,7 @@ void libxl__sigchld_taken(const siginfo_t *si)
 }
 
 /* signalfd's record as the siginfo_t a handler expects. */
-static void siginfo_of_signalfd(siginfo_t *si,
-                                const struct signalfd_siginfo *f)
+static void siginfo_of_signalfd(siginfo_t *si, const struct signalfd_siginfo *f)
 {
     memset(si, 0, sizeof *si);
     si->si_signo = (int)f->ssi_signo;
@@ -427,8 +426,7 @@ unsigned libxl__sigchld_take(bool by_reaper)
     ssize_t r;
     int i;
 
-    __atomic_store_n(&taker_tid, (pid_t)syscall(__NR_gettid),
-                     __ATOMIC_RELAXED);
+    __atomic_store_n(&taker_tid, (pid_t)syscall(__NR_gettid), __ATOMIC_RELAXED);
     while ((r = read(G.sfd, fs, sizeof fs)) > 0) {
         for (i = 0; i < (int)((size_t)r / sizeof fs[0]); i++) {
             siginfo_t si;
