@@ -160,6 +160,7 @@ static int ctx_free(libxl_ctx *ctx)
 
     if (ctx->wake_used)
         libxl__lead_wake_fd_unused();
+    libxl__lead_end(ctx); /* a poll loop of ctx's may have led */
     close(ctx->wake_fd);
     if (ctx->poll_efd >= 0)
         close(ctx->poll_efd);

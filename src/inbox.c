@@ -38,12 +38,11 @@ void libxl__ctx_kick_locked(libxl_ctx *ctx)
 {
     libxl__waiter *w, *tk = NULL;
 
-    libxl__wake_fd_arm_locked(ctx);
-    /* A leader collecting (src/loop.c) does the work it hands in itself. */
-    if (ctx->collector && !ctx->collector->woken) {
-        ctx->collector->woken = true;
+    /* A thread collecting for ctx (a leader: src/loop.c, src/osevent.c)
+     * does the work it hands in itself, and settles the wakeup fd after. */
+    if (ctx->collecting)
         return;
-    }
+    libxl__wake_fd_arm_locked(ctx);
     /* One idle waiter, preferably not the one watching the clock (it would
      * have to hand that role on before it works). */
     TAILQ_FOREACH(w, &ctx->waiters, entry) {

@@ -329,8 +329,9 @@ struct libxl__ctx {
     LIST_HEAD(, libxl__capture) captures;
     int ncapture_fds;         /* open parent ends among them */
     libxl__waiter *poller;    /* the waiter asleep in poll() on them */
-    libxl__waiter *collector; /* a leader collecting for the ctx, which
-                                 needs no wakeup for what it collects */
+    int collecting; /* threads inside a call on the ctx that collect as
+                       the reaper would, then do the ctx's work: what
+                       they hand in needs no wakeup (threads/leader.c) */
     int poll_efd;             /* wakes the poller; -1 until first needed */
 
     /* G.lock */
@@ -593,9 +594,13 @@ void libxl__reaper_wait_set_back_Glocked(void);
 /* ------------------------------------------------------------------ */
 /* threads/leader.c: the reaper's role lent to a waiting thread (E2)   */
 
-/* owner (a waiter) is about to sleep: takes the role if nobody asleep has
- * it; returns the fd to poll (G.epfd), or -1.  A ctx lock may be held. */
-int libxl__lead_begin(const void *owner);
+/* owner (a waiter, or a ctx whose poll loop calls beforepoll) is about to
+ * sleep: takes the role if nobody asleep has it; returns the fd to poll
+ * (G.epfd), or -1.  stealable: another sleeper or the reaper's sweep may
+ * take it over at any time.  A ctx lock may be held. */
+int libxl__lead_begin(const void *owner, bool stealable);
+/* afterpoll: whether G.epfd is among fds, readable. */
+bool libxl__lead_fd_ready(int nfds, const struct pollfd *fds);
 /* owner woke: collects if ready (G.epfd was readable), then keeps the role
  * through its work or gives it back.  No lock held. */
 void libxl__lead_woke(const void *owner, bool ready);

@@ -141,14 +141,14 @@ static void cancelled(void *arg)
  * sleeps with the reaper's role (E2, threads/leader.c): on waking it
  * collects as the reaper would, for every ctx.  For its own ctx that saves
  * the reaper's wakeup and the hop between threads; the statuses it
- * collects need no wakeup (ctx->collector).
+ * collects need no wakeup (ctx->collecting).
  */
 static void sleep_locked(libxl_ctx *ctx, libxl__waiter *w)
 {
     bool cancellable = libxl__cancel_sleep_begin();
 
     if (ctx->mode != libxl_sigchld_owner_mainloop && !ctx->poller) {
-        w->lead_fd = libxl__lead_begin(w);
+        w->lead_fd = libxl__lead_begin(w, false);
         w->leads |= w->lead_fd >= 0;
     } else if (w->leads) {
         /* It cannot poll here, so it must not keep the role asleep. */
@@ -163,12 +163,11 @@ static void sleep_locked(libxl_ctx *ctx, libxl__waiter *w)
     if (w->lead_fd < 0)
         return;
     w->lead_fd = -1;
-    if (w->lead_ready)
-        ctx->collector = w;
+    ctx->collecting += w->lead_ready;
     CTX_UNLOCK(ctx);
     libxl__lead_woke(w, w->lead_ready);
     CTX_LOCK(ctx);
-    ctx->collector = NULL;
+    ctx->collecting -= w->lead_ready;
 }
 
 int libxl__ao_wait_locked(libxl_ctx *ctx, libxl__ao *ao)

@@ -90,7 +90,7 @@ LIBXL_EXPORT int libxl_osevent_beforepoll(libxl_ctx *ctx, int *nfds_io,
                                           struct pollfd *fds, int *timeout_upd,
                                           struct timeval now)
 {
-    int needed = 1, rc = 0, ms;
+    int needed = 1, rc = 0, ms, lead_fd;
 
     (void)now; /* deadlines are kept on CLOCK_MONOTONIC */
     if (!nfds_io || !timeout_upd || (!fds && *nfds_io > 0)) {
@@ -115,6 +115,16 @@ LIBXL_EXPORT int libxl_osevent_beforepoll(libxl_ctx *ctx, int *nfds_io,
         fds[0].fd = ctx->wake_fd;
         fds[0].events = POLLIN;
         fds[0].revents = 0;
+        /* Where there is room (it is never asked for), the loop sleeps on
+         * the reaper's wait set too, and afterpoll collects (E2,
+         * threads/leader.c). */
+        if (*nfds_io > needed && ctx->mode != libxl_sigchld_owner_mainloop &&
+            (lead_fd = libxl__lead_begin(ctx, true)) >= 0) {
+            fds[needed].fd = lead_fd;
+            fds[needed].events = POLLIN;
+            fds[needed].revents = 0;
+            needed++;
+        }
     }
     *nfds_io = needed;
     ms = libxl__timeouts_next_ms_locked(ctx);
@@ -129,13 +139,20 @@ LIBXL_EXPORT void libxl_osevent_afterpoll(libxl_ctx *ctx, int nfds,
                                           const struct pollfd *fds,
                                           struct timeval now)
 {
-    (void)nfds;
-    (void)fds;
+    bool ready = libxl__lead_fd_ready(nfds, fds);
+
     (void)now;
     if (libxl__ctx_enter(ctx, __func__))
         return;
     /* Stale or partial revents are harmless: process what is queued. */
     CTX_LOCK(ctx);
+    if (ready) { /* the reaper's wait set, handed out by beforepoll */
+        ctx->collecting++;
+        CTX_UNLOCK(ctx);
+        libxl__reaper_collect();
+        CTX_LOCK(ctx);
+        ctx->collecting--;
+    }
     libxl__ctx_process_locked(ctx, true);
     CTX_UNLOCK(ctx);
     libxl__ctx_leave(ctx);

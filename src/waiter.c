@@ -166,6 +166,8 @@ static void poll_sleep_locked(libxl_ctx *ctx, libxl__waiter *w,
     w->poll_fd = -1;
     ctx->poller = NULL;
     w->lead_ready = lead && fds[1].revents;
+    if (w->lead_ready)
+        w->woken = true; /* for work: someone else watches the clock */
     if (fds[0].revents && read(ctx->poll_efd, &v, sizeof v) < 0 &&
         errno != EAGAIN)
         LOGE(ctx, WARN, "read(poll eventfd)");

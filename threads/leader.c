@@ -29,6 +29,12 @@
  *    for long delays other statuses by at most that 1 s (M2).
  *  - The role ends with the call it was taken in (libxl__lead_end), also
  *    when that call is cancelled (E5).
+ *  - A ctx driven by the application's poll loop (beforepoll/afterpoll,
+ *    src/osevent.c) leads the same way: beforepoll hands out G.epfd beside
+ *    the wakeup fd when the role is free, and afterpoll collects if it was
+ *    readable.  Such a role is always up for taking over (the loop may
+ *    stop polling at any time): by a thread that sleeps in a libxl call,
+ *    and by the reaper's sweep.
  *  - Exactly once holds whoever collects: a pass runs under G.lock, and a
  *    collected child leaves the pid table (threads/children.c).
  */
@@ -36,9 +42,10 @@
 
 #include <assert.h>
 
+#include <poll.h>
 #include <sys/epoll.h>
 
-int libxl__lead_begin(const void *owner)
+int libxl__lead_begin(const void *owner, bool stealable)
 {
     int fd = -1;
 
@@ -52,12 +59,13 @@ int libxl__lead_begin(const void *owner)
          * callback): this sleeper takes it over. */
         if (G.lead_busy || G.lead_owner == owner) {
             G.lead_owner = owner;
-            __atomic_store_n(&G.lead_busy, false, __ATOMIC_RELAXED);
+            __atomic_store_n(&G.lead_busy, stealable, __ATOMIC_RELAXED);
             fd = G.epfd;
         }
     } else if (epoll_ctl(G.outer_epfd, EPOLL_CTL_DEL, G.epfd, NULL) == 0) {
         G.leading = true;
         G.lead_owner = owner;
+        __atomic_store_n(&G.lead_busy, stealable, __ATOMIC_RELAXED);
         fd = G.epfd;
     }
     pthread_mutex_unlock(&G.lock);
@@ -80,6 +88,19 @@ void libxl__lead_woke(const void *owner, bool ready)
             libxl__reaper_wait_set_back_Glocked();
     }
     pthread_mutex_unlock(&G.lock);
+}
+
+bool libxl__lead_fd_ready(int nfds, const struct pollfd *fds)
+{
+    int i, epfd;
+
+    if (!__atomic_load_n(&G.reaper_running, __ATOMIC_ACQUIRE) || !fds)
+        return false;
+    epfd = G.epfd; /* set before the reaper ran; the acquire orders it */
+    for (i = 0; i < nfds; i++)
+        if (fds[i].fd == epfd && epfd >= 0 && fds[i].revents)
+            return true;
+    return false;
 }
 
 void libxl__lead_end(const void *owner)
