@@ -360,6 +360,11 @@ static int run_entered(libxl_ctx *ctx, const libxl_childproc_args *args,
     TAILQ_INSERT_TAIL(&ctx->aos, ao, entry);
     CTX_UNLOCK(ctx);
 
+    /* A synchronous run takes the reaper's role before its child can exit
+     * (E2, threads/leader.c): the wait below collects its status, not the
+     * reaper. */
+    if (sync && st.mode != libxl_sigchld_owner_mainloop)
+        libxl__lead_take_busy(ao, NULL);
     /* Spawning can take a while (a big parent with a fork_replacement):
      * other threads keep using the ctx meanwhile.  An asynchronous ao may
      * be complete and freed when this returns. */

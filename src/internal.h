@@ -327,12 +327,12 @@ struct libxl__ctx {
 
     /* S5's pipes (src/capture.c) */
     LIST_HEAD(, libxl__capture) captures;
-    int ncapture_fds;         /* open parent ends among them */
-    libxl__waiter *poller;    /* the waiter asleep in poll() on them */
-    int collecting; /* threads inside a call on the ctx that collect as
-                       the reaper would, then do the ctx's work: what
-                       they hand in needs no wakeup (threads/leader.c) */
-    int poll_efd;             /* wakes the poller; -1 until first needed */
+    int ncapture_fds;      /* open parent ends among them */
+    libxl__waiter *poller; /* the waiter asleep in poll() on them */
+    int collecting;        /* threads inside a call on the ctx that collect as
+                              the reaper would, then do the ctx's work: what
+                              they hand in needs no wakeup (threads/leader.c) */
+    int poll_efd;          /* wakes the poller; -1 until first needed */
 
     /* G.lock */
     LIST_ENTRY(libxl__ctx) g_entry; /* G.ctxs */
@@ -385,6 +385,7 @@ typedef struct {
     int outer_epfd;
     int sfd;                /* signalfd of SIGCHLD */
     int fwd_efd;            /* written by the library's SIGCHLD handler */
+    bool forwarded;         /* and then this (atomic) */
     int poke_efd;           /* libxl__reaper_poke */
     bool leading;           /* an application thread has the reaper's role */
     const void *lead_owner; /* its waiter */
@@ -471,6 +472,8 @@ static inline int libxl__waitid(idtype_t type, id_t id, siginfo_t *si,
 /* threads/process.c: G, fork safety                                   */
 
 void libxl__global_init(void); /* once; from ctx_alloc */
+/* In a fork child: closes the parent's reaper fds it inherited. */
+void libxl__inherited_close_Glocked(void);
 /* Our own fork paths, in the child; generation: G.generation just before
  * the fork. */
 void libxl__child_after_fork(unsigned generation);
@@ -599,6 +602,11 @@ void libxl__reaper_wait_set_back_Glocked(void);
  * (G.epfd), or -1.  stealable: another sleeper or the reaper's sweep may
  * take it over at any time.  A ctx lock may be held. */
 int libxl__lead_begin(const void *owner, bool stealable);
+/* owner (a waiter) enters its wait loop: takes the role, as if it had
+ * woken from a sleep with it and kept it, if it is free and nobody else
+ * can be waiting for a status, or if from (non-NULL) has it.  Returns
+ * whether it took it.  A ctx lock may be held. */
+bool libxl__lead_take_busy(const void *owner, const void *from);
 /* afterpoll: whether G.epfd is among fds, readable. */
 bool libxl__lead_fd_ready(int nfds, const struct pollfd *fds);
 /* owner woke: collects if ready (G.epfd was readable), then keeps the role

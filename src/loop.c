@@ -179,6 +179,10 @@ int libxl__ao_wait_locked(libxl_ctx *ctx, libxl__ao *ao)
     w.sync_ao = ao;
     ao->waiter = &w;
     libxl__frame_waits(&w, ao);
+    /* The role, if the synchronous run took it before it started the
+     * child (src/childproc.c), passes to this waiter. */
+    if (ctx->mode != libxl_sigchld_owner_mainloop)
+        w.leads = libxl__lead_take_busy(&w, ao);
     for (;;) {
         libxl__ctx_process_locked(ctx, true);
         if (ao->complete) {
@@ -243,6 +247,8 @@ static int event_wait_entered(libxl_ctx *ctx, libxl_event **event_r,
     w.pred_user = user;
     libxl__frame_waits(&w, NULL);
     CTX_LOCK(ctx);
+    if (ctx->mode != libxl_sigchld_owner_mainloop)
+        w.leads = libxl__lead_take_busy(&w, NULL);
     for (;;) {
         libxl__ctx_process_locked(ctx, true);
         ev = libxl__event_take_locked(ctx, typemask, pred, user);

@@ -22,6 +22,10 @@
  *    wakeup fd an application polls.  Otherwise it gives the role back:
  *    G.epfd goes back into the reaper's set, and if a SIGCHLD came
  *    meanwhile that wakes the reaper; if not, nobody is woken.
+ *  - On the same terms a thread takes the role as it enters its wait
+ *    (libxl__lead_take_busy), before it has slept: one that always finds
+ *    work queued (callbacks that start the next child) would otherwise
+ *    never sleep, and the reaper would collect everything for it.
  *  - A role kept by a busy leader is never a wall: the next thread to
  *    sleep takes it over (a callback that makes a synchronous call, or
  *    another thread), beforepoll and the osevent hooks take it back for
@@ -72,6 +76,36 @@ int libxl__lead_begin(const void *owner, bool stealable)
     return fd;
 }
 
+/* Nobody can be waiting for a status that a leader would collect late:
+ * no thread asleep in a libxl call without the role, no ctx whose wakeup
+ * fd the application polls.  G.lock held. */
+static bool may_keep_Glocked(void)
+{
+    return __atomic_load_n(&G.nfollowers, __ATOMIC_RELAXED) == 0 &&
+           G.n_wake_users == 0;
+}
+
+bool libxl__lead_take_busy(const void *owner, const void *from)
+{
+    bool took = false;
+
+    if (!__atomic_load_n(&G.reaper_running, __ATOMIC_ACQUIRE))
+        return false;
+    pthread_mutex_lock(&G.lock);
+    if (G.leading && from && G.lead_owner == from) {
+        G.lead_owner = owner; /* handed on within one call */
+        took = true;
+    } else if (G.outer_epfd >= 0 && !G.leading && may_keep_Glocked() &&
+               epoll_ctl(G.outer_epfd, EPOLL_CTL_DEL, G.epfd, NULL) == 0) {
+        G.leading = true;
+        G.lead_owner = owner;
+        __atomic_store_n(&G.lead_busy, true, __ATOMIC_RELAXED);
+        took = true;
+    }
+    pthread_mutex_unlock(&G.lock);
+    return took;
+}
+
 void libxl__lead_woke(const void *owner, bool ready)
 {
     bool keep;
@@ -80,8 +114,7 @@ void libxl__lead_woke(const void *owner, bool ready)
         libxl__reaper_collect();
     pthread_mutex_lock(&G.lock);
     if (G.leading && G.lead_owner == owner) {
-        keep = __atomic_load_n(&G.nfollowers, __ATOMIC_RELAXED) == 0 &&
-               G.n_wake_users == 0;
+        keep = may_keep_Glocked();
         if (keep)
             __atomic_store_n(&G.lead_busy, true, __ATOMIC_RELAXED);
         else

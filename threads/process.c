@@ -98,6 +98,7 @@ static void global_init_once(void)
     LIBXL__ATOMIC_VAR(G.reaper_tid);
     LIBXL__ATOMIC_VAR(G.fwd_efd);
     LIBXL__ATOMIC_VAR(G.poke_efd);
+    LIBXL__ATOMIC_VAR(G.forwarded);
     LIBXL__ATOMIC_VAR(G.lead_busy);
     LIBXL__ATOMIC_VAR(G.nfollowers);
     LIBXL__ATOMIC_VAR(G.sigchld_reinstall);
@@ -138,11 +139,30 @@ static void mutex_reset_in_child(pthread_mutex_t *m)
     pthread_mutex_init(m, NULL);
 }
 
-static void close_in_child(int *fd)
+/* The parent's reaper fds, as a fork child inherits them: closed once the
+ * child uses the library (libxl__inherited_close_Glocked, when its own
+ * reaper starts) or calls libxl_postfork_child_noexec, not in every fork
+ * child: one that execs (they are close-on-exec) or exits soon would pay
+ * five system calls for nothing.  Nothing here touches them: epoll sets
+ * are shared with the parent, the others would only mislead. */
+static int inherited[16];
+static int ninherited;
+
+static void stash_in_child(int *fd)
 {
-    if (*fd >= 0)
-        close(*fd);
+    if (*fd >= 0) {
+        if (ninherited < (int)(sizeof inherited / sizeof inherited[0]))
+            inherited[ninherited++] = *fd;
+        else
+            close(*fd);
+    }
     *fd = -1;
+}
+
+void libxl__inherited_close_Glocked(void)
+{
+    while (ninherited > 0)
+        close(inherited[--ninherited]);
 }
 
 /* Runs in the child of every fork, with only the forking thread alive.
@@ -177,16 +197,15 @@ static void global_reset_in_child(void)
     __atomic_store_n(&G.reaper_running, false, __ATOMIC_RELAXED);
     G.reaper_tid = 0;
     G.sigchld_reinstall = false; /* the next reaper installs anyway */
-    /* The reaper's fds: epoll sets are shared with the parent, never to be
-     * touched here; the others would only mislead. */
-    close_in_child(&G.epfd);
-    close_in_child(&G.outer_epfd);
-    close_in_child(&G.sfd);
-    close_in_child(&G.fwd_efd);
-    close_in_child(&G.poke_efd);
+    stash_in_child(&G.epfd);
+    stash_in_child(&G.outer_epfd);
+    stash_in_child(&G.sfd);
+    stash_in_child(&G.fwd_efd);
+    stash_in_child(&G.poke_efd);
     G.leading = false; /* the leader was a thread of the parent */
     G.lead_owner = NULL;
     G.lead_busy = false;
+    G.forwarded = false;
     G.nfollowers = 0;
     G.n_wake_users = 0; /* the stale ctxs never count */
 }
@@ -246,6 +265,9 @@ LIBXL_EXPORT void libxl_postfork_child_noexec(libxl_ctx *ctx)
     libxl_ctx *c;
 
     (void)ctx; /* any stale ctx will do: all of them are handled */
+    pthread_mutex_lock(&G.lock);
+    libxl__inherited_close_Glocked();
+    pthread_mutex_unlock(&G.lock);
     /* The list was whole at the fork (atfork_prepare held G.ctxs_lock).
      * As in libxl, memory is not reclaimed; nor are the pidfds of the
      * parent's children (close-on-exec, and only reachable through lists

@@ -124,7 +124,10 @@ static void *reaper_main(void *arg)
          * found by nothing else). */
         pthread_mutex_lock(&G.lock);
         idle_sweeps = timed_out && G.n_watched == 0 ? idle_sweeps + 1 : 0;
-        untimed = G.reaper_untimed = G.n_watched == 0 && idle_sweeps > 0;
+        /* Timed while a thread has the role: its sweep is what takes a
+         * role kept by a busy thread back (threads/leader.c). */
+        untimed = G.reaper_untimed =
+            G.n_watched == 0 && idle_sweeps > 0 && !G.leading;
         pthread_mutex_unlock(&G.lock);
         ts = sweep_wait(&due);
         woken = G.outer_epfd >= 0 ? wait_for_sigchld(untimed ? NULL : &ts)
@@ -534,6 +537,7 @@ int libxl__reaper_ensure_Glocked(libxl_ctx *ctx)
 
     if (G.reaper_running)
         return 0;
+    libxl__inherited_close_Glocked(); /* a fork child's, of its parent */
     if (G.epfd < 0) {
         G.epfd = epoll_create1(EPOLL_CLOEXEC);
         if (G.epfd < 0)

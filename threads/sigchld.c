@@ -65,8 +65,9 @@ static void chain_prev_handler(int sig, siginfo_t *si, void *uc)
 #define FORWARD_MAGIC 0x786c6368 /* "xlch" */
 
 /* The thread taking SIGCHLD now (libxl__sigchld_take), which may run an
- * application handler that calls ours in turn: ours must not forward then. */
-static pid_t taker_tid;
+ * application handler that calls ours in turn: ours must not forward then.
+ * 0: none (no thread is 0 in glibc: pthread_self is an address). */
+static pthread_t taker;
 
 /*
  * Runs only in a thread that has SIGCHLD unblocked (one older than the
@@ -81,19 +82,22 @@ static void sigchld_handler(int sig, siginfo_t *si, void *uc)
 {
     int saved = errno;
     pid_t tid = __atomic_load_n(&G.reaper_tid, __ATOMIC_RELAXED);
-    pid_t self = (pid_t)syscall(__NR_gettid);
     int efd = __atomic_load_n(&G.fwd_efd, __ATOMIC_RELAXED);
 
     chain_prev_handler(sig, si, uc);
     /* Not from the thread taking SIGCHLD: there it is called by an
      * application handler installed after ours, which that thread runs. */
-    if (self == __atomic_load_n(&taker_tid, __ATOMIC_RELAXED))
+    if (pthread_equal(pthread_self(),
+                      __atomic_load_n(&taker, __ATOMIC_RELAXED)))
         tid = 0;
     if (tid > 0 && efd >= 0) {
         uint64_t one = 1;
         ssize_t r = write(efd, &one, sizeof one); /* EAGAIN: already set */
         (void)r;
-    } else if (tid > 0 && tid != self) {
+        /* After the write: whoever sees the flag finds the eventfd set
+         * (libxl__sigchld_take). */
+        __atomic_store_n(&G.forwarded, true, __ATOMIC_RELEASE);
+    } else if (tid > 0 && tid != (pid_t)syscall(__NR_gettid)) {
         siginfo_t fwd;
         memset(&fwd, 0, sizeof fwd);
         fwd.si_signo = SIGCHLD;
@@ -232,7 +236,7 @@ void libxl__sigchld_install_Glocked(libxl_ctx *ctx)
 {
     struct sigaction sa, cur;
 
-    LIBXL__ATOMIC_VAR(taker_tid);
+    LIBXL__ATOMIC_VAR(taker);
 
     sigaction(SIGCHLD, NULL, &cur);
     if (handler_is_ours(&cur))
@@ -426,17 +430,23 @@ unsigned libxl__sigchld_take(bool by_reaper)
     ssize_t r;
     int i;
 
-    __atomic_store_n(&taker_tid, (pid_t)syscall(__NR_gettid), __ATOMIC_RELAXED);
-    while ((r = read(G.sfd, fs, sizeof fs)) > 0) {
-        for (i = 0; i < (int)((size_t)r / sizeof fs[0]); i++) {
+    __atomic_store_n(&taker, pthread_self(), __ATOMIC_RELAXED);
+    do { /* one read, unless the buffer came back full */
+        r = read(G.sfd, fs, sizeof fs);
+        for (i = 0; r > 0 && i < (int)((size_t)r / sizeof fs[0]); i++) {
             siginfo_t si;
             siginfo_of_signalfd(&si, &fs[i]);
             taken(&si, by_reaper);
             n++;
         }
-    }
-    __atomic_store_n(&taker_tid, 0, __ATOMIC_RELAXED);
-    if (read(G.fwd_efd, &v, sizeof v) == sizeof v) {
+    } while (r == (ssize_t)sizeof fs);
+    __atomic_store_n(&taker, 0, __ATOMIC_RELAXED);
+    /* The eventfd is read only when the handler said it wrote it: a
+     * system call less on every pass.  (Between its write and its flag,
+     * the eventfd keeps the set ready, so that a taker may be woken again
+     * at once: for as long as a signal handler takes to do two stores.) */
+    if (__atomic_exchange_n(&G.forwarded, false, __ATOMIC_ACQ_REL) &&
+        read(G.fwd_efd, &v, sizeof v) == sizeof v) {
         libxl__sigchld_warn_unblocked();
         n++;
     }
