@@ -351,7 +351,8 @@ typedef struct {
     pthread_rwlock_t spawn_lock;
 
     unsigned generation; /* bumped in every fork child */
-    pid_t self;          /* getpid(), refreshed after fork */
+    pid_t self;          /* getpid(), 0 in a fork child until asked for
+                            (libxl__self; atomic) */
 
     LIST_HEAD(, libxl__ctx) ctxs;
     int n_always, n_selective; /* ctxs in M5, M6 */
@@ -417,6 +418,18 @@ extern libxl__global libxl__G;
  * library's back: no wait status is -1 (WIFEXITED, WIFSIGNALED and
  * WIFSTOPPED are all false for it). */
 #define LIBXL__STATUS_LOST (-1)
+
+/* This process's pid.  Async-signal-safe. */
+static inline pid_t libxl__self(void)
+{
+    pid_t p = __atomic_load_n(&G.self, __ATOMIC_RELAXED);
+
+    if (!p) {
+        p = getpid();
+        __atomic_store_n(&G.self, p, __ATOMIC_RELAXED);
+    }
+    return p;
+}
 
 static inline void libxl__now(struct timespec *ts)
 {

@@ -106,6 +106,7 @@ static void global_init_once(void)
     LIBXL__ATOMIC_VAR(G.nofile_checks);
     spawn_lock_init();
     G.self = getpid();
+    LIBXL__ATOMIC_VAR(G.self);
     G.next_id = 1;
     LIST_INIT(&G.ctxs);
     LIST_INIT(&G.nopidfd);
@@ -178,7 +179,8 @@ static void global_reset_in_child(void)
         spawn_lock_init();
     }
     G.generation++;
-    G.self = getpid();
+    G.self = 0; /* libxl__self() asks when needed: a system call less per
+                   fork child, most of which never need it */
     LIST_INIT(&G.ctxs);
     LIST_INIT(&G.nopidfd);
     STAILQ_INIT(&G.pending);

@@ -102,11 +102,11 @@ static void sigchld_handler(int sig, siginfo_t *si, void *uc)
         memset(&fwd, 0, sizeof fwd);
         fwd.si_signo = SIGCHLD;
         fwd.si_code = SI_QUEUE;
-        fwd.si_pid = G.self;
+        fwd.si_pid = libxl__self();
         fwd.si_uid = getuid();
         fwd.si_value.sival_int = FORWARD_MAGIC;
-        if (syscall(__NR_rt_tgsigqueueinfo, G.self, tid, SIGCHLD, &fwd))
-            syscall(__NR_tgkill, G.self, tid, SIGCHLD);
+        if (syscall(__NR_rt_tgsigqueueinfo, libxl__self(), tid, SIGCHLD, &fwd))
+            syscall(__NR_tgkill, libxl__self(), tid, SIGCHLD);
     }
     errno = saved;
 }
@@ -268,7 +268,7 @@ void libxl__reaper_poke(void)
     if (tid <= 0)
         return;
     if (efd < 0) {
-        syscall(__NR_tgkill, G.self, tid, SIGCHLD);
+        syscall(__NR_tgkill, libxl__self(), tid, SIGCHLD);
     } else {
         /* An eventfd of ours: only EAGAIN (already readable) can fail. */
         ssize_t r = write(efd, &one, sizeof one);
@@ -360,7 +360,7 @@ static void taken(const siginfo_t *si, bool by_reaper)
 {
     struct sigaction cur, prev;
 
-    if (si->si_pid == G.self &&
+    if (si->si_pid == libxl__self() &&
         (si->si_code == SI_TKILL || si->si_code == SI_QUEUE)) {
         if (si->si_code == SI_QUEUE && si->si_value.sival_int == FORWARD_MAGIC)
             libxl__sigchld_warn_unblocked();
