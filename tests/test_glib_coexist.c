@@ -9,9 +9,9 @@
  * opens a pidfd for the child (pidfd_open) and polls it in the main
  * context, then collects the status with waitid(P_PIDFD, ...): it installs
  * no SIGCHLD handler, so it works although SIGCHLD is blocked in every
- * thread (M1) and taken by the library's reaper with sigtimedwait.  A GLib
- * that watches children through a SIGCHLD handler instead (older
- * releases, or a kernel without pidfd_open) depends on that handler
+ * thread (M1) and taken by the library's reaper (or a thread in its
+ * place).  A GLib that watches children through a SIGCHLD handler instead
+ * (older releases, or a kernel without pidfd_open) depends on that handler
  * running: with SIGCHLD blocked everywhere it runs only when the reaper
  * chains it, which it does for a handler installed before the library's
  * own, not for one installed after (that one replaces the library's and is
