@@ -386,7 +386,6 @@ typedef struct {
     int outer_epfd;
     int sfd;                /* signalfd of SIGCHLD */
     int fwd_efd;            /* written by the library's SIGCHLD handler */
-    bool forwarded;         /* and then this (atomic) */
     int poke_efd;           /* libxl__reaper_poke */
     bool leading;           /* an application thread has the reaper's role */
     const void *lead_owner; /* its waiter */
@@ -614,7 +613,13 @@ void libxl__reaper_wait_set_back_Glocked(void);
  * sleep: takes the role if nobody asleep has it; returns the fd to poll
  * (G.epfd), or -1.  stealable: another sleeper or the reaper's sweep may
  * take it over at any time.  A ctx lock may be held. */
-int libxl__lead_begin(const void *owner, bool stealable);
+int libxl__lead_begin(const void *owner, bool stealable, bool *following);
+/* *following (if not NULL): it did not get the role and is counted as a
+ * thread that sleeps without it, under G.lock, where a leader decides
+ * whether it may keep the role; libxl__lead_unfollow once awake.
+ * libxl__lead_follow counts one that sleeps without asking. */
+void libxl__lead_follow(void);
+void libxl__lead_unfollow(void);
 /* owner (a waiter) enters its wait loop: takes the role, as if it had
  * woken from a sleep with it and kept it, if it is free and nobody else
  * can be waiting for a status, or if from (non-NULL) has it.  Returns

@@ -111,6 +111,10 @@ static void ao_abandon_locked(libxl_ctx *ctx, libxl__ao *ao)
 static void frame_undo(libxl_ctx *ctx, libxl__waiter *w, libxl__ao *ao,
                        bool locked)
 {
+    if (w && w->following) { /* cancelled while it followed */
+        libxl__lead_unfollow();
+        w->following = false;
+    }
     if (w && w->leads) { /* cancelled while it may lead */
         w->lead_fd = -1;
         libxl__lead_end(w);
@@ -145,21 +149,34 @@ static void cancelled(void *arg)
  */
 static void sleep_locked(libxl_ctx *ctx, libxl__waiter *w)
 {
-    bool cancellable = libxl__cancel_sleep_begin();
+    bool cancellable;
 
-    if (ctx->mode != libxl_sigchld_owner_mainloop && !ctx->poller) {
-        w->lead_fd = libxl__lead_begin(w, false);
+    /* The role is taken (and given back) while cancellation is still
+     * disabled: that takes G.lock, and may log. */
+    if (ctx->mode == libxl_sigchld_owner_mainloop) {
+        /* its statuses come from the application */
+    } else if (!ctx->poller) {
+        w->lead_fd = libxl__lead_begin(w, false, &w->following);
         w->leads |= w->lead_fd >= 0;
-    } else if (w->leads) {
-        /* It cannot poll here, so it must not keep the role asleep. */
-        libxl__lead_end(w);
-        w->leads = false;
+    } else {
+        if (w->leads) {
+            /* It cannot poll here, so it must not keep the role asleep. */
+            libxl__lead_end(w);
+            w->leads = false;
+        }
+        libxl__lead_follow();
+        w->following = true;
     }
+    cancellable = libxl__cancel_sleep_begin();
     pthread_cleanup_push(cancelled, NULL);
     libxl__waiter_sleep_locked(ctx, w, libxl__capture_pollfds_locked,
                                libxl__timeouts_earliest_locked(ctx));
     pthread_cleanup_pop(0);
     libxl__cancel_sleep_end(cancellable);
+    if (w->following) {
+        libxl__lead_unfollow();
+        w->following = false;
+    }
     if (w->lead_fd < 0)
         return;
     w->lead_fd = -1;

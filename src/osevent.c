@@ -119,7 +119,7 @@ LIBXL_EXPORT int libxl_osevent_beforepoll(libxl_ctx *ctx, int *nfds_io,
          * the reaper's wait set too, and afterpoll collects (E2,
          * threads/leader.c). */
         if (*nfds_io > needed && ctx->mode != libxl_sigchld_owner_mainloop &&
-            (lead_fd = libxl__lead_begin(ctx, true)) >= 0) {
+            (lead_fd = libxl__lead_begin(ctx, true, NULL)) >= 0) {
             fds[needed].fd = lead_fd;
             fds[needed].events = POLLIN;
             fds[needed].revents = 0;

@@ -127,6 +127,7 @@ static void poll_sleep_locked(libxl_ctx *ctx, libxl__waiter *w,
     int lead = w->lead_fd >= 0, n = 1 + lead + pollfds(ctx, NULL, 0), ms = -1;
     uint64_t v;
 
+    w->lead_ready = false;
     if (ctx->poll_efd < 0) {
         ctx->poll_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         if (ctx->poll_efd < 0) {
@@ -165,18 +166,22 @@ static void poll_sleep_locked(libxl_ctx *ctx, libxl__waiter *w,
     CTX_LOCK(ctx);
     w->poll_fd = -1;
     ctx->poller = NULL;
+    /* Whoever woke w wrote the eventfd (before or after poll returned:
+     * ctx->lock orders it); drained now, it cannot wake the next poller
+     * for nothing. */
+    if (w->woken && read(ctx->poll_efd, &v, sizeof v) < 0 && errno != EAGAIN)
+        LOGE(ctx, WARN, "read(poll eventfd)");
     w->lead_ready = lead && fds[1].revents;
     if (w->lead_ready)
         w->woken = true; /* for work: someone else watches the clock */
-    if (fds[0].revents && read(ctx->poll_efd, &v, sizeof v) < 0 &&
-        errno != EAGAIN)
-        LOGE(ctx, WARN, "read(poll eventfd)");
     w->poll_fds = NULL;
     free(fds);
     return;
 
 fallback:
-    /* Poll the pipes every 10 ms rather than not at all. */
+    /* Poll the pipes every 10 ms rather than not at all; a leader collects
+     * as often (its role is not polled meanwhile). */
+    w->lead_ready = lead;
     {
         struct timespec t;
 
@@ -188,13 +193,6 @@ fallback:
         }
         pthread_cond_timedwait(&w->cond, &ctx->lock, &t);
     }
-}
-
-static void follow_end(libxl__waiter *w)
-{
-    if (w->following)
-        __atomic_sub_fetch(&G.nfollowers, 1, __ATOMIC_RELAXED);
-    w->following = false;
 }
 
 /* Asleep now, in its condition variable (not woken, not busy with work). */
@@ -249,18 +247,12 @@ void libxl__waiter_sleep_locked(libxl_ctx *ctx, libxl__waiter *w,
     if (!asleep(ctx->timekeeper))
         ctx->timekeeper = w;
     timed = ctx->timekeeper == w && earliest;
-    /* Without the reaper's role it waits for whoever has it: a leader must
-     * not keep the role through its work meanwhile (threads/leader.c). */
-    w->following = w->lead_fd < 0;
-    if (w->following)
-        __atomic_add_fetch(&G.nfollowers, 1, __ATOMIC_RELAXED);
     if (pollfds && (ctx->ncapture_fds > 0 || w->lead_fd >= 0) && !ctx->poller)
         poll_sleep_locked(ctx, w, pollfds, timed ? earliest : NULL);
     else if (timed)
         pthread_cond_timedwait(&w->cond, &ctx->lock, earliest);
     else
         pthread_cond_wait(&w->cond, &ctx->lock);
-    follow_end(w);
     TAILQ_REMOVE(&ctx->waiters, w, entry);
     w->in_wait = false;
     /* Woken, but not by its own clock: whatever it is woken for may take
@@ -294,7 +286,6 @@ bool libxl__waiter_cancelled_locked(libxl_ctx *ctx, libxl__waiter *w,
 {
     bool woken = w->woken;
 
-    follow_end(w);
     if (w->in_wait) {
         TAILQ_REMOVE(&ctx->waiters, w, entry);
         w->in_wait = false;

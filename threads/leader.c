@@ -49,12 +49,30 @@
 #include <poll.h>
 #include <sys/epoll.h>
 
-int libxl__lead_begin(const void *owner, bool stealable)
+/* G.epfd leaves the reaper's set: owner has the role.  The reaper sweeps
+ * while anyone has it (its sweep takes a kept role back): one idle in an
+ * untimed wait is poked into timed ones.  G.lock held. */
+static bool take_Glocked(const void *owner, bool busy)
+{
+    if (epoll_ctl(G.outer_epfd, EPOLL_CTL_DEL, G.epfd, NULL))
+        return false;
+    G.leading = true;
+    G.lead_owner = owner;
+    __atomic_store_n(&G.lead_busy, busy, __ATOMIC_RELAXED);
+    if (G.reaper_untimed)
+        libxl__reaper_poke();
+    return true;
+}
+
+int libxl__lead_begin(const void *owner, bool stealable, bool *following)
 {
     int fd = -1;
 
-    if (!__atomic_load_n(&G.reaper_running, __ATOMIC_ACQUIRE))
+    if (!__atomic_load_n(&G.reaper_running, __ATOMIC_ACQUIRE)) {
+        if (following)
+            *following = false; /* nobody reaps: none to wait for */
         return -1;
+    }
     pthread_mutex_lock(&G.lock);
     if (G.outer_epfd < 0) {
         /* no wait set: the reaper uses sigtimedwait */
@@ -66,14 +84,27 @@ int libxl__lead_begin(const void *owner, bool stealable)
             __atomic_store_n(&G.lead_busy, stealable, __ATOMIC_RELAXED);
             fd = G.epfd;
         }
-    } else if (epoll_ctl(G.outer_epfd, EPOLL_CTL_DEL, G.epfd, NULL) == 0) {
-        G.leading = true;
-        G.lead_owner = owner;
-        __atomic_store_n(&G.lead_busy, stealable, __ATOMIC_RELAXED);
+    } else if (take_Glocked(owner, stealable)) {
         fd = G.epfd;
     }
+    /* Counted under G.lock, where a leader decides whether to keep the
+     * role: it sees this follower, or this one saw it kept and took it. */
+    if (following && (*following = fd < 0))
+        __atomic_add_fetch(&G.nfollowers, 1, __ATOMIC_RELAXED);
     pthread_mutex_unlock(&G.lock);
     return fd;
+}
+
+void libxl__lead_follow(void)
+{
+    pthread_mutex_lock(&G.lock);
+    __atomic_add_fetch(&G.nfollowers, 1, __ATOMIC_RELAXED);
+    pthread_mutex_unlock(&G.lock);
+}
+
+void libxl__lead_unfollow(void)
+{
+    __atomic_sub_fetch(&G.nfollowers, 1, __ATOMIC_RELAXED);
 }
 
 /* Nobody can be waiting for a status that a leader would collect late:
@@ -95,12 +126,8 @@ bool libxl__lead_take_busy(const void *owner, const void *from)
     if (G.leading && from && G.lead_owner == from) {
         G.lead_owner = owner; /* handed on within one call */
         took = true;
-    } else if (G.outer_epfd >= 0 && !G.leading && may_keep_Glocked() &&
-               epoll_ctl(G.outer_epfd, EPOLL_CTL_DEL, G.epfd, NULL) == 0) {
-        G.leading = true;
-        G.lead_owner = owner;
-        __atomic_store_n(&G.lead_busy, true, __ATOMIC_RELAXED);
-        took = true;
+    } else if (G.outer_epfd >= 0 && !G.leading && may_keep_Glocked()) {
+        took = take_Glocked(owner, true);
     }
     pthread_mutex_unlock(&G.lock);
     return took;

@@ -98,7 +98,6 @@ static void global_init_once(void)
     LIBXL__ATOMIC_VAR(G.reaper_tid);
     LIBXL__ATOMIC_VAR(G.fwd_efd);
     LIBXL__ATOMIC_VAR(G.poke_efd);
-    LIBXL__ATOMIC_VAR(G.forwarded);
     LIBXL__ATOMIC_VAR(G.lead_busy);
     LIBXL__ATOMIC_VAR(G.nfollowers);
     LIBXL__ATOMIC_VAR(G.sigchld_reinstall);
@@ -207,7 +206,6 @@ static void global_reset_in_child(void)
     G.leading = false; /* the leader was a thread of the parent */
     G.lead_owner = NULL;
     G.lead_busy = false;
-    G.forwarded = false;
     G.nfollowers = 0;
     G.n_wake_users = 0; /* the stale ctxs never count */
 }

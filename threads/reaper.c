@@ -48,9 +48,10 @@ static struct timespec sweep_wait(const struct timespec *due);
 
 /* The tags of the reaper's own fds in its epoll sets (a child's tag has its
  * nonzero id in the high half). */
-#define TAG_SIGNALS 1 /* G.sfd, G.fwd_efd */
+#define TAG_SIGNALS 1 /* G.sfd */
 #define TAG_POKE 2
 #define TAG_INNER LIBXL__TAG_INNER
+#define TAG_FORWARD 4 /* G.fwd_efd */
 
 /*
  * Sleeps until SIGCHLD, a poke or the timeout (NULL: none), and takes what
@@ -168,7 +169,8 @@ typedef struct {
 } reap_all_state;
 
 static void reap_all_Glocked(reap_all_state *st);
-static void reap_ready_pidfds_Glocked(struct libxl__child_q *batch);
+static void reap_ready_pidfds_Glocked(struct libxl__child_q *batch,
+                                      bool *forwarded);
 static void reap_nopidfd_Glocked(struct libxl__child_q *batch);
 
 /* One pass: collects under G.lock, then hands the batch to the ctxs'
@@ -182,7 +184,7 @@ static unsigned reap_pass(bool sweep)
     reap_all_state st = {&batch, false, false};
     libxl__child *ch;
     unsigned n = 0;
-    bool all;
+    bool all, forwarded = false;
 
     all = __atomic_load_n(&G.reap_all, __ATOMIC_ACQUIRE);
     st.spawn_locked = all && sweep;
@@ -197,16 +199,23 @@ static unsigned reap_pass(bool sweep)
     all = G.reap_all;
     if (all)
         reap_all_Glocked(&st);
-    reap_ready_pidfds_Glocked(&batch);
+    reap_ready_pidfds_Glocked(&batch, &forwarded);
+    /* A forward just read may be for a child that exited after the
+     * waitpid(-1) loop: it looks once more. */
+    if (forwarded && all && !st.deferred)
+        reap_all_Glocked(&st);
     /* Without pidfds nothing says which child exited: check each one,
      * unless waitpid(-1) just collected whatever had exited. */
-    if (sweep || ((!all || st.deferred) && !LIST_EMPTY(&G.nopidfd)))
+    if (sweep || (forwarded && !all) ||
+        ((!all || st.deferred) && !LIST_EMPTY(&G.nopidfd)))
         reap_nopidfd_Glocked(&batch);
     STAILQ_CONCAT(&batch, &G.pending);
     if (STAILQ_EMPTY(&batch)) {
         pthread_mutex_unlock(&G.lock);
         if (st.spawn_locked)
             pthread_rwlock_unlock(&G.spawn_lock);
+        if (forwarded)
+            libxl__sigchld_warn_unblocked();
         return 0;
     }
     /* Counted while G.lock still says these ctxs are alive. */
@@ -219,6 +228,8 @@ static unsigned reap_pass(bool sweep)
         pthread_rwlock_unlock(&G.spawn_lock);
 
     libxl__inbox_deliver(&batch, true);
+    if (forwarded)
+        libxl__sigchld_warn_unblocked();
     return n;
 }
 
@@ -230,11 +241,16 @@ void libxl__reaper_wait_set_back_Glocked(void)
 
     assert(G.leading);
     ev.data.u64 = TAG_INNER;
-    if (epoll_ctl(G.outer_epfd, EPOLL_CTL_ADD, G.epfd, &ev))
-        /* ENOMEM: the reaper would sleep through SIGCHLD until its sweep.
-         * Unlikely for a set that was in before; say so if it happens. */
+    if (epoll_ctl(G.outer_epfd, EPOLL_CTL_ADD, G.epfd, &ev) &&
+        errno != EEXIST) {
+        /* ENOMEM, for a set that was in before: the role stays out, kept
+         * by nobody, for any sleeper to take and the sweep to try again. */
         LOGE(LIST_FIRST(&G.ctxs), ERROR,
              "epoll_ctl: giving the reaper its wait set back");
+        G.lead_owner = NULL;
+        __atomic_store_n(&G.lead_busy, true, __ATOMIC_RELAXED);
+        return;
+    }
     G.leading = false;
     G.lead_owner = NULL;
     __atomic_store_n(&G.lead_busy, false, __ATOMIC_RELAXED);
@@ -412,7 +428,10 @@ static void reap_all_Glocked(reap_all_state *st)
     }
 }
 
-static void reap_ready_pidfds_Glocked(struct libxl__child_q *batch)
+/* Collects the children whose pidfds are ready; *forwarded: the library's
+ * handler forwarded a SIGCHLD meanwhile. */
+static void reap_ready_pidfds_Glocked(struct libxl__child_q *batch,
+                                      bool *forwarded)
 {
     struct epoll_event evs[EPOLL_BATCH];
     int n, i;
@@ -426,8 +445,16 @@ static void reap_ready_pidfds_Glocked(struct libxl__child_q *batch)
             uint32_t id = (uint32_t)(evs[i].data.u64 >> 32);
             libxl__child *ch;
 
-            if (id == 0)
-                continue; /* G.sfd or G.fwd_efd: taken by the role */
+            if (id == 0) {
+                /* G.sfd: taken before the pass.  G.fwd_efd: read here,
+                 * whoever wrote it (a fork child made without the atfork
+                 * handlers shares it), so that it never stays ready. */
+                uint64_t v;
+                if (pid == TAG_FORWARD &&
+                    read(G.fwd_efd, &v, sizeof v) == sizeof v)
+                    *forwarded = true;
+                continue;
+            }
             ch = libxl__child_lookup_Glocked(pid);
 
             while (ch && !(ch->pid == pid && ch->id == id))
@@ -501,7 +528,7 @@ static int make_wait_set_Glocked(void)
         (poke = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0 ||
         (outer = epoll_create1(EPOLL_CLOEXEC)) < 0 ||
         epoll_add(G.epfd, sfd, TAG_SIGNALS) ||
-        epoll_add(G.epfd, fwd, TAG_SIGNALS) ||
+        epoll_add(G.epfd, fwd, TAG_FORWARD) ||
         epoll_add(outer, poke, TAG_POKE) || epoll_add(outer, G.epfd, TAG_INNER))
         goto fail;
     G.sfd = sfd;

@@ -90,13 +90,13 @@ static void sigchld_handler(int sig, siginfo_t *si, void *uc)
     if (pthread_equal(pthread_self(),
                       __atomic_load_n(&taker, __ATOMIC_RELAXED)))
         tid = 0;
-    if (tid > 0 && efd >= 0) {
+    /* Not in a child made without the atfork handlers (a raw clone, glibc's
+     * _Fork), which still has our handler and our state: the eventfd is
+     * its parent's. */
+    if (tid > 0 && efd >= 0 && getpid() == libxl__self()) {
         uint64_t one = 1;
         ssize_t r = write(efd, &one, sizeof one); /* EAGAIN: already set */
         (void)r;
-        /* After the write: whoever sees the flag finds the eventfd set
-         * (libxl__sigchld_take). */
-        __atomic_store_n(&G.forwarded, true, __ATOMIC_RELEASE);
     } else if (tid > 0 && tid != (pid_t)syscall(__NR_gettid)) {
         siginfo_t fwd;
         memset(&fwd, 0, sizeof fwd);
@@ -418,15 +418,14 @@ static void siginfo_of_signalfd(siginfo_t *si, const struct signalfd_siginfo *f)
 
 /*
  * Takes every SIGCHLD pending for the process (and for the calling
- * thread) from G.sfd, and the forwards of the library's handler from
- * G.fwd_efd.  Returns how many it took: 0 means the wakeup was for
- * something else (a pidfd).  Called by whoever has the reaper's role.
+ * thread) from G.sfd.  Returns how many it took: 0 means the wakeup was
+ * for something else (a pidfd, a forward).  Called by whoever has the
+ * reaper's role, before its pass.
  */
 unsigned libxl__sigchld_take(bool by_reaper)
 {
     struct signalfd_siginfo fs[8];
     unsigned n = 0;
-    uint64_t v;
     ssize_t r;
     int i;
 
@@ -441,14 +440,5 @@ unsigned libxl__sigchld_take(bool by_reaper)
         }
     } while (r == (ssize_t)sizeof fs);
     __atomic_store_n(&taker, 0, __ATOMIC_RELAXED);
-    /* The eventfd is read only when the handler said it wrote it: a
-     * system call less on every pass.  (Between its write and its flag,
-     * the eventfd keeps the set ready, so that a taker may be woken again
-     * at once: for as long as a signal handler takes to do two stores.) */
-    if (__atomic_exchange_n(&G.forwarded, false, __ATOMIC_ACQ_REL) &&
-        read(G.fwd_efd, &v, sizeof v) == sizeof v) {
-        libxl__sigchld_warn_unblocked();
-        n++;
-    }
-    return n;
+    return n; /* forwards are read by the pass (threads/reaper.c) */
 }
