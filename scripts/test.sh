@@ -87,7 +87,7 @@ for s in "${stages[@]}"; do
         ;;
     tsan)
         section "ThreadSanitizer"
-        TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+        TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$top/tests/tsan.supp" \
             check_in tsan "-O1 -g -fsanitize=thread" check
         ;;
     valgrind)

@@ -27,5 +27,12 @@ fi
 # A few cases cannot work under valgrind (see xlt_skip_under_valgrind).
 XLT_UNDER_VALGRIND=1
 export XLT_UNDER_VALGRIND
+# --run-libc-freeres=no: valgrind runs a posix_spawn child without
+# CLONE_VM, so the child has a copy of the parent's memory, stdio locks
+# included; when its exec fails, glibc's _exit there runs __libc_freeres,
+# which takes the stdio list lock that another thread of the parent may
+# have held at the copy, for ever (the soak's failing execs hung so).
+# Natively the child shares memory and _exit frees nothing.
 exec ./libtool --mode=execute valgrind -q --error-exitcode=99 \
+    --run-libc-freeres=no \
     --child-silent-after-fork=no --trace-children=no "$@"

@@ -26,7 +26,6 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 void libxl__waiter_init(libxl__waiter *w)
@@ -84,33 +83,19 @@ static void poll_cancelled(void *arg)
     ctx->poller = NULL;
 }
 
-/*
- * poll() as a cancellation point, like pthread_cond_wait: as glibc made
- * its system calls cancellable before 2.34, by asynchronous cancellation
- * around the bare system call, and nothing else.  glibc's own poll() is
- * cancelled inside the call, which ThreadSanitizer cannot follow: it then
- * misses every lock the cleanup takes, and reports races that are not.
- */
-static void ppoll_ms(struct pollfd *fds, int n, int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
-
-    while (syscall(SYS_ppoll, fds, (nfds_t)n, ms < 0 ? NULL : &ts, NULL,
-                   (size_t)0) < 0 &&
-           errno == EINTR)
-        ;
-}
-
+/* poll() as a cancellation point, like pthread_cond_wait.  (glibc's own
+ * poll, not a bare system call with asynchronous cancellation around it:
+ * glibc waits there for a cancellation signal already on its way, which
+ * would otherwise arrive later, in some other system call of the library
+ * that glibc makes asynchronously cancellable for its duration, and end
+ * the thread in the middle of it, with nothing undone.) */
 LIBXL__CANCEL_FRAME
 static void poll_cancellable(libxl__waiter *w, struct pollfd *fds, int n,
                              int ms)
 {
-    int type;
-
     pthread_cleanup_push(poll_cancelled, w);
-    pthread_setcanceltype(PTHREAD_CANCEL_ASYNCHRONOUS, &type);
-    ppoll_ms(fds, n, ms);
-    pthread_setcanceltype(type, NULL);
+    while (poll(fds, (nfds_t)n, ms) < 0 && errno == EINTR)
+        ;
     pthread_cleanup_pop(0);
 }
 

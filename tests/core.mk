@@ -30,7 +30,7 @@ TESTS += tests/test_ctx tests/test_events tests/test_run tests/test_reaper \
 	tests/test_reliability tests/test_spawn tests/test_leader \
 	tests/check-exports.sh tests/check-nodelete.sh
 endif
-EXTRA_DIST += tests/check-exports.sh tests/check-nodelete.sh
+EXTRA_DIST += tests/check-exports.sh tests/check-nodelete.sh tests/tsan.supp
 
 # S0 (issue 17): a program built against the 0.1 header, linked with the
 # unversioned references of a 0.1 program (against tests/abi01/stub.c, a

@@ -680,7 +680,7 @@ static void timed_join(pthread_t t)
 /* A thread waits for a run's event (or runs a child synchronously) and is
  * cancelled after 0-4 ms.  The event is then taken exactly once: by the
  * victim before the cancel, or here after it. */
-static void op_cancel_now(unsigned *rs)
+static void op_cancel(unsigned *rs)
 {
     int code = rand_r(rs) % 200;
     libxl_childproc_result r;
@@ -706,16 +706,6 @@ static void op_cancel_now(unsigned *rs)
         XLT_ASSERT_RC(xlt_wait_for(v.ctx, v.id), 0);
     }
     report(tok, r.status);
-}
-
-/* Under valgrind the mix runs without cancellations: with them, one seed
- * (1796572307, at XLT_STRESS_SCALE=10) hangs there and nowhere else (not
- * natively with valgrind's settings and no pidfd, nor under a sanitizer);
- * stress_cancel still cancels under valgrind. */
-static void op_cancel(unsigned *rs)
-{
-    if (!getenv("XLT_UNDER_VALGRIND"))
-        op_cancel_now(rs);
 }
 
 /* A program that is not there, on the posix_spawn path or the
@@ -1074,14 +1064,6 @@ XLT_TEST(test_soak_random_mix, duration_s() + 300)
     int i, dur = duration_s(), rfd1, rfd2;
     unsigned seed;
     pid_t c1, c2;
-
-    /* Not under valgrind memcheck for now: some seeds hang there (with or
-     * without cancellations) and nowhere else; under investigation (see
-     * the soak stage and stress_cancel, which run in every stage). */
-    if (getenv("XLT_UNDER_VALGRIND")) {
-        printf("SKIP: the soak hangs under valgrind with some seeds\n");
-        return;
-    }
 
     seed = seed_env && *seed_env ? (unsigned)strtoul(seed_env, NULL, 0)
                                  : (unsigned)time(NULL);
