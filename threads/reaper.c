@@ -596,10 +596,18 @@ int libxl__reaper_ensure(libxl_ctx *ctx)
 {
     int rc;
 
+    bool started;
+
     if (__atomic_load_n(&G.reaper_running, __ATOMIC_ACQUIRE))
         return 0; /* every spawn asks: keep G.lock out of it */
     pthread_mutex_lock(&G.lock);
+    started = !G.reaper_running;
     rc = libxl__reaper_ensure_Glocked(ctx);
     pthread_mutex_unlock(&G.lock);
+    /* M1: the threads that have SIGCHLD unblocked are named now, as the
+     * reaper starts, not when it first runs: a waiting thread may collect
+     * everything before it does (threads/leader.c). */
+    if (started && !rc)
+        libxl__sigchld_warn_unblocked();
     return rc;
 }
