@@ -582,6 +582,8 @@ int libxl__reaper_ensure_Glocked(libxl_ctx *ctx)
     pthread_attr_setstacksize(&attr, 256 * 1024);
     r = pthread_create(&thread, &attr, reaper_main, NULL);
     pthread_attr_destroy(&attr);
+    if (!r) /* named before it first runs (it names itself too) */
+        pthread_setname_np(thread, "xlchild-reaper");
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (r) {
         LOGEV(ctx, ERROR, r, "cannot start the reaper thread");
