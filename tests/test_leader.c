@@ -225,14 +225,21 @@ static void bl_callback(libxl_ctx *ctx, int rc, void *user)
     }
 }
 
-/* Thread A sleeps in event_wait on ctx 1 (it leads), wakes for a run's
- * status and runs its callback, which returns only once the other side is
- * done. */
+/* Thread A starts a run on ctx 1 and sleeps in event_wait (it leads),
+ * wakes for the run's status and runs its callback, which returns only
+ * once the other side is done.  A is the only thread that calls into
+ * ctx 1 until then, so the callback runs in A. */
 static void *bl_waiter_thread(void *arg)
 {
+    libxl_childproc_args a = xlt_args(argv_true);
+    libxl_asyncop_how how;
     libxl_event *ev = NULL;
+    static libxl_childproc_result r;
 
     (void)arg;
+    memset(&how, 0, sizeof how);
+    how.callback = bl_callback;
+    XLT_ASSERT_RC(xlt_childproc_run(bl_ctx, &a, &r, &how), 0);
     XLT_ASSERT_RC(
         libxl_event_wait(bl_ctx, &ev, LIBXL_EVENTMASK_ALL, NULL, NULL),
         ERROR_INVAL); /* let go by ctx_free at the end */
@@ -242,19 +249,12 @@ static void *bl_waiter_thread(void *arg)
 XLT_TEST(test_E2_busy_leader_holds_up_no_synchronous_run, 120)
 {
     libxl_ctx *other = xlt_ctx_new(NULL);
-    libxl_childproc_args a = xlt_args(argv_true);
-    libxl_asyncop_how how;
-    libxl_childproc_result r;
     pthread_t th;
     int i;
 
     bl_ctx = xlt_ctx_new(NULL);
     run_true(other); /* the reaper runs */
     XLT_ASSERT(pthread_create(&th, NULL, bl_waiter_thread, NULL) == 0);
-    xlt_sleep_ms(100);
-    memset(&how, 0, sizeof how);
-    how.callback = bl_callback;
-    XLT_ASSERT_RC(xlt_childproc_run(bl_ctx, &a, &r, &how), 0);
     while (!__atomic_load_n(&bl_in_callback, __ATOMIC_ACQUIRE))
         xlt_sleep_ms(1);
     /* Thread A is in bl_callback now, maybe keeping the role. */
@@ -272,19 +272,12 @@ XLT_TEST(test_E2_busy_leader_holds_up_no_synchronous_run, 120)
 XLT_TEST(test_E2_busy_leader_holds_up_no_poll_loop, 120)
 {
     libxl_ctx *other = xlt_ctx_new(NULL);
-    libxl_childproc_args a = xlt_args(argv_true);
-    libxl_asyncop_how how;
-    libxl_childproc_result r;
     pthread_t th;
     int i;
 
     bl_ctx = xlt_ctx_new(NULL);
     run_true(other);
     XLT_ASSERT(pthread_create(&th, NULL, bl_waiter_thread, NULL) == 0);
-    xlt_sleep_ms(100);
-    memset(&how, 0, sizeof how);
-    how.callback = bl_callback;
-    XLT_ASSERT_RC(xlt_childproc_run(bl_ctx, &a, &r, &how), 0);
     while (!__atomic_load_n(&bl_in_callback, __ATOMIC_ACQUIRE))
         xlt_sleep_ms(1);
     for (i = 0; i < BUSY_RUNS; i++) {
