@@ -11,10 +11,11 @@
  *    SIGCHLD, the children's pidfds and the handler's forwarding eventfd.
  *    The reaper reaches it through its own set, G.outer_epfd.
  *  - A thread about to sleep on a ctx (src/loop.c) takes the role if
- *    nobody asleep has it: G.epfd leaves the reaper's set (one epoll_ctl)
- *    and the thread polls it beside its own wakeup eventfd.  The reaper,
- *    still asleep, is no longer woken for SIGCHLD; only pokes and its 1 s
- *    sweep wake it.
+ *    nobody asleep has it and the process has no other ctx (a leader
+ *    collects, and wakes, for every ctx's children): G.epfd leaves the reaper's
+ * set (one epoll_ctl) and the thread polls it beside its own wakeup eventfd.
+ * The reaper, still asleep, is no longer woken for SIGCHLD; only pokes and its
+ * 1 s sweep wake it.
  *  - On waking, the leader first runs the pass the reaper would have run
  *    (for every ctx, if G.epfd was ready), then does its own work.  It
  *    keeps the role through that work only if nobody else can be waiting
@@ -48,6 +49,18 @@
 
 #include <poll.h>
 #include <sys/epoll.h>
+
+/* The role is lent only while the process has one ctx.  A leader collects
+ * for every ctx, and is woken by every child's exit: with one ctx all of
+ * that is its own (E2: the leader sleeps on that ctx's own readiness); with
+ * several, a thread waiting on one would be woken for the others' children,
+ * and the reaper keeps the role.  G.lock held. */
+static bool one_ctx_Glocked(void)
+{
+    libxl_ctx *c = LIST_FIRST(&G.ctxs);
+
+    return c && !LIST_NEXT(c, g_entry);
+}
 
 /* G.epfd leaves the reaper's set: owner has the role.  The reaper sweeps
  * while anyone has it (its sweep takes a kept role back): one idle in an
@@ -84,7 +97,7 @@ int libxl__lead_begin(const void *owner, bool stealable, bool *following)
             __atomic_store_n(&G.lead_busy, stealable, __ATOMIC_RELAXED);
             fd = G.epfd;
         }
-    } else if (take_Glocked(owner, stealable)) {
+    } else if (one_ctx_Glocked() && take_Glocked(owner, stealable)) {
         fd = G.epfd;
     }
     /* Counted under G.lock, where a leader decides whether to keep the
@@ -126,7 +139,8 @@ bool libxl__lead_take_busy(const void *owner, const void *from)
     if (G.leading && from && G.lead_owner == from) {
         G.lead_owner = owner; /* handed on within one call */
         took = true;
-    } else if (G.outer_epfd >= 0 && !G.leading && may_keep_Glocked()) {
+    } else if (G.outer_epfd >= 0 && !G.leading && may_keep_Glocked() &&
+               one_ctx_Glocked()) {
         took = take_Glocked(owner, true);
     }
     pthread_mutex_unlock(&G.lock);
