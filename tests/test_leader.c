@@ -6,6 +6,8 @@
  * What must hold, and what each case shows with real children:
  *  - while a thread waits, the reaper stays asleep: its wakeups do not
  *    grow with the children it would have collected;
+ *  - a thread waiting on one ctx is not woken for another ctx's children
+ *    (with several ctxs the reaper keeps its role);
  *  - a waiter cancelled while it leads (E5) gives the role back: a status
  *    pending then still reaches the ctx's wakeup fd without any thread in
  *    the library;
@@ -23,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -137,6 +140,56 @@ XLT_TEST(test_E2_reaper_sleeps_while_a_thread_waits_default, 120)
 XLT_TEST(test_E2_reaper_sleeps_while_a_thread_waits_selective, 120)
 {
     reaper_sleeps_through(1);
+}
+
+/* ------------------------------------------------------------------ */
+/* A waiter is not woken for another ctx's children (E2)               */
+
+static libxl_ctx *ow_ctx;
+static pid_t ow_tid;
+
+static void *ow_waiter(void *arg)
+{
+    (void)arg;
+    __atomic_store_n(&ow_tid, (pid_t)syscall(SYS_gettid), __ATOMIC_RELEASE);
+    XLT_ASSERT_RC(xlt_wait_for(ow_ctx, 9), 0);
+    return NULL;
+}
+
+/* A thread waits on ctx A, which has a child running (so it has something
+ * to wait for); 100 children of ctx B come and go.  A waiter that took
+ * the reaper's role would be woken for each of them: it sleeps through. */
+XLT_TEST(test_E2_waiter_sleeps_through_another_ctxs_children, 120)
+{
+    libxl_ctx *other;
+    libxl_childproc_result r_gated, r_stop;
+    long before, after;
+    pthread_t th;
+    int gate, i;
+
+    if (xlt_skip_under_valgrind("valgrind takes the signals itself and"
+                                " wakes every thread for them"))
+        return;
+    ow_ctx = xlt_ctx_new(NULL);
+    other = xlt_ctx_new(NULL);
+    xlt_start_gated(ow_ctx, 1, &gate, &r_gated);
+    XLT_ASSERT(pthread_create(&th, NULL, ow_waiter, NULL) == 0);
+    while (!__atomic_load_n(&ow_tid, __ATOMIC_ACQUIRE))
+        xlt_sleep_ms(1);
+    xlt_sleep_ms(200); /* asleep in event_wait by now */
+    before = sleeps_of(ow_tid);
+    for (i = 0; i < QUIET_RUNS / 2; i++)
+        run_true(other);
+    after = sleeps_of(ow_tid);
+    XLT_ASSERT_MSG(after - before < QUIET_RUNS / 8,
+                   "a thread waiting on one ctx woke %ld times for %d"
+                   " children of another",
+                   after - before, QUIET_RUNS / 2);
+    xlt_start_exit(ow_ctx, 0, 9, &r_stop);
+    pthread_join(th, NULL);
+    xlt_finish_gated(ow_ctx, 1, gate, &r_gated);
+    XLT_ASSERT_RC(libxl_ctx_free(other), 0);
+    XLT_ASSERT_RC(libxl_ctx_free(ow_ctx), 0);
 }
 
 /* ------------------------------------------------------------------ */
@@ -370,6 +423,7 @@ int main(void)
     static const xlt_case cases[] = {
         XLT_CASE(test_E2_reaper_sleeps_while_a_thread_waits_default),
         XLT_CASE(test_E2_reaper_sleeps_while_a_thread_waits_selective),
+        XLT_CASE(test_E2_waiter_sleeps_through_another_ctxs_children),
         XLT_CASE(test_E5_cancelled_leader_gives_the_reaper_its_role_back),
         XLT_CASE(test_E2_busy_leader_holds_up_no_synchronous_run),
         XLT_CASE(test_E2_busy_leader_holds_up_no_poll_loop),
