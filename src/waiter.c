@@ -151,16 +151,19 @@ static void poll_sleep_locked(libxl_ctx *ctx, libxl__waiter *w,
     CTX_LOCK(ctx);
     w->poll_fd = -1;
     ctx->poller = NULL;
+    w->lead_ready = lead && fds[1].revents;
+    /* Freed before the read below, which is a cancellation point: a thread
+     * cancelled there is undone by its frames (src/loop.c), which know
+     * nothing of this set. */
+    w->poll_fds = NULL;
+    free(fds);
     /* Whoever woke w wrote the eventfd (before or after poll returned:
      * ctx->lock orders it); drained now, it cannot wake the next poller
      * for nothing. */
     if (w->woken && read(ctx->poll_efd, &v, sizeof v) < 0 && errno != EAGAIN)
         LOGE(ctx, WARN, "read(poll eventfd)");
-    w->lead_ready = lead && fds[1].revents;
     if (w->lead_ready)
         w->woken = true; /* for work: someone else watches the clock */
-    w->poll_fds = NULL;
-    free(fds);
     return;
 
 fallback:
