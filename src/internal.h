@@ -469,7 +469,8 @@ static inline int libxl__waitid(idtype_t type, id_t id, siginfo_t *si,
  *
  *   public calls     src/ctx.c, src/mode.c, src/osevent.c, src/childproc.c
  *   the work loop    src/loop.c (event_wait, synchronous waits)
- *   ctx parts        src/spawn.c, src/env.c, src/ao.c, src/capture.c,
+ *   ctx parts        src/spawn.c (-> src/spawn_child.c), src/env.c,
+ *                    src/ao.c, src/capture.c,
  *                    src/event.c, src/timeout.c, src/osreg.c, src/enter.c
  *   off the caller's threads/leader.c (the reaper's role, lent to a
  *   thread           waiting thread) -> threads/reaper.c ->
