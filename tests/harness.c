@@ -671,3 +671,20 @@ void xlt_finish_gated(libxl_ctx *ctx, uint64_t id, int gate_w,
     XLT_ASSERT_RC(xlt_wait_for(ctx, id), 0);
     XLT_ASSERT_EXITED(r->status, 0);
 }
+
+long xlt_voluntary_switches(pid_t tid)
+{
+    char path[64], line[256];
+    long v = -1;
+    FILE *f;
+
+    snprintf(path, sizeof path, "/proc/self/task/%d/status", (int)tid);
+    f = fopen(path, "re");
+    XLT_ASSERT(f != NULL);
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "voluntary_ctxt_switches: %ld", &v) == 1)
+            break;
+    fclose(f);
+    XLT_ASSERT(v >= 0);
+    return v;
+}

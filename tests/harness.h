@@ -161,6 +161,10 @@ void xlt_read_line(int fd, char *buf, size_t size);
  * check.  Async-signal-safe: no stdio, no malloc. */
 void xlt_child_exit(int code) __attribute__((noreturn));
 
+/* How many times thread tid of this process went to sleep (its voluntary
+ * context switches, from /proc). */
+long xlt_voluntary_switches(pid_t tid);
+
 /* Processes whose parent is this process: returns how many, and stores
  * how many of them are zombies. */
 int xlt_count_children(int *zombies_out);

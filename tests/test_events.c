@@ -281,23 +281,6 @@ static void *idle_waiter(void *arg)
     return NULL;
 }
 
-static long voluntary_switches(pid_t tid)
-{
-    char path[64], line[256];
-    long v = -1;
-    FILE *f;
-
-    snprintf(path, sizeof path, "/proc/self/task/%d/status", (int)tid);
-    f = fopen(path, "re");
-    XLT_ASSERT(f != NULL);
-    while (fgets(line, sizeof line, f))
-        if (sscanf(line, "voluntary_ctxt_switches: %ld", &v) == 1)
-            break;
-    fclose(f);
-    XLT_ASSERT(v >= 0);
-    return v;
-}
-
 XLT_TEST(test_E2_idle_waiter_is_not_woken, 60)
 {
     libxl_childproc_result r_sleep, r_true;
@@ -311,9 +294,9 @@ XLT_TEST(test_E2_idle_waiter_is_not_woken, 60)
     while (!__atomic_load_n(&idle_tid, __ATOMIC_SEQ_CST))
         xlt_sleep_ms(1);
     xlt_sleep_ms(500); /* well inside event_wait by now */
-    before = voluntary_switches(idle_tid);
+    before = xlt_voluntary_switches(idle_tid);
     xlt_sleep_ms(2000);
-    after = voluntary_switches(idle_tid);
+    after = xlt_voluntary_switches(idle_tid);
     XLT_ASSERT_MSG(after - before <= 2, "idle waiter woke %ld times in 2 s",
                    after - before);
 

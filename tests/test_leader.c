@@ -60,24 +60,6 @@ static pid_t reaper_tid(void)
     return tid;
 }
 
-/* How many times thread tid went to sleep (voluntary context switches). */
-static long sleeps_of(pid_t tid)
-{
-    char path[64], line[256];
-    long v = -1;
-    FILE *f;
-
-    snprintf(path, sizeof path, "/proc/self/task/%d/status", (int)tid);
-    f = fopen(path, "re");
-    XLT_ASSERT(f != NULL);
-    while (fgets(line, sizeof line, f))
-        if (sscanf(line, "voluntary_ctxt_switches: %ld", &v) == 1)
-            break;
-    fclose(f);
-    XLT_ASSERT(v >= 0);
-    return v;
-}
-
 static void run_true(libxl_ctx *ctx)
 {
     libxl_childproc_args a = xlt_args(argv_true);
@@ -121,10 +103,10 @@ static void reaper_sleeps_through(int selective)
     run_true(ctx); /* the reaper runs */
     tid = reaper_tid();
     XLT_ASSERT_MSG(tid > 0, "no thread named xlchild-reaper");
-    before = sleeps_of(tid);
+    before = xlt_voluntary_switches(tid);
     for (i = 0; i < QUIET_RUNS; i++)
         run_true(ctx);
-    after = sleeps_of(tid);
+    after = xlt_voluntary_switches(tid);
     XLT_ASSERT_MSG(after - before < QUIET_RUNS / 4,
                    "the reaper woke %ld times for %d children that a"
                    " waiting thread collected",
@@ -177,10 +159,10 @@ XLT_TEST(test_E2_waiter_sleeps_through_another_ctxs_children, 120)
     while (!__atomic_load_n(&ow_tid, __ATOMIC_ACQUIRE))
         xlt_sleep_ms(1);
     xlt_sleep_ms(200); /* asleep in event_wait by now */
-    before = sleeps_of(ow_tid);
+    before = xlt_voluntary_switches(ow_tid);
     for (i = 0; i < QUIET_RUNS / 2; i++)
         run_true(other);
-    after = sleeps_of(ow_tid);
+    after = xlt_voluntary_switches(ow_tid);
     XLT_ASSERT_MSG(after - before < QUIET_RUNS / 8,
                    "a thread waiting on one ctx woke %ld times for %d"
                    " children of another",
