@@ -604,8 +604,6 @@ int libxl__reaper_ensure_Glocked(libxl_ctx *ctx);
 void libxl__reaper_collect(void);
 /* A leader gives the role back: G.epfd goes back into the reaper's set. */
 void libxl__reaper_wait_set_back_Glocked(void);
-/* G.epfd's tag in G.outer_epfd. */
-#define LIBXL__TAG_INNER 3
 
 /* ------------------------------------------------------------------ */
 /* threads/leader.c: the reaper's role lent to a waiting thread (E2)   */

@@ -50,7 +50,7 @@ static struct timespec sweep_wait(const struct timespec *due);
  * nonzero id in the high half). */
 #define TAG_SIGNALS 1 /* G.sfd */
 #define TAG_POKE 2
-#define TAG_INNER LIBXL__TAG_INNER
+#define TAG_INNER 3   /* G.epfd, in G.outer_epfd */
 #define TAG_FORWARD 4 /* G.fwd_efd */
 
 /*
