@@ -378,8 +378,12 @@ static void careful(libxl_sigchld_owner mode, const char *what)
         how.callback = careful_cb;
         XLT_ASSERT_RC(xlt_childproc_run(C.ctx, &a, &C.trigger_res, &how), 0);
         deadline = xlt_now_ms() + HANG_MS;
-        while (!__atomic_load_n(&C.in_cb, __ATOMIC_ACQUIRE))
+        /* Sleeps between looks: a spinning thread starves the others
+         * under valgrind, whose scheduler lock is not fair. */
+        while (!__atomic_load_n(&C.in_cb, __ATOMIC_ACQUIRE)) {
             XLT_ASSERT_MSG(xlt_now_ms() < deadline, "callback never ran");
+            xlt_sleep_ms(1);
+        }
         xlt_sleep_ms(50); /* in its nested run's sleep now */
         XLT_ASSERT(pthread_cancel(v) == 0);
         deadline = xlt_now_ms() + 10000;
