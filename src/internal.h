@@ -814,7 +814,7 @@ void libxl__mode_ctx_register(libxl_ctx *ctx);
 int libxl__mode_ctx_unregister(libxl_ctx *ctx);
 
 /* ------------------------------------------------------------------ */
-/* Spawning for toolstacks, API.md §9 (src/childproc.c, src/spawn.c)    */
+/* Spawning for toolstacks, rules S0-S10 (src/childproc.c, src/spawn.c) */
 
 /* S0: where the 0.1 structs ended.  The 0.1 entry of libxl_childproc_run
  * reads and writes nothing past these. */

@@ -1,5 +1,5 @@
 #!/bin/sh
-# check-exports.sh - API.md: nothing but libxl_* is exported from the
+# check-exports.sh - the contract: nothing but libxl_* is exported from the
 # shared object (functions and data; macros and enum values are not
 # symbols), and every function of include/xlchild.h is.  Run by `make check` from the build directory; exit 77 (skip)
 # when no shared library was built.

@@ -1,5 +1,5 @@
 /*
- * proc_report.c - a helper for the fork-safety suite (API.md R4): prints
+ * proc_report.c - a helper for the fork-safety suite (rule R4): prints
  * what an exec'd child started with, as the kernel sees it:
  *
  *   SigBlk:\t<hex>        its /proc/self/status lines, verbatim

@@ -1,5 +1,5 @@
 /*
- * test_ctx.c - API.md §1 (errors) and §2 (contexts and logging), and the
+ * test_ctx.c - the contract's errors, contexts and logging, and the
  * M1 rule that libxl_ctx_alloc blocks SIGCHLD in the calling thread.
  */
 #define _GNU_SOURCE

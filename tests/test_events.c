@@ -1,6 +1,6 @@
 /*
- * test_events.c - API.md §3 (events: E1-E4) and §4 (asynchronous
- * operations, callbacks, libxl_ao_abort).
+ * test_events.c - events (E1-E4) and asynchronous operations (callbacks,
+ * libxl_ao_abort).
  */
 #define _GNU_SOURCE
 #include "harness.h"

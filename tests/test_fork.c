@@ -1,5 +1,5 @@
 /*
- * test_fork.c - API.md §7 F1-F3 (fork safety), and R2/R4 as the child
+ * test_fork.c - F1-F3 (fork safety), and R2/R4 as the child
  * sees them: a plain fork() in a process whose library is busy, the stale
  * ctxs and a new ctx in the child, libxl_postfork_child_noexec, 300 forks
  * against a busy library, and what a child of libxl_childproc_fork /

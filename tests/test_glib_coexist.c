@@ -1,6 +1,6 @@
 /*
  * test_glib_coexist.c - issue 3: xlchild next to GLib's child watching
- * (API.md §6 M3, M6).  GLib watches children of its own (g_spawn_async
+ * (rules M3, M6).  GLib watches children of its own (g_spawn_async
  * with G_SPAWN_DO_NOT_REAP_CHILD, and plain fork()) with g_child_watch_add
  * in a GMainLoop, while the library runs children of its own from another
  * thread; every status must arrive on both sides, each with its own code.

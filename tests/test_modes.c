@@ -1,5 +1,5 @@
 /*
- * test_modes.c - API.md §6 M3-M7 and R3: who reaps.  The hooks of
+ * test_modes.c - M3-M7 and R3: who reaps.  The hooks of
  * libxl_childproc_setmode (both names of the reaped hook, the user
  * pointer, fork_replacement), owner_mainloop (the application reaps),
  * owner_libxl_always (every child, always), the selective mode (only the

@@ -1,5 +1,5 @@
 /*
- * test_osevent.c - API.md §8 (main-loop integration: O1-O3), with Xen
+ * test_osevent.c - main-loop integration (O1-O3), with Xen
  * 4.17's libxl_event.h deciding what §8 leaves open.
  *
  * Two ways of driving a ctx are exercised, single-threaded (but for the

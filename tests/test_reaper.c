@@ -1,5 +1,5 @@
 /*
- * test_reaper.c - API.md §6 M1-M3: the process-wide reaper against
+ * test_reaper.c - M1-M3: the process-wide reaper against
  * applications that get SIGCHLD wrong (SIG_IGN, threads that leave it
  * unblocked, handlers that swallow it), the default mode's handling of the
  * application's own children, and several ctxs sharing the reaper.

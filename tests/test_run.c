@@ -1,5 +1,5 @@
 /*
- * test_run.c - API.md §5: libxl_childproc_run (R0, R1, R4), timeouts and
+ * test_run.c - libxl_childproc_run (R0, R1, R4), timeouts and
  * process groups, libxl_childproc_fork (R2), many children at once, and
  * §2's "libxl_ctx_free never leaves zombies".
  */

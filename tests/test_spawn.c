@@ -1,5 +1,5 @@
 /*
- * test_spawn.c - API.md §9, spawning for toolstacks: the pid at start
+ * test_spawn.c - S0-S10, spawning for toolstacks: the pid at start
  * (S1), libxl_childproc_kill (S2), the child's signal dispositions (S3),
  * fds[] and close_other_fds (S4), env_set/env_unset (S6), new_session
  * (S7), the PATH of the child's environment (S10); and the spawn-side rules

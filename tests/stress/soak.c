@@ -354,7 +354,7 @@ static void op_abort(unsigned *rs)
 }
 
 /* A private ctx: a few children, then freed, sometimes before they end.
- * Their statuses are then discarded, by contract (API.md §2), so only
+ * Their statuses are then discarded, by contract (libxl_ctx_free(3)), so only
  * those waited for are counted; the others must still be reaped (checked
  * by the zombie scan at the end). */
 static void op_ctx_churn(unsigned *rs)

@@ -14,7 +14,7 @@
  * child's status through the ledger: the fork children's, the runs', the
  * churned ctxs' - each reported exactly once, with its status.
  *
- * Proves (API.md F1-F3, M3/M5/M6 under fork load): no deadlock in the
+ * Proves (rules F1-F3, M3/M5/M6 under fork load): no deadlock in the
  * parent or a child (the watchdog; a child that hangs is never reported),
  * nothing lost or reported twice, no zombie left once every ctx is freed,
  * nothing logged at ERROR or above.  Three cases, by the shared ctxs'

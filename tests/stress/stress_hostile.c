@@ -7,7 +7,7 @@
  * starts exactly once in a ledger (stress.h), and reports what it checked on
  * COUNTS lines.  What the cases prove:
  *
- *  - Early teardown (API.md §2, libxl_ctx_free(3) and xlchild.h): rounds of
+ *  - Early teardown (libxl_ctx_free(3) and xlchild.h): rounds of
  *    libxl_ctx_free(A) while A has children running (runs with callbacks and
  *    events, fork children), while threads are blocked in libxl_event_wait
  *    and in a synchronous run on A, while a callback of A is mid-flight on
