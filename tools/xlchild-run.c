@@ -6,22 +6,19 @@
  *
  * Built only on the public API of xlchild.  The shape of the program:
  *
- *  - One thread, one poll(2).  In the poll set: a self-pipe for SIGCHLD,
+ *  - One thread of ours, one poll(2).  In the poll set: a self-pipe for
  *    SIGINT, SIGTERM and SIGHUP; the input while more of it is wanted;
  *    both output pipes of every running job; and whatever
- *    libxl_osevent_beforepoll asks for (the ctx's wakeup fd, which the
- *    library's timeouts need).  Nothing ever blocks in libxl_event_wait
- *    while a pipe needs draining.
+ *    libxl_osevent_beforepoll asks for: the ctx's wakeup fd, and the
+ *    library's wait set (its children's pidfds).  Nothing ever blocks in
+ *    libxl_event_wait while a pipe needs draining.
  *
- *  - The ctx is in libxl_sigchld_owner_mainloop mode: the tool reaps its
- *    children itself, from the poll loop, and hands each status to
- *    libxl_childproc_reaped, which delivers the job's completion.  Every
- *    child of the process is one of the library's, so this costs one
- *    wait4 per child and no thread: in the default mode each status would
- *    travel from the library's reaper thread to this one through the
- *    wakeup fd, two more context switches per job, which at -j 1 on
- *    /bin/true makes the difference between slower and faster than
- *    xargs -P.
+ *  - The ctx is in selective mode (libxl_sigchld_owner_libxl_always_
+ *    selective_reap): the library reaps its children and nothing else.
+ *    With its wait set in our poll set, this thread collects each status
+ *    itself in libxl_osevent_afterpoll (the library lends it the reaper's
+ *    role, rule E2), which delivers the job's completion: no status
+ *    travels between threads, and the library's reaper thread sleeps.
  *
  *  - A job is started with libxl_childproc_run (asynchronous, callback
  *    completion) in a new process group, so its timeout, its kill grace and
@@ -249,7 +246,7 @@ static int setup(struct runner *r)
     fd_limit_init(r);
     slots_init(r);
     r->devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (r->devnull < 0 || signals_init(r)) {
+    if (r->devnull < 0 || signals_init(r) || reaping_prepare()) {
         xr_msg("set-up: %s", strerror(errno));
         return -1;
     }
@@ -258,10 +255,7 @@ static int setup(struct runner *r)
         xr_msg("libxl_ctx_alloc: %s", libxl_strerror(rc));
         return -1;
     }
-    if (reaping_init(r)) {
-        xr_msg("set-up: %s", strerror(errno));
-        return -1;
-    }
+    reaping_init(r);
     progress = r->o.progress || (isatty(2) && !r->o.quiet && !r->o.no_progress);
     progress_init(progress && !r->o.dry_run, r->o.bar, &r->err);
     now_mono(&r->t0);
@@ -326,7 +320,6 @@ static void teardown(struct runner *r)
     free(r->free_slots);
     free(r->pfd);
     free(r->pst);
-    stash_free();
     opts_free(&r->o);
 }
 

@@ -17,7 +17,8 @@
  *   xr-args.c       arguments into command lines: replacement strings,
  *                   quoting, --colsep
  *   xr-joblog.c     --joblog, --resume, --resume-failed
- *   xr-signals.c    the signal self-pipe and reaping the children
+ *   xr-signals.c    the signal self-pipe
+ *   xr-reap.c       who reaps the children: the library (selective mode)
  *   xr-util.c       time arithmetic, allocation, load and free memory
  *   xr-opts.c       the command line
  *   xr-input.c      reading the input: framing, limits, clear errors
@@ -424,14 +425,14 @@ void drop_retries(struct runner *r);
 
 /* xr-signals.c */
 int signals_init(struct runner *r);
-/* Makes the tool the reaper (libxl_sigchld_owner_mainloop). */
-int reaping_init(struct runner *r);
-void reap_children(struct runner *r);
-/* Acts on what the self-pipe holds: reaps, or stops on a fatal signal. */
+/* Acts on what the self-pipe holds: stops on a fatal signal. */
 void got_signal(struct runner *r);
-/* The rusage wait4 gave for pid, taken out of the stash. */
-bool stash_take(pid_t pid, struct rusage *ru);
-void stash_free(void);
+
+/* xr-reap.c */
+/* Before libxl_ctx_alloc: SIGCHLD not ignored (the statuses are kept). */
+int reaping_prepare(void);
+/* The library reaps the tool's children (selective mode). */
+void reaping_init(struct runner *r);
 
 /* xr-joblog.c */
 /* Opens --joblog (reading it first for --resume, --resume-failed). */

@@ -46,8 +46,6 @@ static void job_completed(libxl_ctx *ctx, int rc, void *for_callback)
 
     (void)ctx;
     now_mono(&j->t_end);
-    if (j->res.pid > 0)
-        stash_take(j->res.pid, &j->res.rusage);
     j->rc = rc;
     j->completed = true;
     j->linger_until = j->t_end;

@@ -101,15 +101,18 @@ static void wait_and_dispatch(struct runner *r, int timeout)
         exit(2);
     }
 
-    if (r->pfd[0].revents)
-        got_signal(r);
     if (input_idx >= 0 && r->pfd[input_idx].revents)
         input_pump(r, true);
     for (i = 1; i < lib; i++)
         if (r->pst[i] && r->pfd[i].revents)
             stream_read(r->pst[i]);
+    /* Collects the statuses (the library's wait set is in the poll set)
+     * and delivers the completions: before a fatal signal is acted on, so
+     * that a job already over is not aborted. */
     gettimeofday(&tv, NULL);
     libxl_osevent_afterpoll(r->ctx, nlib, r->pfd + lib, tv);
+    if (r->pfd[0].revents)
+        got_signal(r);
 }
 
 static bool all_done(const struct runner *r)

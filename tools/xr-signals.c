@@ -2,8 +2,8 @@
  * xr-signals.c - signals.
  *
  * Signals reach the loop through a self-pipe, so that a signal only wakes
- * the poll and nothing else happens in the handler.  A SIGCHLD has the
- * children reaped (xr-reap.c); the others stop the run.
+ * the poll and nothing else happens in the handler; they stop the run.
+ * SIGCHLD is the library's (xr-reap.c).
  */
 #include <config.h>
 
@@ -21,7 +21,7 @@
 static int sig_w = -1;
 /* Set by the handler as it writes the signal's byte, cleared by the loop as
  * it reads it: a signal whose byte is on its way writes no other, so the
- * pipe never fills (a full pipe would drop a SIGTERM behind SIGCHLDs). */
+ * pipe never fills. */
 static volatile sig_atomic_t sig_queued[NSIG];
 
 /* ------------------------------------------------------------------ */
@@ -67,35 +67,26 @@ int signals_init(struct runner *r)
         if (sigaction(sigs[i], &sa, NULL))
             return -1;
     }
-    /* SIGCHLD is ours whatever it was (SIG_IGN would make the kernel
-     * discard the statuses).  Installed before libxl_ctx_alloc, which then
-     * finds nothing to warn about. */
-    sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
-    return sigaction(SIGCHLD, &sa, NULL);
+    return 0;
 }
 
 /* Each byte is cleared from sig_queued before it is acted on, so a signal
  * that comes after the clear writes a new byte, and one that came before
- * it is covered by the action.  Children are reaped first, one wait4 loop
- * for all the SIGCHLDs, so that a job already over is not aborted. */
+ * it is covered by the action.  The loop calls this after
+ * libxl_osevent_afterpoll, so that a job already over is not aborted. */
 void got_signal(struct runner *r)
 {
     unsigned char b[16];
-    bool chld = false;
     int fatal = 0;
     ssize_t n, i;
 
     while ((n = read(r->sig_r, b, sizeof b)) > 0) {
         for (i = 0; i < n; i++) {
             sig_queued[b[i]] = 0;
-            if (b[i] == SIGCHLD)
-                chld = true;
-            else if (b[i] != SIGPIPE && !fatal) /* EPIPE tells us more */
+            if (b[i] != SIGPIPE && !fatal) /* EPIPE tells us more */
                 fatal = b[i];
         }
     }
-    if (chld)
-        reap_children(r);
     if (fatal && !r->signo) { /* a second signal: nothing */
         r->signo = fatal;
         stop(r, true);
