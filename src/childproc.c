@@ -82,7 +82,8 @@ void libxl__run_done_locked(libxl_ctx *ctx, libxl__ao *ao, libxl__child *ch)
         ao->result_out->pid = ch->pid;
         ao->result_out->status = ch->status;
         ao->result_out->exec_errno = ao->exec_errno;
-        ao->result_out->rusage = ch->rusage;
+        if (ch->has_rusage)
+            ao->result_out->rusage = ch->rusage[0];
         result_outputs_locked(ao);
     }
     libxl__capture_free_locked(ctx, ao->cap);
@@ -251,7 +252,7 @@ static int child_track(libxl_ctx *ctx, const libxl__start *st, libxl__child *ch,
 static void run_start(libxl_ctx *ctx, const libxl__start *st, libxl__ao *ao,
                       const libxl_childproc_args *args)
 {
-    libxl__child *ch = libxl__child_new();
+    libxl__child *ch = libxl__child_new(true);
     libxl__spawn_io io = {.stdin_pipe = args->stdin_data != NULL,
                           .capture = args->capture};
     int exec_errno = 0;
@@ -469,7 +470,7 @@ static pid_t fork_entered(libxl_ctx *ctx, libxl_childproc_death_cb *death,
         libxl__start_end(ctx);
         return rc;
     }
-    ch = libxl__child_new();
+    ch = libxl__child_new(false); /* its death callback takes no rusage */
     if (!ch) {
         libxl__start_end(ctx);
         LOGEV(ctx, ERROR, ENOMEM, "cannot allocate a child record");

@@ -192,11 +192,17 @@ struct libxl__child {
 
     /* set by whoever reaped it; then owned by ctx->lock */
     int status;
-    struct rusage rusage;
     bool lost;          /* reaped behind the library's back: status is
                            LIBXL__STATUS_LOST */
     unsigned spawn_seq; /* G.pass_seq just before it was created */
     STAILQ_ENTRY(libxl__child) q_entry; /* ctx->reaped or a batch */
+
+    /* Only a run's record has room for its rusage (its result carries
+     * it): a fork child's death callback takes none, and 144 bytes more
+     * per fork child would be more than half its record (W5, and every
+     * page of it is copied at each fork). */
+    bool has_rusage;
+    struct rusage rusage[]; /* [1] when has_rusage */
 };
 
 STAILQ_HEAD(libxl__child_q, libxl__child);
@@ -554,7 +560,8 @@ void libxl__group_kill_Glocked(libxl__child *ch);
 /* ------------------------------------------------------------------ */
 /* threads/children.c: registering and collecting children (G.lock)    */
 
-libxl__child *libxl__child_new(void);
+/* with_rusage: room for the rusage its result will carry (a run). */
+libxl__child *libxl__child_new(bool with_rusage);
 void libxl__child_free(libxl__child *ch);
 /* Registers ch (pid, owner set) with G.  Called with spawn_lock held
  * for reading.  Returns 0 or ERROR_*. */

@@ -112,12 +112,15 @@ void libxl__update_reap_all_Glocked(void)
 /* ------------------------------------------------------------------ */
 /* Children                                                            */
 
-libxl__child *libxl__child_new(void)
+libxl__child *libxl__child_new(bool with_rusage)
 {
-    libxl__child *ch = calloc(1, sizeof *ch);
+    libxl__child *ch =
+        calloc(1, sizeof *ch + (with_rusage ? sizeof ch->rusage[0] : 0));
 
-    if (ch)
+    if (ch) {
         ch->pidfd = -1;
+        ch->has_rusage = with_rusage;
+    }
     return ch;
 }
 
@@ -221,7 +224,7 @@ int libxl__child_collect_Glocked(libxl__child *ch, struct libxl__child_q *batch)
         if (libxl__group_held_Glocked(ch))
             return 0; /* S9: held until the group is gone or the grace ends */
         memset(&ru, 0, sizeof ru);
-        r = child_waitid_Glocked(ch, &si, 0, &ru);
+        r = child_waitid_Glocked(ch, &si, 0, ch->has_rusage ? &ru : NULL);
     }
     if (r < 0 && errno == EINTR)
         return 0; /* next pass */
@@ -258,7 +261,7 @@ int libxl__child_collect_exited_Glocked(libxl__child *ch,
     if (ch->kill_group_on_exit)
         return libxl__child_collect_Glocked(ch, batch);
     memset(&ru, 0, sizeof ru);
-    r = child_waitid_Glocked(ch, &si, 0, &ru);
+    r = child_waitid_Glocked(ch, &si, 0, ch->has_rusage ? &ru : NULL);
     if (r < 0 && errno == EINTR)
         return 0;
     if (r < 0) {
@@ -361,8 +364,8 @@ bool libxl__child_collected_Glocked(libxl__child *ch, int status,
      * see it exit (waitpid(-1) pass: see reap_all_Glocked), or lost. */
     libxl__group_kill_drop_Glocked(ch);
     ch->status = status;
-    if (ru)
-        ch->rusage = *ru;
+    if (ru && ch->has_rusage)
+        ch->rusage[0] = *ru;
     ch->lost = lost;
     ch->reaped = true;
     libxl__table_remove_Glocked(ch);

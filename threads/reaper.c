@@ -343,7 +343,7 @@ static int reap_pid_Glocked(pid_t pid, reap_all_state *st)
     }
     {
         libxl_ctx *target = unknown_target_Glocked();
-        libxl__child *u = target ? libxl__child_new() : NULL;
+        libxl__child *u = target ? libxl__child_new(false) : NULL;
         if (!u) {
             LOG(target, WARN, "reaped unknown child %d (status %#x)", (int)pid,
                 status);
