@@ -139,11 +139,15 @@ void libxl__child_free(libxl__child *ch)
  * Whether the next child may have a pidfd.  Each pidfd is an fd of the
  * application's process: with the usual soft limit of 1024 and a thousand
  * children in flight, they would leave none for the application (nor for
- * the dup of a child's stdin).  Past half the soft limit, children are
- * checked by pid instead (G.nopidfd), which costs
- * one waitid per such child and pass.  The limit is re-read now and then,
- * since the application may raise it.
+ * the dup of a child's stdin).  And every fork and spawn copies the whole
+ * fd table, which every child closes again as it execs or exits: with
+ * 10 000 children in flight that made starting them twice as slow (W5).
+ * So past half the soft limit, or past PIDFD_MAX, children are checked by
+ * pid instead (G.nopidfd): their exits are found by asking the kernel
+ * which child exited (threads/reaper.c), one waitid per exit.  The limit
+ * is re-read now and then, since the application may raise it.
  */
+#define PIDFD_MAX 1024
 static bool pidfd_affordable(void)
 {
     long n = __atomic_load_n(&G.npidfds, __ATOMIC_RELAXED);
@@ -158,7 +162,8 @@ static bool pidfd_affordable(void)
                                                           : (long)rl.rlim_cur,
                              __ATOMIC_RELAXED);
     }
-    return n < __atomic_load_n(&G.nofile_limit, __ATOMIC_RELAXED) / 2;
+    return n < PIDFD_MAX &&
+           n < __atomic_load_n(&G.nofile_limit, __ATOMIC_RELAXED) / 2;
 }
 
 static void watch_add_Glocked(libxl__child *ch)
