@@ -290,8 +290,14 @@ int libxl__child_register(libxl_ctx *ctx, libxl_sigchld_owner mode,
 
     /* Opened before anything can reap the pid: only the reaper reaps our
      * children, and it cannot collect this one until it is in the table
-     * (or, reaping everything, until we drop spawn_lock). */
-    if (G.have_pidfd && pidfd_affordable()) {
+     * (or, reaping everything, until we drop spawn_lock).  Not for a fork
+     * child while every exit is collected anyway (waitpid(-1), M3 and M5):
+     * the library never signals one, so its pidfd would only cost three
+     * system calls and an fd in every later fork.  Should the mode change,
+     * it is found as the children without one are (reap_nopidfd). */
+    if (G.have_pidfd &&
+        (ch->ao || !__atomic_load_n(&G.reap_all, __ATOMIC_ACQUIRE)) &&
+        pidfd_affordable()) {
         ch->pidfd = libxl__pidfd_open(ch->pid);
         if (ch->pidfd >= 0)
             __atomic_add_fetch(&G.npidfds, 1, __ATOMIC_RELAXED);
