@@ -148,7 +148,10 @@ void libxl__child_free(libxl__child *ch)
  * is re-read now and then, since the application may raise it.
  */
 #define PIDFD_MAX 1024
-static bool pidfd_affordable(void)
+/* capped: PIDFD_MAX applies.  Not to an owner_mainloop child, whose pidfd
+ * is what keeps a kill off a recycled pid (the application reaps it
+ * without G.lock: threads/kill.c), nor its group off a recycled group. */
+static bool pidfd_affordable(bool capped)
 {
     long n = __atomic_load_n(&G.npidfds, __ATOMIC_RELAXED);
 
@@ -162,7 +165,7 @@ static bool pidfd_affordable(void)
                                                           : (long)rl.rlim_cur,
                              __ATOMIC_RELAXED);
     }
-    return n < PIDFD_MAX &&
+    return (!capped || n < PIDFD_MAX) &&
            n < __atomic_load_n(&G.nofile_limit, __ATOMIC_RELAXED) / 2;
 }
 
@@ -291,13 +294,17 @@ int libxl__child_register(libxl_ctx *ctx, libxl_sigchld_owner mode,
     /* Opened before anything can reap the pid: only the reaper reaps our
      * children, and it cannot collect this one until it is in the table
      * (or, reaping everything, until we drop spawn_lock).  Not for a fork
-     * child while every exit is collected anyway (waitpid(-1), M3 and M5):
-     * the library never signals one, so its pidfd would only cost three
-     * system calls and an fd in every later fork.  Should the mode change,
-     * it is found as the children without one are (reap_nopidfd). */
+     * child the library reaps while every exit is collected anyway
+     * (waitpid(-1), M3 and M5): the library never signals one, so its
+     * pidfd would only cost three system calls and an fd in every later
+     * fork.  Should the mode change, it is found as the children without
+     * one are (reap_nopidfd).  An owner_mainloop child keeps its pidfd:
+     * libxl_childproc_sigchld_occurred collects it through it, and the pid
+     * of a stale entry may be anybody's (pidtable.c). */
     if (G.have_pidfd &&
-        (ch->ao || !__atomic_load_n(&G.reap_all, __ATOMIC_ACQUIRE)) &&
-        pidfd_affordable()) {
+        (ch->ao || mode == libxl_sigchld_owner_mainloop ||
+         !__atomic_load_n(&G.reap_all, __ATOMIC_ACQUIRE)) &&
+        pidfd_affordable(mode != libxl_sigchld_owner_mainloop)) {
         ch->pidfd = libxl__pidfd_open(ch->pid);
         if (ch->pidfd >= 0)
             __atomic_add_fetch(&G.npidfds, 1, __ATOMIC_RELAXED);
