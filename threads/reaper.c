@@ -487,7 +487,7 @@ static void reap_ready_pidfds_Glocked(struct libxl__child_q *batch,
  */
 static void reap_nopidfd_Glocked(struct libxl__child_q *batch, bool sweep)
 {
-    libxl__child *ch, *next;
+    libxl__child *ch, *next, *left = NULL;
 
     while (!sweep && !LIST_EMPTY(&G.nopidfd)) {
         siginfo_t si;
@@ -503,12 +503,17 @@ static void reap_nopidfd_Glocked(struct libxl__child_q *batch, bool sweep)
         ch = libxl__si_exited(&si)
                  ? libxl__child_find_watched_Glocked(si.si_pid)
                  : NULL;
-        if (!ch || ch->reaped || !libxl__child_collect_Glocked(ch, batch))
+        if (!ch || ch->reaped)
             break;
+        if (!libxl__child_collect_Glocked(ch, batch)) {
+            left = ch; /* held (S9: its check scans /proc): not twice */
+            break;
+        }
     }
     for (ch = LIST_FIRST(&G.nopidfd); ch; ch = next) {
         next = LIST_NEXT(ch, nopidfd_entry);
-        libxl__child_collect_Glocked(ch, batch);
+        if (ch != left)
+            libxl__child_collect_Glocked(ch, batch);
     }
 }
 
