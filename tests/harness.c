@@ -22,6 +22,7 @@
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 /* Write end of the report pipe in an isolated test process, else -1. */
@@ -687,4 +688,30 @@ long xlt_voluntary_switches(pid_t tid)
     fclose(f);
     XLT_ASSERT(v >= 0);
     return v;
+}
+
+static void *sleeper_main(void *arg)
+{
+    xlt_sleeper *s = arg;
+
+    __atomic_store_n(&s->tid, (pid_t)syscall(SYS_gettid), __ATOMIC_RELEASE);
+    XLT_ASSERT_RC(xlt_wait_for(s->ctx, s->id), 0);
+    return NULL;
+}
+
+void xlt_sleeper_start(xlt_sleeper *s, libxl_ctx *ctx, uint64_t id,
+                       int settle_ms)
+{
+    s->ctx = ctx;
+    s->id = id;
+    s->tid = 0;
+    XLT_ASSERT(pthread_create(&s->thread, NULL, sleeper_main, s) == 0);
+    while (!__atomic_load_n(&s->tid, __ATOMIC_ACQUIRE))
+        xlt_sleep_ms(1);
+    xlt_sleep_ms(settle_ms);
+}
+
+void xlt_sleeper_join(xlt_sleeper *s)
+{
+    pthread_join(s->thread, NULL);
 }

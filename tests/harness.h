@@ -165,6 +165,20 @@ void xlt_child_exit(int code) __attribute__((noreturn));
  * context switches, from /proc). */
 long xlt_voluntary_switches(pid_t tid);
 
+/* A thread that waits in libxl_event_wait on ctx for the event for_user ==
+ * id (xlt_wait_for); xlt_sleeper_start returns once its tid is known,
+ * after settle_ms more (time to be asleep).  Joined by xlt_sleeper_join,
+ * after the test has made that event. */
+typedef struct {
+    libxl_ctx *ctx;
+    uint64_t id;
+    pid_t tid; /* atomic */
+    pthread_t thread;
+} xlt_sleeper;
+void xlt_sleeper_start(xlt_sleeper *s, libxl_ctx *ctx, uint64_t id,
+                       int settle_ms);
+void xlt_sleeper_join(xlt_sleeper *s);
+
 /* Processes whose parent is this process: returns how many, and stores
  * how many of them are zombies. */
 int xlt_count_children(int *zombies_out);

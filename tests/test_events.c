@@ -270,38 +270,25 @@ XLT_TEST(test_E2_each_event_exactly_once_8_waiters, 300)
  * ctx has a running child (so the reaper and its M2 sweep are active) but
  * no status, the waiter does (almost) no context switches.  A sleep-poll
  * at any period up to 500 ms, or a sweep that woke waiters, would. */
-static libxl_ctx *idle_ctx;
-static pid_t idle_tid;
-
-static void *idle_waiter(void *arg)
-{
-    (void)arg;
-    __atomic_store_n(&idle_tid, (pid_t)syscall(SYS_gettid), __ATOMIC_SEQ_CST);
-    XLT_ASSERT_RC(xlt_wait_for(idle_ctx, 77), 0);
-    return NULL;
-}
-
 XLT_TEST(test_E2_idle_waiter_is_not_woken, 60)
 {
     libxl_childproc_result r_sleep, r_true;
     libxl_asyncop_how how;
-    pthread_t th;
+    libxl_ctx *idle_ctx;
+    xlt_sleeper w;
     long before, after;
 
     idle_ctx = xlt_ctx_new(NULL);
     xlt_start_event_run(idle_ctx, argv_sleep30, 1, &r_sleep);
-    XLT_ASSERT(pthread_create(&th, NULL, idle_waiter, NULL) == 0);
-    while (!__atomic_load_n(&idle_tid, __ATOMIC_SEQ_CST))
-        xlt_sleep_ms(1);
-    xlt_sleep_ms(500); /* well inside event_wait by now */
-    before = xlt_voluntary_switches(idle_tid);
+    xlt_sleeper_start(&w, idle_ctx, 77, 500); /* well inside event_wait */
+    before = xlt_voluntary_switches(w.tid);
     xlt_sleep_ms(2000);
-    after = xlt_voluntary_switches(idle_tid);
+    after = xlt_voluntary_switches(w.tid);
     XLT_ASSERT_MSG(after - before <= 2, "idle waiter woke %ld times in 2 s",
                    after - before);
 
     xlt_start_event_run(idle_ctx, argv_true, 77, &r_true);
-    pthread_join(th, NULL);
+    xlt_sleeper_join(&w);
     memset(&how, 0, sizeof how);
     how.u.for_event = 1;
     XLT_ASSERT_RC(libxl_ao_abort(idle_ctx, &how), 0);

@@ -127,26 +127,15 @@ XLT_TEST(test_E2_reaper_sleeps_while_a_thread_waits_selective, 120)
 /* ------------------------------------------------------------------ */
 /* A waiter is not woken for another ctx's children (E2)               */
 
-static libxl_ctx *ow_ctx;
-static pid_t ow_tid;
-
-static void *ow_waiter(void *arg)
-{
-    (void)arg;
-    __atomic_store_n(&ow_tid, (pid_t)syscall(SYS_gettid), __ATOMIC_RELEASE);
-    XLT_ASSERT_RC(xlt_wait_for(ow_ctx, 9), 0);
-    return NULL;
-}
-
 /* A thread waits on ctx A, which has a child running (so it has something
  * to wait for); 100 children of ctx B come and go.  A waiter that took
  * the reaper's role would be woken for each of them: it sleeps through. */
 XLT_TEST(test_E2_waiter_sleeps_through_another_ctxs_children, 120)
 {
-    libxl_ctx *other;
+    libxl_ctx *ow_ctx, *other;
     libxl_childproc_result r_gated, r_stop;
     long before, after;
-    pthread_t th;
+    xlt_sleeper w;
     int gate, i;
 
     if (xlt_skip_under_valgrind("valgrind takes the signals itself and"
@@ -155,20 +144,17 @@ XLT_TEST(test_E2_waiter_sleeps_through_another_ctxs_children, 120)
     ow_ctx = xlt_ctx_new(NULL);
     other = xlt_ctx_new(NULL);
     xlt_start_gated(ow_ctx, 1, &gate, &r_gated);
-    XLT_ASSERT(pthread_create(&th, NULL, ow_waiter, NULL) == 0);
-    while (!__atomic_load_n(&ow_tid, __ATOMIC_ACQUIRE))
-        xlt_sleep_ms(1);
-    xlt_sleep_ms(200); /* asleep in event_wait by now */
-    before = xlt_voluntary_switches(ow_tid);
+    xlt_sleeper_start(&w, ow_ctx, 9, 200); /* asleep in event_wait by then */
+    before = xlt_voluntary_switches(w.tid);
     for (i = 0; i < QUIET_RUNS / 2; i++)
         run_true(other);
-    after = xlt_voluntary_switches(ow_tid);
+    after = xlt_voluntary_switches(w.tid);
     XLT_ASSERT_MSG(after - before < QUIET_RUNS / 8,
                    "a thread waiting on one ctx woke %ld times for %d"
                    " children of another",
                    after - before, QUIET_RUNS / 2);
     xlt_start_exit(ow_ctx, 0, 9, &r_stop);
-    pthread_join(th, NULL);
+    xlt_sleeper_join(&w);
     xlt_finish_gated(ow_ctx, 1, gate, &r_gated);
     XLT_ASSERT_RC(libxl_ctx_free(other), 0);
     XLT_ASSERT_RC(libxl_ctx_free(ow_ctx), 0);
