@@ -10,7 +10,6 @@
  */
 #include "internal.h"
 
-#include <fcntl.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -155,80 +154,6 @@ void libxl__starts_wait(libxl_ctx *ctx)
     CTX_UNLOCK(ctx);
 }
 
-static bool fd_open(int fd)
-{
-    return fd >= 0 && fcntl(fd, F_GETFD) != -1;
-}
-
-/* An argument check of libxl_childproc_run: the log line names the
- * function and the bad value, as the caller wrote them. */
-#define RUN_CHECK(ctx, cond, ...)                                         \
-    do {                                                                  \
-        if (!(cond)) {                                                    \
-            libxl__log((ctx), LIBXL_LOG_ERROR, -1, "libxl_childproc_run", \
-                       __VA_ARGS__);                                      \
-            return false;                                                 \
-        }                                                                 \
-    } while (0)
-
-static bool stdio_arg_ok(libxl_ctx *ctx, const char *name, int fd)
-{
-    RUN_CHECK(ctx, fd == 0 || fd == -1 || (fd > 0 && fd_open(fd)),
-              "%s %d is not open", name, fd);
-    return true;
-}
-
-/* R1, R0 and §9's rules on args; logs the first bad one. */
-static bool run_args_ok(libxl_ctx *ctx, const libxl_childproc_args *args)
-{
-    int i, j;
-
-    RUN_CHECK(ctx, args, "args is NULL");
-    RUN_CHECK(ctx, args->path && args->path[0], "path is %s",
-              args->path ? "empty" : "NULL");
-    RUN_CHECK(ctx, args->argv, "argv is NULL");
-    RUN_CHECK(ctx, args->argv[0], "argv is empty (argv[0] is NULL)");
-    if (!stdio_arg_ok(ctx, "stdin_fd", args->stdin_fd) ||
-        !stdio_arg_ok(ctx, "stdout_fd", args->stdout_fd) ||
-        !stdio_arg_ok(ctx, "stderr_fd", args->stderr_fd))
-        return false;
-    RUN_CHECK(ctx, args->nr_fds >= 0, "nr_fds %d is negative", args->nr_fds);
-    RUN_CHECK(ctx, args->fds || args->nr_fds == 0, "fds is NULL with nr_fds %d",
-              args->nr_fds);
-    for (i = 0; i < args->nr_fds; i++) {
-        const libxl_childproc_fd *f = &args->fds[i];
-
-        RUN_CHECK(ctx, f->child_fd >= 3, "fds[%d].child_fd %d is below 3", i,
-                  f->child_fd);
-        RUN_CHECK(ctx, fd_open(f->parent_fd),
-                  "fds[%d].parent_fd %d is not open", i, f->parent_fd);
-        for (j = 0; j < i; j++)
-            RUN_CHECK(ctx, args->fds[j].child_fd != f->child_fd,
-                      "fds[%d].child_fd %d is also fds[%d]'s", i, f->child_fd,
-                      j);
-    }
-    RUN_CHECK(ctx,
-              !(args->capture & ~(LIBXL_CAPTURE_STDOUT | LIBXL_CAPTURE_STDERR)),
-              "capture 0x%x has unknown bits", args->capture);
-    RUN_CHECK(ctx,
-              !(args->capture & LIBXL_CAPTURE_STDOUT) || args->stdout_fd == 0 ||
-                  args->stdout_fd == -1,
-              "capture of stdout with stdout_fd %d", args->stdout_fd);
-    RUN_CHECK(ctx,
-              !(args->capture & LIBXL_CAPTURE_STDERR) || args->stderr_fd == 0 ||
-                  args->stderr_fd == -1,
-              "capture of stderr with stderr_fd %d", args->stderr_fd);
-    RUN_CHECK(ctx,
-              !args->stdin_data || args->stdin_fd == 0 || args->stdin_fd == -1,
-              "stdin_data with stdin_fd %d", args->stdin_fd);
-    RUN_CHECK(ctx, args->stdin_data || !args->stdin_len,
-              "stdin_len %zu with no stdin_data", args->stdin_len);
-    if (!libxl__env_args_ok(ctx, args))
-        return false;
-    RUN_CHECK(ctx, !args->cgroup || args->cgroup[0], "cgroup is empty");
-    return true;
-}
-
 /* Registers the child just created as ch (spawn_lock held for reading).
  * One that cannot be tracked is killed and reaped here rather than left a
  * zombie: still under spawn_lock, so no waitpid(-1) pass can have reaped
@@ -317,7 +242,7 @@ static int run_entered(libxl_ctx *ctx, const libxl_childproc_args *args,
     bool sync = ao_how == NULL;
     int rc;
 
-    if (!run_args_ok(ctx, args))
+    if (!libxl__run_args_ok(ctx, args))
         return ERROR_INVAL;
 
     ao = libxl__ao_new(ctx, ao_how);

@@ -479,7 +479,8 @@ static inline int libxl__waitid(idtype_t type, id_t id, siginfo_t *si,
  *                    src/ao.c, src/capture.c,
  *                    src/event.c, src/timeout.c, src/osreg.c, src/enter.c
  *   off the caller's threads/leader.c (the reaper's role, lent to a
- *   thread           waiting thread) -> threads/reaper.c ->
+ *   thread           waiting thread) -> threads/reaper.c (the thread) ->
+ *                    threads/pass.c (one pass) ->
  *                    threads/children.c -> threads/sigchld.c,
  *                    threads/process.c
  *   the inbox        src/inbox.c -> src/waiter.c: where collected
@@ -597,8 +598,24 @@ bool libxl__child_collected_Glocked(libxl__child *ch, int status,
                                     const struct rusage *ru, bool lost);
 /* For waitid's siginfo: did that child exit (not a stop or a ptrace
  * trap, which waitid(WEXITED) reports for a tracee), and its wait status. */
-bool libxl__si_exited(const siginfo_t *si);
-int libxl__status_of_siginfo(const siginfo_t *si);
+/* A waitid result that is an exit (not a stop, a continue or nothing). */
+static inline bool libxl__si_exited(const siginfo_t *si)
+{
+    return si->si_pid != 0 &&
+           (si->si_code == CLD_EXITED || si->si_code == CLD_KILLED ||
+            si->si_code == CLD_DUMPED);
+}
+
+/* The wait status of an exit that waitid reported. */
+static inline int libxl__status_of_siginfo(const siginfo_t *si)
+{
+    switch (si->si_code) {
+    case CLD_EXITED: return (si->si_status & 0xff) << 8;
+    case CLD_KILLED: return si->si_status & 0x7f;
+    case CLD_DUMPED: return (si->si_status & 0x7f) | 0x80;
+    default: return LIBXL__STATUS_LOST; /* never asked: see si_exited */
+    }
+}
 
 /* ------------------------------------------------------------------ */
 /* threads/reaper.c                                                    */
@@ -607,10 +624,25 @@ int libxl__status_of_siginfo(const siginfo_t *si);
 int libxl__reaper_ensure(libxl_ctx *ctx);
 /* With G.lock held. */
 int libxl__reaper_ensure_Glocked(libxl_ctx *ctx);
-/* A pass as the reaper runs it on SIGCHLD, for a leader.  No lock held. */
-void libxl__reaper_collect(void);
 /* A leader gives the role back: G.epfd goes back into the reaper's set. */
 void libxl__reaper_wait_set_back_Glocked(void);
+
+/* The tags of the reaper's own fds in G.epfd (a child's tag has its
+ * nonzero id in the high half): the set is made by threads/reaper.c and
+ * read by every pass. */
+#define LIBXL__TAG_SIGNALS 1 /* G.sfd */
+#define LIBXL__TAG_FORWARD 4 /* G.fwd_efd */
+
+/* ------------------------------------------------------------------ */
+/* threads/pass.c: one reaping pass                                    */
+
+/* Collects every exited child the library may take, then hands them to
+ * their ctxs; sweep: the once-a-second pass (M2), which also checks each
+ * child without a pidfd by pid.  Returns how many it collected.  No lock
+ * held. */
+unsigned libxl__reap_pass(bool sweep);
+/* A pass as the reaper runs it on SIGCHLD, for a leader.  No lock held. */
+void libxl__reaper_collect(void);
 
 /* ------------------------------------------------------------------ */
 /* threads/leader.c: the reaper's role lent to a waiting thread (E2)   */
@@ -822,6 +854,10 @@ int libxl__mode_ctx_unregister(libxl_ctx *ctx);
 
 /* ------------------------------------------------------------------ */
 /* Spawning for toolstacks, rules S0-S10 (src/childproc.c, src/spawn.c) */
+
+/* R0, R1 and S1-S10 on a run's args: false, with the first bad one logged
+ * (src/run_args.c). */
+bool libxl__run_args_ok(libxl_ctx *ctx, const libxl_childproc_args *args);
 
 /* S0: where the 0.1 structs ended.  The 0.1 entry of libxl_childproc_run
  * reads and writes nothing past these. */

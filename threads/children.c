@@ -9,8 +9,8 @@
  * freed.  The table itself is threads/pidtable.c; kills are threads/kill.c.
  *
  * A child is "watched" (the reaper collects it) through its pidfd in the
- * reaper's epoll set, or, without one, on G.nopidfd, checked by pid on
- * every pass.  Children of owner_mainloop ctxs (class APP) are never
+ * reaper's epoll set, or, without one, on G.nopidfd (threads/pass.c finds
+ * those exits).  Children of owner_mainloop ctxs (class APP) are never
  * watched: the application reaps them.
  */
 #include "internal.h"
@@ -26,23 +26,6 @@
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-int libxl__status_of_siginfo(const siginfo_t *si)
-{
-    switch (si->si_code) {
-    case CLD_EXITED: return (si->si_status & 0xff) << 8;
-    case CLD_KILLED: return si->si_status & 0x7f;
-    case CLD_DUMPED: return (si->si_status & 0x7f) | 0x80;
-    default: return LIBXL__STATUS_LOST; /* never asked: see si_exited */
-    }
-}
-
-bool libxl__si_exited(const siginfo_t *si)
-{
-    return si->si_pid != 0 &&
-           (si->si_code == CLD_EXITED || si->si_code == CLD_KILLED ||
-            si->si_code == CLD_DUMPED);
-}
 
 /* ------------------------------------------------------------------ */
 /* Reap-everything or not (M3, M5, M6)                                 */
