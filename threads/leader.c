@@ -12,10 +12,10 @@
  *    The reaper reaches it through its own set, G.outer_epfd.
  *  - A thread about to sleep on a ctx (src/loop.c) takes the role if
  *    nobody asleep has it and the process has no other ctx (a leader
- *    collects, and wakes, for every ctx's children): G.epfd leaves the reaper's
- * set (one epoll_ctl) and the thread polls it beside its own wakeup eventfd.
- * The reaper, still asleep, is no longer woken for SIGCHLD; only pokes and its
- * 1 s sweep wake it.
+ *    collects, and wakes, for every ctx's children): G.epfd leaves the
+ *    reaper's set (one epoll_ctl) and the thread polls it beside its own
+ *    wakeup eventfd.  The reaper, still asleep, is no longer woken for
+ *    SIGCHLD; only pokes and its 1 s sweep wake it.
  *  - On waking, the leader first runs the pass the reaper would have run
  *    (for every ctx, if G.epfd was ready), then does its own work.  It
  *    keeps the role through that work only if nobody else can be waiting
