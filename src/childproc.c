@@ -376,6 +376,13 @@ LIBXL_EXPORT void libxl_childproc_result_dispose(libxl_childproc_result *r)
     r->out_truncated = r->err_truncated = 0;
 }
 
+/* A fork child's copy of the record its parent made for it.  Not freed
+ * there: free() would write two heap pages, each a copy-on-write fault in
+ * every fork child, most of which exit or exec soon.  Kept reachable
+ * instead, in the library's data page, which the atfork handler writes
+ * anyway; a child that forks again frees its own parent's. */
+static libxl__child *volatile record_in_child;
+
 /* Returns like libxl_childproc_fork; *in_child set in the child, which
  * must not touch the ctx any more (its copy is stale). */
 static pid_t fork_entered(libxl_ctx *ctx, libxl_childproc_death_cb *death,
@@ -413,7 +420,9 @@ static pid_t fork_entered(libxl_ctx *ctx, libxl_childproc_death_cb *death,
     if (pid == 0) {
         /* The child: spawn_lock is reset with the rest (by the atfork
          * handler, or by libxl__child_after_fork if none ran). */
-        free(ch);
+        if (record_in_child)
+            free(record_in_child);
+        record_in_child = ch;
         libxl__child_after_fork(generation);
         *in_child = true;
         return 0;
