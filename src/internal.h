@@ -585,6 +585,7 @@ void libxl__update_reap_all_Glocked(void);
 void libxl__spawn_lock(void);
 void libxl__spawn_unlock(void);
 /* Collects ch if it has exited: 1 (into *batch, unless an orphan), or 0. */
+bool libxl__child_watch_late_Glocked(libxl__child *ch);
 int libxl__child_collect_Glocked(libxl__child *ch,
                                  struct libxl__child_q *batch);
 /* The same for a child whose pidfd was reported readable (it has exited):

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 /* --------------------------------------------------------------- helpers */
@@ -1041,6 +1042,84 @@ XLT_TEST(test_M6_selective_never_steals_app_child_no_pidfd, 120)
     never_steals(1);
 }
 
+/* How many pidfds this process has open (anon inodes named so). */
+static int count_pidfds(void)
+{
+    char path[64], target[64];
+    int fd, n = 0;
+
+    for (fd = 0; fd < 4096; fd++) {
+        ssize_t len;
+        snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+        len = readlink(path, target, sizeof target - 1);
+        if (len <= 0)
+            continue;
+        target[len] = 0;
+        if (strstr(target, "pidfd"))
+            n++;
+    }
+    return n;
+}
+
+/* M6: the library's fork children are watched without pidfds, found by
+ * asking the kernel which child exited; the application's zombie, left
+ * unreaped, is the answer it gets from then on.  The children it hides
+ * get pidfds (so that no pass has to check each by pid), are each
+ * reported once with their own status, and the zombie is still the
+ * application's to reap. */
+#define HZ_FORKS 20
+XLT_TEST(test_M6_fork_children_behind_app_zombie_each_reported_once, 120)
+{
+    static rec deaths;
+    pid_t pid[HZ_FORKS], zombie;
+    int gate[2], i, st, fd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+    const char *no = getenv("XLCHILD_NO_PIDFD");
+    int have_pidfd = fd >= 0 && !(no && *no && strcmp(no, "0") != 0);
+    int64_t deadline;
+
+    if (fd >= 0)
+        close(fd);
+    rec_init(&deaths);
+    sel_ctx = xlt_ctx_new(NULL);
+    set_mode(sel_ctx, libxl_sigchld_owner_libxl_always_selective_reap, NULL);
+    XLT_ASSERT(pipe(gate) == 0);
+    for (i = 0; i < HZ_FORKS; i++) {
+        pid[i] = xlt_childproc_fork(sel_ctx, rec_death_cb, &deaths);
+        if (pid[i] == 0) {
+            char c;
+            close(gate[1]);
+            while (read(gate[0], &c, 1) < 0 && errno == EINTR)
+                ;
+            xlt_child_exit(100 + i);
+        }
+        XLT_ASSERT(pid[i] > 0);
+    }
+    close(gate[0]);
+    XLT_ASSERT_EQ(count_pidfds(), 0); /* fork children: none of their own */
+    zombie = app_fork_exit(7);
+    await_zombie(zombie, 10000);
+    /* Its SIGCHLD made a pass, which found the zombie in the way. */
+    deadline = xlt_now_ms() + 10000;
+    while (have_pidfd && count_pidfds() < HZ_FORKS) {
+        XLT_ASSERT_MSG(xlt_now_ms() < deadline,
+                       "%d of %d hidden children got a pidfd", count_pidfds(),
+                       HZ_FORKS);
+        xlt_sleep_ms(5);
+    }
+    close(gate[1]); /* all of them exit now */
+    xlt_pump_until(sel_ctx, &deaths.n, HZ_FORKS, 60000);
+    xlt_pump_for(sel_ctx, 200); /* a duplicate would show now */
+    XLT_ASSERT_EQ(rec_count(&deaths), HZ_FORKS);
+    for (i = 0; i < HZ_FORKS; i++) {
+        XLT_ASSERT_EQ(rec_find(&deaths, pid[i], &st), 1);
+        XLT_ASSERT_EXITED(st, 100 + i);
+    }
+    XLT_ASSERT_EQ(count_pidfds(), 0); /* closed as each was collected */
+    XLT_ASSERT_EXITED(app_waitpid(zombie), 7);
+    libxl_ctx_free(sel_ctx);
+    XLT_ASSERT_EQ(xlt_count_children(NULL), 0);
+}
+
 /* M6: several ctxs in the selective mode, in their own threads, share the
  * one reaper thread (while all have children, the process has one thread
  * more than before the first ctx) and each gets exactly its own
@@ -1655,6 +1734,7 @@ int main(void)
         XLT_CASE(test_M5_second_ctx_always_refused_stays_default),
         XLT_CASE(test_M6_selective_never_steals_app_child),
         XLT_CASE(test_M6_selective_never_steals_app_child_no_pidfd),
+        XLT_CASE(test_M6_fork_children_behind_app_zombie_each_reported_once),
         XLT_CASE(test_M6_several_selective_ctxs_share_one_reaper),
         XLT_CASE(test_M6_setmode_refused_while_another_ctx_in_M5),
         XLT_CASE(test_M5_setmode_refused_while_another_ctx_in_M6),

@@ -167,6 +167,35 @@ static void watch_add_Glocked(libxl__child *ch)
     ch->on_nopidfd = true;
 }
 
+/*
+ * A child checked by pid gets a pidfd after all: the kernel's answer to
+ * "which child exited" (threads/pass.c) is stuck on a zombie that is not
+ * the library's to take, so each pass would check every such child by pid
+ * until the application reaps its own.  Opened late, the pidfd is still
+ * the child's: the pid of an unreaped child cannot be recycled, and only
+ * the library reaps one of its class.  True if ch now has one, watched.
+ * G.lock held.
+ */
+bool libxl__child_watch_late_Glocked(libxl__child *ch)
+{
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLONESHOT};
+
+    if (ch->pidfd >= 0 || ch->reaped || ch->cls == LIBXL__CLASS_APP ||
+        !G.have_pidfd || G.epfd < 0 || !pidfd_affordable(true))
+        return false;
+    ch->pidfd = libxl__pidfd_open(ch->pid);
+    if (ch->pidfd < 0)
+        return false;
+    __atomic_add_fetch(&G.npidfds, 1, __ATOMIC_RELAXED);
+    ev.data.u64 = ((uint64_t)ch->id << 32) | (uint32_t)ch->pid;
+    if (epoll_ctl(G.epfd, EPOLL_CTL_ADD, ch->pidfd, &ev))
+        return false; /* still checked by pid; the pidfd serves waitid */
+    if (ch->on_nopidfd)
+        LIST_REMOVE(ch, nopidfd_entry);
+    ch->on_nopidfd = false;
+    return true;
+}
+
 /* waitid(WEXITED | WNOHANG | options) on ch alone: through its pidfd
  * where the kernel can, else by pid.  si_pid stays 0 if it has not exited. */
 static int child_waitid_Glocked(libxl__child *ch, siginfo_t *si, int options,
@@ -277,16 +306,16 @@ int libxl__child_register(libxl_ctx *ctx, libxl_sigchld_owner mode,
     /* Opened before anything can reap the pid: only the reaper reaps our
      * children, and it cannot collect this one until it is in the table
      * (or, reaping everything, until we drop spawn_lock).  Not for a fork
-     * child the library reaps while every exit is collected anyway
-     * (waitpid(-1), M3 and M5): the library never signals one, so its
-     * pidfd would only cost three system calls and an fd in every later
-     * fork.  Should the mode change, it is found as the children without
-     * one are (reap_nopidfd).  An owner_mainloop child keeps its pidfd:
-     * libxl_childproc_sigchld_occurred collects it through it, and the pid
-     * of a stale entry may be anybody's (pidtable.c). */
-    if (G.have_pidfd &&
-        (ch->ao || mode == libxl_sigchld_owner_mainloop ||
-         !__atomic_load_n(&G.reap_all, __ATOMIC_ACQUIRE)) &&
+     * child the library reaps: the library never signals one, so its
+     * pidfd would only cost three system calls, and an fd that every later
+     * fork copies and every child closes (at 256 in flight, a quarter of
+     * the fork throughput).  It is found as the children without one are
+     * (threads/pass.c), and gets a pidfd only if a stranger's zombie
+     * hides it from that (libxl__child_watch_late_Glocked).  An
+     * owner_mainloop child keeps its pidfd: libxl_childproc_sigchld_occurred
+     * collects it through it, and the pid of a stale entry may be
+     * anybody's (pidtable.c). */
+    if (G.have_pidfd && (ch->ao || mode == libxl_sigchld_owner_mainloop) &&
         pidfd_affordable(mode != libxl_sigchld_owner_mainloop)) {
         ch->pidfd = libxl__pidfd_open(ch->pid);
         if (ch->pidfd >= 0)

@@ -325,6 +325,7 @@ static void reap_ready_pidfds_Glocked(struct libxl__child_q *batch,
 static void reap_nopidfd_Glocked(struct libxl__child_q *batch, bool sweep)
 {
     libxl__child *ch, *next, *left = NULL;
+    bool hidden = false; /* behind an exited child not ours to take */
 
     while (!sweep && !LIST_EMPTY(&G.nopidfd)) {
         siginfo_t si;
@@ -340,16 +341,21 @@ static void reap_nopidfd_Glocked(struct libxl__child_q *batch, bool sweep)
         ch = libxl__si_exited(&si)
                  ? libxl__child_find_watched_Glocked(si.si_pid)
                  : NULL;
-        if (!ch || ch->reaped)
+        if (!ch || ch->reaped) {
+            hidden = true;
             break;
+        }
         if (!libxl__child_collect_Glocked(ch, batch)) {
             left = ch; /* held (S9: its check scans /proc): not twice */
             break;
         }
     }
+    /* Hidden behind a stranger's zombie, which may stay for long (the
+     * application reaps its own when it likes): the ones still running
+     * get pidfds, so that the next passes need not check them by pid. */
     for (ch = LIST_FIRST(&G.nopidfd); ch; ch = next) {
         next = LIST_NEXT(ch, nopidfd_entry);
-        if (ch != left)
-            libxl__child_collect_Glocked(ch, batch);
+        if (ch != left && !libxl__child_collect_Glocked(ch, batch) && hidden)
+            libxl__child_watch_late_Glocked(ch);
     }
 }
