@@ -11,6 +11,7 @@ BENCH_PROGS = bench/xlbench-stamp bench/xlbench-raw bench/xlbench-xlchild \
 
 bench_xlbench_stamp_SOURCES = bench/stamp.c
 bench_xlbench_raw_SOURCES = bench/m_raw.c $(XLBENCH_COMMON_SRC)
+bench_xlbench_raw_LDADD = $(PTHREAD_LIBS)
 bench_xlbench_xlchild_SOURCES = bench/m_xlchild.c $(XLBENCH_COMMON_SRC)
 bench_xlbench_xlchild_LDADD = libxlchild.la $(PTHREAD_LIBS)
 bench_xlbench_xlchild_LDFLAGS = -no-install
@@ -30,27 +31,27 @@ BENCH_PROGS += bench/xlbench-glib
 endif
 bench_xlbench_glib_SOURCES = bench/m_glib.c $(XLBENCH_COMMON_SRC)
 bench_xlbench_glib_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS)
-bench_xlbench_glib_LDADD = $(GLIB_LIBS)
+bench_xlbench_glib_LDADD = $(GLIB_LIBS) $(PTHREAD_LIBS)
 
 if HAVE_LIBUV
 BENCH_PROGS += bench/xlbench-libuv
 endif
 bench_xlbench_libuv_SOURCES = bench/m_libuv.c $(XLBENCH_COMMON_SRC)
 bench_xlbench_libuv_CFLAGS = $(AM_CFLAGS) $(LIBUV_CFLAGS)
-bench_xlbench_libuv_LDADD = $(LIBUV_LIBS)
+bench_xlbench_libuv_LDADD = $(LIBUV_LIBS) $(PTHREAD_LIBS)
 
 if HAVE_LIBEV
 BENCH_PROGS += bench/xlbench-libev
 endif
 bench_xlbench_libev_SOURCES = bench/m_libev.c $(XLBENCH_COMMON_SRC)
-bench_xlbench_libev_LDADD = -lev
+bench_xlbench_libev_LDADD = -lev $(PTHREAD_LIBS)
 
 if HAVE_LIBSYSTEMD
 BENCH_PROGS += bench/xlbench-sdevent
 endif
 bench_xlbench_sdevent_SOURCES = bench/m_sdevent.c $(XLBENCH_COMMON_SRC)
 bench_xlbench_sdevent_CFLAGS = $(AM_CFLAGS) $(LIBSYSTEMD_CFLAGS)
-bench_xlbench_sdevent_LDADD = $(LIBSYSTEMD_LIBS)
+bench_xlbench_sdevent_LDADD = $(LIBSYSTEMD_LIBS) $(PTHREAD_LIBS)
 
 EXTRA_PROGRAMS = bench/xlbench-stamp bench/xlbench-raw bench/xlbench-capture \
 	bench/xlbench-xlchild bench/xlbench-glib bench/xlbench-libuv \

@@ -18,6 +18,7 @@
 #include <getopt.h>
 #include <limits.h>
 #include <malloc.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdarg.h>
@@ -181,7 +182,7 @@ static void usage(const char *prog)
             "usage: %s [-k true|fork|stamp|forkexec] [-n N] [-c C] [-K idle]\n"
             "       [-B ballast_MiB [-H]] [-s child_sleep_us] [-M]\n"
             "       [-f soft_nofile (0: raise to hard)] [-d drive] [-m mode]\n"
-            "       [-w watchdog_s] [-T label]\n",
+            "       [-w watchdog_s] [-T label] [-I]\n",
             prog);
     exit(1);
 }
@@ -341,6 +342,35 @@ static void setup_idle(void)
     usleep(200 * 1000);
 }
 
+/* -I: a thread that never wakes.  It blocks every signal, so that the
+ * main thread still takes SIGALRM and the mechanism's own. */
+static void *idle_thread_main(void *arg)
+{
+    sigset_t all;
+
+    (void)arg;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, NULL);
+    for (;;)
+        pause();
+    return NULL;
+}
+
+static void setup_idle_thread(void)
+{
+    pthread_t t;
+    sigset_t all, old;
+    int r;
+
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old); /* inherited from the start */
+    r = pthread_create(&t, NULL, idle_thread_main, NULL);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (r)
+        bench_fail("pthread_create: %s", strerror(r));
+    pthread_detach(t);
+}
+
 static void setup_pidmap(void)
 {
     FILE *f = fopen("/proc/sys/kernel/pid_max", "re");
@@ -366,7 +396,7 @@ void bench_init(int argc, char **argv, const char *mech, unsigned kinds_ok)
     bench_opt.n = 1000;
     bench_opt.c = 16;
     bench_opt.watchdog_s = 120;
-    while ((opt = getopt(argc, argv, "k:n:c:K:B:Hs:Mf:d:m:w:T:")) != -1) {
+    while ((opt = getopt(argc, argv, "k:n:c:K:B:Hs:Mf:d:m:w:T:I")) != -1) {
         switch (opt) {
         case 'k':
             if (!strcmp(optarg, "true"))
@@ -392,6 +422,7 @@ void bench_init(int argc, char **argv, const char *mech, unsigned kinds_ok)
         case 'm': bench_opt.mode = optarg; break;
         case 'w': bench_opt.watchdog_s = (int)num_arg(optarg, 'w'); break;
         case 'T': bench_opt.mech = optarg; break;
+        case 'I': bench_opt.idle_thread = true; break;
         default: usage(argv[0]);
         }
     }
@@ -438,6 +469,8 @@ void bench_init(int argc, char **argv, const char *mech, unsigned kinds_ok)
         setup_stamp_prog();
     setup_ballast();
     setup_idle();
+    if (bench_opt.idle_thread)
+        setup_idle_thread();
 }
 
 /* ------------------------------------------------------------------ */

@@ -50,13 +50,16 @@ struct bench_opts {
     const char *drive;    /* -d mechanism-specific */
     const char *mode;     /* -m mechanism-specific */
     int watchdog_s;       /* -w */
+    bool idle_thread;     /* -I: one more thread, asleep for the whole run */
 };
 
 extern struct bench_opts bench_opt;
 
 /* Parses the options; exits 1 when kind is not in kinds_ok (a bit set of
  * enum bench_kind).  Sets up stamps, ballast, idle children, RLIMIT_NOFILE
- * and the watchdog.  Creates no thread. */
+ * and the watchdog.  Creates no thread, except with -I: one that blocks
+ * every signal and sleeps until the process ends, to measure what a second
+ * thread alone costs (the floor of any library with a thread of its own). */
 void bench_init(int argc, char **argv, const char *mech, unsigned kinds_ok);
 
 /* Marks the start of timing (and takes the W5 baseline). */

@@ -63,6 +63,7 @@ mech_cmd() {
     case $1 in
     raw) have raw && echo "$BIN/xlbench-raw" ;;
     raw-forkexec) have raw && echo "$BIN/xlbench-raw -T raw-forkexec" ;;
+    raw-thread) have raw && echo "$BIN/xlbench-raw -I -T raw-thread" ;;
     xl-wait) echo "$BIN/xlbench-xlchild -d wait" ;;
     xl-wait-sel) echo "$BIN/xlbench-xlchild -d wait -m selective" ;;
     xl-cb) echo "$BIN/xlbench-xlchild -d cb" ;;
@@ -82,7 +83,9 @@ mech_cmd() {
 XL="xl-wait xl-wait-sel xl-cb xl-cb-sel xl-poll xl-poll-sel xl-main"
 XLF="xl-cb xl-cb-sel xl-poll xl-poll-sel xl-main"
 ALL="raw $XL glib libev libuv sdevent"
-FORKM="raw $XLF glib libev sdevent"
+# raw-thread: raw with one idle thread more, the floor of any library with a
+# thread of its own (W1b is where it shows: bench/README.md §1c)
+FORKM="raw raw-thread $XLF glib libev sdevent"
 # W3 is about who reaps, not how the application is driven: one xlchild
 # variant per reaping mode (xl-cb* reap exactly like xl-poll*).
 W3M="raw xl-poll xl-poll-sel xl-main glib libev sdevent libuv"

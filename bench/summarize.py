@@ -59,7 +59,7 @@ def fmt_ratio(v, digits=2):
 XL = ["xl-wait", "xl-wait-sel", "xl-cb", "xl-cb-sel", "xl-poll",
       "xl-poll-sel", "xl-main"]
 PEERS = ["glib", "libev", "libuv", "sdevent"]
-ROWS = ["raw"] + XL + PEERS
+ROWS = ["raw", "raw-thread"] + XL + PEERS
 
 out = []
 p = out.append
@@ -341,6 +341,28 @@ for c, label in W2COLS:
         v = med(c, m, "lat_p99_us")
         cells.append("n/a" if v is None else f"{v / best[0]:.2f}× {'✓' if v <= 2 * best[0] else '✗'}")
     p(f"| {label} | {best[0]:,.0f} ({best[1]}) | " + " | ".join(cells) + " |")
+p("")
+
+p("### W1b: the floor of a library with a thread of its own")
+p("")
+p("raw-thread is raw with one more thread, asleep for the whole run"
+  " (`xlbench-raw -I`): what a second thread alone costs a process that"
+  " forks (glibc's fork locks, copy-on-write and TLB work for a shared mm)."
+  " Every xlchild variant but xl-main has one, its reaper.  Ratios to raw.")
+p("")
+p("| column | raw-thread | best peer | 1.1× best peer | xlchild with a reaper, worst … best | best / raw-thread |")
+p("|---|---|---|---|---|---|")
+REAPING = [m for m in XL if m != "xl-main"]
+for c, label in W1COLS[3:6]:
+    raw, fl = med(c, "raw", "rate"), med(c, "raw-thread", "rate")
+    xs = [(med(c, m, "rate"), m) for m in REAPING if med(c, m, "rate")]
+    ps = [(med(c, m, "rate"), m) for m in PEERS if med(c, m, "rate")]
+    if not raw or not fl or not xs or not ps:
+        continue
+    bp, bx, wx = max(ps), max(xs), min(xs)
+    p(f"| {label} | {fl / raw:.2f} | {bp[1]} {bp[0] / raw:.2f} | {1.1 * bp[0] / raw:.2f}"
+      f"{' (above the floor)' if 1.1 * bp[0] > fl else ''} |"
+      f" {wx[1]} {wx[0] / raw:.2f} … {bx[1]} {bx[0] / raw:.2f} | {bx[0] / fl:.2f} |")
 p("")
 
 p("### W3: K=4000 ≥ 0.9× K=0 in selective mode")
