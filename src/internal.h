@@ -189,6 +189,7 @@ struct libxl__child {
                                 unreaped (its zombie keeps the group id
                                 from being reused) until the group is gone
                                 or the grace's SIGKILL (S9) */
+    bool listed; /* the sweep found its pid among the process's children */
 
     /* set by whoever reaped it; then owned by ctx->lock */
     int status;
@@ -498,10 +499,11 @@ void libxl__inherited_close_Glocked(void);
  * the fork. */
 void libxl__child_after_fork(unsigned generation);
 /* Calls fn with an open fd of /proc/self/task/<tid>/<file> for each thread
- * of the process; allocates nothing. */
-void libxl__each_task_file(const char *file,
-                           void (*fn)(const char *tid, int fd, void *arg),
-                           void *arg);
+ * of the process; allocates nothing.  -1 if some thread's file could not be
+ * opened (no /proc, or a thread gone meanwhile), else 0. */
+int libxl__each_task_file(const char *file,
+                          void (*fn)(const char *tid, int fd, void *arg),
+                          void *arg);
 
 /* ------------------------------------------------------------------ */
 /* threads/sigchld.c: SIGCHLD's disposition and delivery (M1, M2)      */

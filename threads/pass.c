@@ -195,11 +195,17 @@ static int reap_pid_Glocked(pid_t pid, reap_all_state *st)
     return 1;
 }
 
-/* Parses a /proc/self/task/<tid>/children file and reaps each child in it
- * that has exited. */
-static void reap_listed_children(const char *tid, int fd, void *arg)
+/* A walk over the process's children as /proc lists them: the children
+ * file of each thread (a child's parent is the thread that forked it). */
+typedef struct {
+    void (*fn)(pid_t pid, void *arg);
+    void *arg;
+    bool failed; /* a read failed: the list may be short */
+} child_walk;
+
+static void walk_children_file(const char *tid, int fd, void *arg)
 {
-    reap_all_state *st = arg;
+    child_walk *w = arg;
     char buf[4096];
     size_t have = 0;
     ssize_t n;
@@ -210,7 +216,6 @@ static void reap_listed_children(const char *tid, int fd, void *arg)
         have += (size_t)n;
         buf[have] = '\0';
         for (;;) {
-            siginfo_t si;
             long pid;
 
             while (*p == ' ' || *p == '\n')
@@ -219,16 +224,38 @@ static void reap_listed_children(const char *tid, int fd, void *arg)
             if (end == p || *end == '\0')
                 break; /* none left, or one the read cut: carried over */
             p = end;
-            memset(&si, 0, sizeof si);
-            if (pid > 0 &&
-                waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) ==
-                    0 &&
-                libxl__si_exited(&si))
-                reap_pid_Glocked((pid_t)pid, st);
+            if (pid > 0)
+                w->fn((pid_t)pid, w->arg);
         }
         have = strlen(p);
         memmove(buf, p, have);
     }
+    if (n < 0)
+        w->failed = true;
+}
+
+/* Calls fn for each child of the process.  -1 if the list could not be
+ * read whole (no /proc, a kernel without the children files, a thread
+ * gone meanwhile): the caller must not conclude from a pid's absence. */
+static int each_listed_child(void (*fn)(pid_t pid, void *arg), void *arg)
+{
+    child_walk w = {fn, arg, false};
+
+    if (libxl__each_task_file("children", walk_children_file, &w) || w.failed)
+        return -1;
+    return 0;
+}
+
+/* Reaps pid if it has exited (reap_all's way past a child it must not
+ * take). */
+static void reap_if_exited(pid_t pid, void *arg)
+{
+    siginfo_t si;
+
+    memset(&si, 0, sizeof si);
+    if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+        libxl__si_exited(&si))
+        reap_pid_Glocked(pid, arg);
 }
 
 /*
@@ -259,7 +286,7 @@ static void reap_all_Glocked(reap_all_state *st)
         if (r < 0)
             break; /* deferred to the starts in flight */
         if (r == 0) {
-            libxl__each_task_file("children", reap_listed_children, st);
+            each_listed_child(reap_if_exited, st);
             break;
         }
     }
@@ -311,6 +338,17 @@ static void reap_ready_pidfds_Glocked(struct libxl__child_q *batch,
     } while (n == EPOLL_BATCH);
 }
 
+/* The sweep's mark: pid is a child of the process still (G.lock held). */
+static void mark_listed(pid_t pid, void *arg)
+{
+    libxl__child *ch;
+
+    (void)arg;
+    for (ch = libxl__child_lookup_Glocked(pid); ch; ch = ch->hash_next)
+        if (ch->pid == pid)
+            ch->listed = true;
+}
+
 /*
  * The children checked by pid.  Their exits are found first by asking the
  * kernel which child has exited (waitid(P_ALL) with WNOWAIT, which takes
@@ -319,25 +357,40 @@ static void reap_ready_pidfds_Glocked(struct libxl__child_q *batch,
  * children in flight: 10 000 per SIGCHLD).  That stops at the first exited
  * child that is not one of ours to take (the application's, a leader held
  * in its group's kill grace, a tracee's stop), which hides the ones behind
- * it: then, and in the sweep (which also finds the children whose status
- * was taken behind the library's back), each is checked by pid.
+ * it: then each is checked by pid.
+ *
+ * The sweep also looks for children whose status was taken behind the
+ * library's back, which nothing but their absence shows.  It reads the
+ * process's children from /proc, a few system calls for any number of
+ * children, and checks by pid only the ones missing there; without that
+ * list, each one.
  */
 static void reap_nopidfd_Glocked(struct libxl__child_q *batch, bool sweep)
 {
     libxl__child *ch, *next, *left = NULL;
     bool hidden = false; /* behind an exited child not ours to take */
+    bool listed = false; /* the sweep has the list of the children */
 
-    while (!sweep && !LIST_EMPTY(&G.nopidfd)) {
+    if (sweep) {
+        LIST_FOREACH(ch, &G.nopidfd, nopidfd_entry)
+            ch->listed = false;
+        listed = each_listed_child(mark_listed, NULL) == 0;
+    }
+    while (!LIST_EMPTY(&G.nopidfd)) {
         siginfo_t si;
 
         memset(&si, 0, sizeof si);
         if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0) {
             if (errno == EINTR)
                 continue;
-            break; /* ECHILD: ours are gone behind our back: check each */
+            listed = false; /* ECHILD: ours are gone behind our back */
+            break;
         }
-        if (si.si_pid == 0)
-            return; /* no child has exited: none of these either */
+        if (si.si_pid == 0) {
+            if (!sweep)
+                return; /* no child has exited: none of these either */
+            break;      /* the sweep checks the missing ones */
+        }
         ch = libxl__si_exited(&si)
                  ? libxl__child_find_watched_Glocked(si.si_pid)
                  : NULL;
@@ -347,6 +400,7 @@ static void reap_nopidfd_Glocked(struct libxl__child_q *batch, bool sweep)
         }
         if (!libxl__child_collect_Glocked(ch, batch)) {
             left = ch; /* held (S9: its check scans /proc): not twice */
+            hidden = true;
             break;
         }
     }
@@ -355,7 +409,9 @@ static void reap_nopidfd_Glocked(struct libxl__child_q *batch, bool sweep)
      * get pidfds, so that the next passes need not check them by pid. */
     for (ch = LIST_FIRST(&G.nopidfd); ch; ch = next) {
         next = LIST_NEXT(ch, nopidfd_entry);
-        if (ch != left && !libxl__child_collect_Glocked(ch, batch) && hidden)
+        if (ch == left || (sweep && listed && !hidden && ch->listed))
+            continue; /* alive, and not exited: the kernel said so */
+        if (!libxl__child_collect_Glocked(ch, batch) && hidden && ch != left)
             libxl__child_watch_late_Glocked(ch);
     }
 }

@@ -286,19 +286,19 @@ LIBXL_EXPORT void libxl_postfork_child_noexec(libxl_ctx *ctx)
 /* ------------------------------------------------------------------ */
 /* The process's threads                                               */
 
-void libxl__each_task_file(const char *file,
-                           void (*fn)(const char *tid, int fd, void *arg),
-                           void *arg)
+int libxl__each_task_file(const char *file,
+                          void (*fn)(const char *tid, int fd, void *arg),
+                          void *arg)
 {
     char dents[4096], path[64];
     long n;
-    int dfd;
+    int dfd, rc = 0;
 
     /* No opendir: nothing is allocated here, so a fork taken in the middle
      * of this leaves no heap block behind in the child. */
     dfd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0)
-        return;
+        return -1;
     while ((n = syscall(__NR_getdents64, dfd, dents, sizeof dents)) > 0) {
         long off;
         for (off = 0; off < n;) {
@@ -316,11 +316,16 @@ void libxl__each_task_file(const char *file,
                 continue;
             snprintf(path, sizeof path, "%.20s/%.32s", de->name, file);
             fd = openat(dfd, path, O_RDONLY | O_CLOEXEC);
-            if (fd < 0)
+            if (fd < 0) {
+                rc = -1;
                 continue;
+            }
             fn(de->name, fd, arg);
             close(fd);
         }
     }
+    if (n < 0)
+        rc = -1;
     close(dfd);
+    return rc;
 }
