@@ -82,9 +82,9 @@ mech_cmd() {
 
 XL="xl-wait xl-wait-sel xl-cb xl-cb-sel xl-poll xl-poll-sel xl-main"
 XLF="xl-cb xl-cb-sel xl-poll xl-poll-sel xl-main"
-ALL="raw $XL glib libev libuv sdevent"
+ALL="raw raw-thread $XL glib libev libuv sdevent"
 # raw-thread: raw with one idle thread more, the floor of any library with a
-# thread of its own (W1b is where it shows: bench/README.md §1c)
+# thread of its own (W1b is where it shows: bench/README.md §1d)
 FORKM="raw raw-thread $XLF glib libev sdevent"
 # W3 is about who reaps, not how the application is driven: one xlchild
 # variant per reaping mode (xl-cb* reap exactly like xl-poll*).

@@ -343,7 +343,7 @@ for c, label in W2COLS:
     p(f"| {label} | {best[0]:,.0f} ({best[1]}) | " + " | ".join(cells) + " |")
 p("")
 
-p("### W1b: the floor of a library with a thread of its own")
+p("### W1: the floor of a library with a thread of its own")
 p("")
 p("raw-thread is raw with one more thread, asleep for the whole run"
   " (`xlbench-raw -I`): what a second thread alone costs a process that"
@@ -353,7 +353,7 @@ p("")
 p("| column | raw-thread | best peer | 1.1× best peer | xlchild with a reaper, worst … best | best / raw-thread |")
 p("|---|---|---|---|---|---|")
 REAPING = [m for m in XL if m != "xl-main"]
-for c, label in W1COLS[3:6]:
+for c, label in W1COLS:
     raw, fl = med(c, "raw", "rate"), med(c, "raw-thread", "rate")
     xs = [(med(c, m, "rate"), m) for m in REAPING if med(c, m, "rate")]
     ps = [(med(c, m, "rate"), m) for m in PEERS if med(c, m, "rate")]
