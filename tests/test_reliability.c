@@ -576,6 +576,63 @@ XLT_TEST(test_R6_mainloop_report_never_kills_a_recycled_group, 60)
     libxl_ctx_free(ctx);
 }
 
+/* S9, M4: a timed-out group run in owner_mainloop whose leader dies of
+ * the SIGTERM while a member ignores it.  libxl_childproc_sigchld_occurred
+ * finds the leader held for the grace, then collects it after the
+ * grace's SIGKILL, and its record must leave every list with it: the
+ * held leader was put on the reaper's list of children checked by pid,
+ * and stayed there once freed (the second run wrote into the first's
+ * freed record: AddressSanitizer). */
+static void mainloop_held_leader_run(libxl_ctx *ctx, uint64_t id)
+{
+    char *argv[] = {"/bin/sh", "-c",
+                    "(trap '' TERM; exec sleep 5) & exec sleep 30", NULL};
+    libxl_childproc_args a = xlt_args(argv);
+    libxl_childproc_result r;
+    libxl_asyncop_how how;
+    libxl_event *ev = NULL;
+    int64_t deadline = xlt_now_ms() + 20000;
+
+    a.new_process_group = 1;
+    a.timeout_ms = 200;
+    a.kill_grace_ms = 300;
+    memset(&how, 0, sizeof how);
+    how.u.for_event = id;
+    memset(&r, 0, sizeof r);
+    XLT_ASSERT_RC(xlt_childproc_run(ctx, &a, &r, &how), 0);
+    for (;;) {
+        struct timeval now;
+        int rc;
+
+        xlt_in_libxl++;
+        gettimeofday(&now, NULL);
+        libxl_osevent_afterpoll(ctx, 0, NULL, now); /* timers fire here */
+        libxl_childproc_sigchld_occurred(ctx);
+        rc = libxl_event_check(ctx, &ev, LIBXL_EVENTMASK_ALL, NULL, NULL);
+        xlt_in_libxl--;
+        if (rc == 0)
+            break;
+        XLT_ASSERT_MSG(xlt_now_ms() < deadline, "run %d never completed",
+                       (int)id);
+        xlt_sleep_ms(5);
+    }
+    XLT_ASSERT_EQ(ev->for_user, id);
+    XLT_ASSERT_RC(ev->u.operation_complete.rc, ERROR_TIMEDOUT);
+    XLT_ASSERT_KILLED(r.status, SIGTERM);
+    libxl_event_free(ctx, ev);
+}
+
+XLT_TEST(test_S9_mainloop_held_leader_leaves_no_trace, 60)
+{
+    libxl_ctx *ctx = xlt_ctx_new(NULL);
+
+    set_mode(ctx, libxl_sigchld_owner_mainloop);
+    mainloop_held_leader_run(ctx, 1);
+    mainloop_held_leader_run(ctx, 2);
+    libxl_ctx_free(ctx);
+    XLT_ASSERT_EQ(xlt_count_children(NULL), 0);
+}
+
 /* ------------------------------------------------------------------ */
 /* E5: cancelled waiters                                               */
 
@@ -660,6 +717,7 @@ int main(void)
         XLT_CASE(test_M1_handler_installed_after_the_librarys_is_called),
         XLT_CASE(test_M4_status_kept_when_pid_reused_by_another_mode),
         XLT_CASE(test_R6_mainloop_report_never_kills_a_recycled_group),
+        XLT_CASE(test_S9_mainloop_held_leader_leaves_no_trace),
         XLT_CASE(test_E5_cancelled_event_wait_leaves_ctx_usable),
         XLT_CASE(test_E5_cancelled_sync_run_leaves_ctx_usable),
     };

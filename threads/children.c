@@ -399,11 +399,11 @@ bool libxl__child_collected_Glocked(libxl__child *ch, int status,
     ch->lost = lost;
     ch->reaped = true;
     libxl__table_remove_Glocked(ch);
+    if (ch->on_nopidfd)
+        LIST_REMOVE(ch, nopidfd_entry);
+    ch->on_nopidfd = false;
     if (ch->cls != LIBXL__CLASS_APP) {
         G.n_watched--;
-        if (ch->on_nopidfd)
-            LIST_REMOVE(ch, nopidfd_entry);
-        ch->on_nopidfd = false;
         if (ch->cls == LIBXL__CLASS_DEFAULT) {
             G.n_default_children--;
             libxl__update_reap_all_Glocked();

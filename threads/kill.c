@@ -95,7 +95,9 @@ bool libxl__group_held_Glocked(libxl__child *ch)
         libxl__group_kill_drop_Glocked(ch); /* the group is gone: reap it */
         return false;
     }
-    if (!ch->on_nopidfd) {
+    /* An owner_mainloop child is the application's to reap: it is looked
+     * at again when the application says SIGCHLD came, never by a pass. */
+    if (!ch->on_nopidfd && ch->cls != LIBXL__CLASS_APP) {
         if (ch->pidfd >= 0 && G.epfd >= 0)
             epoll_ctl(G.epfd, EPOLL_CTL_DEL, ch->pidfd, NULL);
         LIST_INSERT_HEAD(&G.nopidfd, ch, nopidfd_entry);
