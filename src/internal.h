@@ -406,6 +406,7 @@ typedef struct {
                                handler back (threads/sigchld.c) */
     unsigned pass_seq;      /* bumped by every reaping pass */
     bool lost_since_sweep;  /* a child was found lost since the last sweep */
+    bool rewatch; /* reap_all went off: G.nopidfd's children get pidfds */
     /* collected outside the reaper (lost children found at registration),
      * handed over by the reaper's next pass */
     struct libxl__child_q pending;
@@ -587,6 +588,7 @@ void libxl__update_reap_all_Glocked(void);
 void libxl__spawn_lock(void);
 void libxl__spawn_unlock(void);
 /* Collects ch if it has exited: 1 (into *batch, unless an orphan), or 0. */
+void libxl__rewatch_Glocked(void);
 bool libxl__child_watch_late_Glocked(libxl__child *ch);
 int libxl__child_collect_Glocked(libxl__child *ch,
                                  struct libxl__child_q *batch);

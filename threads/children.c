@@ -56,8 +56,12 @@ static bool reap_all_update_Glocked(void)
         __atomic_store_n(&G.reap_all, true, __ATOMIC_RELEASE);
         return true;
     }
-    if (!all)
+    if (!all && G.reap_all) {
         __atomic_store_n(&G.reap_all, false, __ATOMIC_RELEASE);
+        /* Its fork children have no pidfd, and from now on the
+         * application may reap its own by pid (libxl__child_register). */
+        G.rewatch = !LIST_EMPTY(&G.nopidfd);
+    }
     return false;
 }
 
@@ -90,6 +94,25 @@ void libxl__update_reap_all_Glocked(void)
 {
     if (reap_all_update_Glocked() && something_waitable(0))
         libxl__reaper_poke(); /* collect what exited before */
+    libxl__rewatch_Glocked();
+}
+
+/* reap_all has gone off: the children that have no pidfd because
+ * waitpid(-1) collected every exit get one now, as they would have had
+ * at their start (libxl__child_register).  Done where G.nopidfd is not
+ * being walked: at the end of a pass or a registration, or by a mode
+ * change. */
+void libxl__rewatch_Glocked(void)
+{
+    libxl__child *ch, *next;
+
+    if (!G.rewatch)
+        return;
+    G.rewatch = false;
+    for (ch = LIST_FIRST(&G.nopidfd); ch; ch = next) {
+        next = LIST_NEXT(ch, nopidfd_entry);
+        libxl__child_watch_late_Glocked(ch); /* takes ch off the list */
+    }
 }
 
 /* ------------------------------------------------------------------ */
@@ -171,17 +194,21 @@ static void watch_add_Glocked(libxl__child *ch)
  * A child checked by pid gets a pidfd after all: the kernel's answer to
  * "which child exited" (threads/pass.c) is stuck on a zombie that is not
  * the library's to take, so each pass would check every such child by pid
- * until the application reaps its own.  Opened late, the pidfd is still
- * the child's: the pid of an unreaped child cannot be recycled, and only
- * the library reaps one of its class.  True if ch now has one, watched.
- * G.lock held.
+ * until the application reaps its own.  (Children past the pidfd cap, or
+ * from before a pidfd became affordable again.)  Opened late, the pidfd is
+ * still the child's: the pid of an unreaped child cannot be recycled, and
+ * only the library reaps one of its class.  Not while waitpid(-1) collects
+ * every exit anyway, and not for a leader in its group's kill grace, whose
+ * pidfd would be ready at once (S9 holds it on the list).  True if ch now
+ * has one, watched.  G.lock held.
  */
 bool libxl__child_watch_late_Glocked(libxl__child *ch)
 {
     struct epoll_event ev = {.events = EPOLLIN | EPOLLONESHOT};
 
     if (ch->pidfd >= 0 || ch->reaped || ch->cls == LIBXL__CLASS_APP ||
-        !G.have_pidfd || G.epfd < 0 || !pidfd_affordable(true))
+        ch->kill_group_on_exit || G.reap_all || !G.have_pidfd || G.epfd < 0 ||
+        !pidfd_affordable(true))
         return false;
     ch->pidfd = libxl__pidfd_open(ch->pid);
     if (ch->pidfd < 0)
@@ -306,16 +333,21 @@ int libxl__child_register(libxl_ctx *ctx, libxl_sigchld_owner mode,
     /* Opened before anything can reap the pid: only the reaper reaps our
      * children, and it cannot collect this one until it is in the table
      * (or, reaping everything, until we drop spawn_lock).  Not for a fork
-     * child the library reaps: the library never signals one, so its
+     * child the library reaps while every exit is collected anyway
+     * (waitpid(-1), M3 and M5): the library never signals one, so its
      * pidfd would only cost three system calls, and an fd that every later
-     * fork copies and every child closes (at 256 in flight, a quarter of
-     * the fork throughput).  It is found as the children without one are
-     * (threads/pass.c), and gets a pidfd only if a stranger's zombie
-     * hides it from that (libxl__child_watch_late_Glocked).  An
-     * owner_mainloop child keeps its pidfd: libxl_childproc_sigchld_occurred
-     * collects it through it, and the pid of a stale entry may be
-     * anybody's (pidtable.c). */
-    if (G.have_pidfd && (ch->ao || mode == libxl_sigchld_owner_mainloop) &&
+     * fork copies and every child closes.  Should the mode change, it is
+     * found as the children without one are (threads/pass.c).  Where the
+     * application reaps its own children by pid (M6, and M3 beside an M6
+     * ctx: see below), a fork child has a pidfd: found by pid only, one
+     * whose status was taken behind the library's back could, until the
+     * next sweep, be taken for the application's child that got its pid.  An
+     * owner_mainloop child keeps its pidfd too:
+     * libxl_childproc_sigchld_occurred collects it through it, and the pid
+     * of a stale entry may be anybody's (pidtable.c). */
+    if (G.have_pidfd &&
+        (ch->ao || mode == libxl_sigchld_owner_mainloop ||
+         mode == libxl_sigchld_owner_libxl_always_selective_reap) &&
         pidfd_affordable(mode != libxl_sigchld_owner_mainloop)) {
         ch->pidfd = libxl__pidfd_open(ch->pid);
         if (ch->pidfd >= 0)
@@ -365,8 +397,13 @@ int libxl__child_register(libxl_ctx *ctx, libxl_sigchld_owner mode,
      * begin later see it in the epoll set (or the nopidfd list).
      */
     if (G.pass_seq == ch->spawn_seq ||
-        !libxl__child_collect_Glocked(ch, &batch))
+        !libxl__child_collect_Glocked(ch, &batch)) {
         watch_add_Glocked(ch);
+        /* A fork child of a default-mode ctx beside a selective one: not
+         * every exit is collected after all, so it gets its pidfd now. */
+        if (!G.reap_all && ch->pidfd < 0)
+            libxl__child_watch_late_Glocked(ch);
+    }
     /*
      * reap_all has just gone on: a child that exited before, whose SIGCHLD
      * a pass without reap_all took, needs a pass now (M3).  Ours does not,
@@ -380,6 +417,7 @@ int libxl__child_register(libxl_ctx *ctx, libxl_sigchld_owner mode,
     if (all_on && G.reap_all && something_waitable(ch->reaped ? 0 : ch->pid))
         libxl__reaper_poke();
 out:
+    libxl__rewatch_Glocked();
     pthread_mutex_unlock(&G.lock);
     if (!STAILQ_EMPTY(&batch))
         libxl__inbox_deliver(&batch, false);
@@ -406,7 +444,8 @@ bool libxl__child_collected_Glocked(libxl__child *ch, int status,
         G.n_watched--;
         if (ch->cls == LIBXL__CLASS_DEFAULT) {
             G.n_default_children--;
-            libxl__update_reap_all_Glocked();
+            reap_all_update_Glocked(); /* the walk of G.nopidfd that
+                                          collected ch may go on */
         }
     }
     if (!ch->ctx) {

@@ -69,6 +69,7 @@ unsigned libxl__reap_pass(bool sweep)
     if (sweep || (forwarded && !all) ||
         ((!all || st.deferred) && !LIST_EMPTY(&G.nopidfd)))
         reap_nopidfd_Glocked(&batch, sweep);
+    libxl__rewatch_Glocked(); /* reap_all went off as one was collected */
     STAILQ_CONCAT(&batch, &G.pending);
     if (STAILQ_EMPTY(&batch)) {
         pthread_mutex_unlock(&G.lock);
@@ -368,8 +369,9 @@ static void mark_listed(pid_t pid, void *arg)
 static void reap_nopidfd_Glocked(struct libxl__child_q *batch, bool sweep)
 {
     libxl__child *ch, *next, *left = NULL;
-    bool hidden = false; /* behind an exited child not ours to take */
-    bool listed = false; /* the sweep has the list of the children */
+    bool hidden = false;      /* behind an exited child not ours to take */
+    bool listed = false;      /* the sweep has the list of the children */
+    bool none_exited = false; /* the kernel said so */
 
     if (sweep) {
         LIST_FOREACH(ch, &G.nopidfd, nopidfd_entry)
@@ -388,14 +390,19 @@ static void reap_nopidfd_Glocked(struct libxl__child_q *batch, bool sweep)
         }
         if (si.si_pid == 0) {
             if (!sweep)
-                return; /* no child has exited: none of these either */
-            break;      /* the sweep checks the missing ones */
+                return;         /* no child has exited: none of these either */
+            none_exited = true; /* the sweep checks the missing ones */
+            break;
         }
         ch = libxl__si_exited(&si)
                  ? libxl__child_find_watched_Glocked(si.si_pid)
                  : NULL;
         if (!ch || ch->reaped) {
-            hidden = true;
+            /* A pid not in the table while starts are in flight is most
+             * likely one of theirs, which its registration collects: not
+             * a zombie that will stay. */
+            hidden = ch || !libxl__si_exited(&si) ||
+                     __atomic_load_n(&G.nstarts, __ATOMIC_SEQ_CST) == 0;
             break;
         }
         if (!libxl__child_collect_Glocked(ch, batch)) {
@@ -409,9 +416,9 @@ static void reap_nopidfd_Glocked(struct libxl__child_q *batch, bool sweep)
      * get pidfds, so that the next passes need not check them by pid. */
     for (ch = LIST_FIRST(&G.nopidfd); ch; ch = next) {
         next = LIST_NEXT(ch, nopidfd_entry);
-        if (ch == left || (sweep && listed && !hidden && ch->listed))
+        if (ch == left || (listed && none_exited && ch->listed))
             continue; /* alive, and not exited: the kernel said so */
-        if (!libxl__child_collect_Glocked(ch, batch) && hidden && ch != left)
+        if (!libxl__child_collect_Glocked(ch, batch) && hidden)
             libxl__child_watch_late_Glocked(ch);
     }
 }

@@ -190,6 +190,7 @@ static void global_reset_in_child(void)
     G.reap_all = false;
     G.reap_deferred = false;
     G.lost_since_sweep = false;
+    G.rewatch = false;
     G.nstarts = 0; /* the starts in flight were the parent's threads' */
     if (G.table)
         stale_table = G.table;
