@@ -157,6 +157,10 @@ for j in $jobs; do
 done
 
 # --- The mixed list ---------------------------------------------------
+if [ "$mixed" -le 0 ]; then
+    echo "MIXED=0: mixed list skipped"
+    exit 0
+fi
 command -v cc > /dev/null && command -v sha256sum > /dev/null || {
     echo "no cc or sha256sum: mixed list skipped"
     exit 0
