@@ -33,6 +33,7 @@ static void run_timer_fire(libxl_ctx *ctx, libxl__timeout *t)
         LOG(ctx, DEBUG, "child %d still running after its grace: SIGKILL",
             (int)ao->pid);
         libxl__child_kill(ao->child, SIGKILL);
+        libxl__group_held_collect_locked(ctx, ao->child);
     }
 }
 

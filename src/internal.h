@@ -190,6 +190,7 @@ struct libxl__child {
                                 from being reused) until the group is gone
                                 or the grace's SIGKILL (S9) */
     bool listed; /* the sweep found its pid among the process's children */
+    bool held;   /* S9: found exited, and left unreaped for its group */
 
     /* set by whoever reaped it; then owned by ctx->lock */
     int status;
@@ -549,6 +550,7 @@ void libxl__table_remove_Glocked(libxl__child *ch);
 /* threads/kill.c: signals to children (R6, S2, S9; G.lock)            */
 
 /* Sends sig to ch (its group if ch->group) unless already reaped. */
+void libxl__group_held_collect_locked(libxl_ctx *ctx, libxl__child *ch);
 int libxl__child_kill(libxl__child *ch, int sig);
 /* ch's group no longer waits for its leader's exit to be killed; true if
  * it did. */

@@ -519,6 +519,34 @@ void libxl__children_reap_own(libxl_ctx *ctx, struct libxl__child_q *batch)
     pthread_mutex_unlock(&G.lock);
 }
 
+/*
+ * S9 in owner_mainloop, the grace's SIGKILL just sent: a leader that
+ * libxl_childproc_sigchld_occurred found exited and held for its group is
+ * collected now, into ctx's queue.  Nothing else would: the group's other
+ * members are the application's grandchildren, whose exits send it no
+ * SIGCHLD, so it may never call sigchld_occurred again.  A leader the
+ * application reaps itself was never held, and is left to it.  ctx->lock
+ * held (G.lock is taken inside it, never the other way round).
+ */
+void libxl__group_held_collect_locked(libxl_ctx *ctx, libxl__child *ch)
+{
+    struct libxl__child_q batch = STAILQ_HEAD_INITIALIZER(batch);
+    libxl__child *c;
+
+    pthread_mutex_lock(&G.lock);
+    if (ch->cls == LIBXL__CLASS_APP && ch->held && !ch->reaped &&
+        ch->ctx == ctx)
+        libxl__child_collect_Glocked(ch, &batch);
+    pthread_mutex_unlock(&G.lock);
+    if (STAILQ_EMPTY(&batch))
+        return;
+    while ((c = STAILQ_FIRST(&batch))) {
+        STAILQ_REMOVE_HEAD(&batch, q_entry);
+        STAILQ_INSERT_TAIL(&ctx->reaped, c, q_entry);
+    }
+    libxl__ctx_kick_locked(ctx);
+}
+
 int libxl__child_reaped_by_app(libxl_ctx *ctx, pid_t pid, int status,
                                struct libxl__child_q *batch)
 {

@@ -95,8 +95,11 @@ bool libxl__group_held_Glocked(libxl__child *ch)
         libxl__group_kill_drop_Glocked(ch); /* the group is gone: reap it */
         return false;
     }
+    ch->held = true;
     /* An owner_mainloop child is the application's to reap: it is looked
-     * at again when the application says SIGCHLD came, never by a pass. */
+     * at again when the application says SIGCHLD came, or when the
+     * grace's SIGKILL is sent (libxl__group_held_collect_locked), never by
+     * a pass. */
     if (!ch->on_nopidfd && ch->cls != LIBXL__CLASS_APP) {
         if (ch->pidfd >= 0 && G.epfd >= 0)
             epoll_ctl(G.epfd, EPOLL_CTL_DEL, ch->pidfd, NULL);
