@@ -213,6 +213,19 @@ bool libxl__child_watch_late_Glocked(libxl__child *ch)
     ch->pidfd = libxl__pidfd_open(ch->pid);
     if (ch->pidfd < 0)
         return false;
+    if (G.have_waitid_pidfd) {
+        siginfo_t si;
+        /* Not our child any more: its status was taken behind the
+         * library's back and the pid is someone else's.  Left to the
+         * check by pid, which reports it lost. */
+        if (libxl__waitid(P_PIDFD, (id_t)ch->pidfd, &si,
+                          WEXITED | WNOHANG | WNOWAIT, NULL) < 0 &&
+            errno == ECHILD) {
+            close(ch->pidfd);
+            ch->pidfd = -1;
+            return false;
+        }
+    }
     __atomic_add_fetch(&G.npidfds, 1, __ATOMIC_RELAXED);
     ev.data.u64 = ((uint64_t)ch->id << 32) | (uint32_t)ch->pid;
     if (epoll_ctl(G.epfd, EPOLL_CTL_ADD, ch->pidfd, &ev))

@@ -65,7 +65,9 @@ unsigned libxl__reap_pass(bool sweep)
     if (forwarded && all && !st.deferred)
         reap_all_Glocked(&st);
     /* Without pidfds nothing says which child exited: check each one,
-     * unless waitpid(-1) just collected whatever had exited. */
+     * unless waitpid(-1) just collected whatever had exited (and did not
+     * stop half-way, reap_all gone off as the last default child went). */
+    all = G.reap_all;
     if (sweep || (forwarded && !all) ||
         ((!all || st.deferred) && !LIST_EMPTY(&G.nopidfd)))
         reap_nopidfd_Glocked(&batch, sweep);
@@ -253,6 +255,8 @@ static void reap_if_exited(pid_t pid, void *arg)
 {
     siginfo_t si;
 
+    if (!G.reap_all)
+        return; /* gone off on the way (the last default child collected) */
     memset(&si, 0, sizeof si);
     if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
         libxl__si_exited(&si))
