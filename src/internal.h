@@ -176,6 +176,9 @@ struct libxl__child {
     libxl_childproc_death_cb *death; /* libxl_childproc_fork */
     void *death_user;
     bool group; /* kill the process group */
+    /* G.lock (here, where they cost no padding) */
+    bool listed; /* the sweep found its pid among the process's children */
+    bool held;   /* S9: found exited, and left unreaped for its group */
 
     /* G.lock */
     libxl_ctx *ctx; /* owner; NULL once orphaned */
@@ -189,8 +192,6 @@ struct libxl__child {
                                 unreaped (its zombie keeps the group id
                                 from being reused) until the group is gone
                                 or the grace's SIGKILL (S9) */
-    bool listed; /* the sweep found its pid among the process's children */
-    bool held;   /* S9: found exited, and left unreaped for its group */
 
     /* set by whoever reaped it; then owned by ctx->lock */
     int status;
