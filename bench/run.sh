@@ -36,7 +36,7 @@ done
 NE=1000      # exec kinds (true, stamp), W1
 NF=4000      # fork kind, W1
 NL=1000      # W2 extra columns
-N3=2000      # W3, fork kind
+N3=6000      # W3, fork kind: at 2 000 a run lasted 0.3 s, too short to rank
 N3U=1000     # W3, libuv (stamp kind)
 NW4=300      # W4, posix_spawn-based
 NW4F=15      # W4, fork-based spawning from the 4 GiB parent
