@@ -591,6 +591,10 @@ void libxl__update_reap_all_Glocked(void);
 void libxl__spawn_lock(void);
 void libxl__spawn_unlock(void);
 /* Collects ch if it has exited: 1 (into *batch, unless an orphan), or 0. */
+bool libxl__something_waitable(pid_t own);
+bool libxl__reap_all_update_Glocked(void);
+bool libxl__pidfd_affordable(bool capped);
+void libxl__child_watch_Glocked(libxl__child *ch);
 void libxl__rewatch_Glocked(void);
 bool libxl__child_watch_late_Glocked(libxl__child *ch);
 int libxl__child_collect_Glocked(libxl__child *ch,
