@@ -485,7 +485,8 @@ static inline int libxl__waitid(idtype_t type, id_t id, siginfo_t *si,
  *   off the caller's threads/leader.c (the reaper's role, lent to a
  *   thread           waiting thread) -> threads/reaper.c (the thread) ->
  *                    threads/pass.c (one pass) ->
- *                    threads/children.c -> threads/sigchld.c,
+ *                    threads/children.c -> threads/watch.c,
+ *                    threads/sigchld.c,
  *                    threads/process.c
  *   the inbox        src/inbox.c -> src/waiter.c: where collected
  *                    statuses arrive, and who is woken for them
@@ -565,6 +566,31 @@ bool libxl__group_held_Glocked(libxl__child *ch);
 void libxl__group_kill_Glocked(libxl__child *ch);
 
 /* ------------------------------------------------------------------ */
+/* threads/watch.c: how the reaper watches each child (G.lock)         */
+
+/* Whether some ctx makes the reaper reap every child (M3, M5, M6); the
+ * _Glocked form returns true when it has just gone on, and leaves the
+ * pidfds it owes for libxl__rewatch_Glocked. */
+void libxl__update_reap_all_Glocked(void);
+bool libxl__reap_all_update_Glocked(void);
+/* A start takes spawn_lock (read side) and counts itself in G.nstarts;
+ * it ends by releasing both, and pokes the reaper if a pass deferred to
+ * it (G.reap_deferred) and a child is still waitable. */
+void libxl__spawn_lock(void);
+void libxl__spawn_unlock(void);
+/* Has any child of the process but own exited, unreaped?  (A peek.) */
+bool libxl__something_waitable(pid_t own);
+/* Whether the next child may have a pidfd (capped: the 1024 cap too). */
+bool libxl__pidfd_affordable(bool capped);
+/* ch's pidfd into the reaper's set, or ch onto G.nopidfd. */
+void libxl__child_watch_Glocked(libxl__child *ch);
+/* A child on G.nopidfd gets a pidfd late, where it may; true if it did. */
+bool libxl__child_watch_late_Glocked(libxl__child *ch);
+/* reap_all went off: G.nopidfd's children get their pidfds (outside any
+ * walk of G.nopidfd). */
+void libxl__rewatch_Glocked(void);
+
+/* ------------------------------------------------------------------ */
 /* threads/children.c: registering and collecting children (G.lock)    */
 
 /* with_rusage: room for the rusage its result will carry (a run). */
@@ -583,20 +609,7 @@ void libxl__children_reap_own(libxl_ctx *ctx, struct libxl__child_q *batch);
 /* M4: the application reaped pid; 0 if it was ctx's (then in *batch). */
 int libxl__child_reaped_by_app(libxl_ctx *ctx, pid_t pid, int status,
                                struct libxl__child_q *batch);
-/* Whether some ctx makes the reaper reap every child (M3, M5, M6). */
-void libxl__update_reap_all_Glocked(void);
-/* A start takes spawn_lock (read side) and counts itself in G.nstarts;
- * it ends by releasing both, and pokes the reaper if a pass deferred to
- * it (G.reap_deferred) and a child is still waitable. */
-void libxl__spawn_lock(void);
-void libxl__spawn_unlock(void);
 /* Collects ch if it has exited: 1 (into *batch, unless an orphan), or 0. */
-bool libxl__something_waitable(pid_t own);
-bool libxl__reap_all_update_Glocked(void);
-bool libxl__pidfd_affordable(bool capped);
-void libxl__child_watch_Glocked(libxl__child *ch);
-void libxl__rewatch_Glocked(void);
-bool libxl__child_watch_late_Glocked(libxl__child *ch);
 int libxl__child_collect_Glocked(libxl__child *ch,
                                  struct libxl__child_q *batch);
 /* The same for a child whose pidfd was reported readable (it has exited):
