@@ -446,6 +446,7 @@ static inline void libxl__now(struct timespec *ts)
 }
 
 /* System calls glibc 2.36 has no wrapper for (waitid: none with rusage). */
+#include <string.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -629,6 +630,20 @@ static inline bool libxl__si_exited(const siginfo_t *si)
     return si->si_pid != 0 &&
            (si->si_code == CLD_EXITED || si->si_code == CLD_KILLED ||
             si->si_code == CLD_DUMPED);
+}
+
+/* Which child of the process has exited (or, for a tracer, stopped), if
+ * any: a peek, which takes nothing.  0 (si->si_pid 0: none), or -1 with
+ * errno (ECHILD: no children at all). */
+static inline int libxl__waitid_peek_any(siginfo_t *si)
+{
+    int r;
+
+    memset(si, 0, sizeof *si);
+    while ((r = waitid(P_ALL, 0, si, WEXITED | WNOHANG | WNOWAIT)) < 0 &&
+           errno == EINTR)
+        ;
+    return r;
 }
 
 /* The wait status of an exit that waitid reported. */

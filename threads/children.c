@@ -363,7 +363,6 @@ void libxl__children_reap_own(libxl_ctx *ctx, struct libxl__child_q *batch)
 void libxl__group_held_collect_locked(libxl_ctx *ctx, libxl__child *ch)
 {
     struct libxl__child_q batch = STAILQ_HEAD_INITIALIZER(batch);
-    libxl__child *c;
 
     pthread_mutex_lock(&G.lock);
     if (ch->cls == LIBXL__CLASS_APP && ch->held && !ch->reaped &&
@@ -372,10 +371,7 @@ void libxl__group_held_collect_locked(libxl_ctx *ctx, libxl__child *ch)
     pthread_mutex_unlock(&G.lock);
     if (STAILQ_EMPTY(&batch))
         return;
-    while ((c = STAILQ_FIRST(&batch))) {
-        STAILQ_REMOVE_HEAD(&batch, q_entry);
-        STAILQ_INSERT_TAIL(&ctx->reaped, c, q_entry);
-    }
+    STAILQ_CONCAT(&ctx->reaped, &batch);
     libxl__ctx_kick_locked(ctx);
 }
 

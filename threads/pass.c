@@ -278,12 +278,8 @@ static void reap_all_Glocked(reap_all_state *st)
         siginfo_t si;
         int r = 0;
 
-        memset(&si, 0, sizeof si);
-        if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0) {
-            if (errno == EINTR)
-                continue;
+        if (libxl__waitid_peek_any(&si))
             break; /* ECHILD: no children at all */
-        }
         if (si.si_pid == 0)
             break; /* none exited */
         if (libxl__si_exited(&si))
@@ -385,10 +381,7 @@ static void reap_nopidfd_Glocked(struct libxl__child_q *batch, bool sweep)
     while (!LIST_EMPTY(&G.nopidfd)) {
         siginfo_t si;
 
-        memset(&si, 0, sizeof si);
-        if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0) {
-            if (errno == EINTR)
-                continue;
+        if (libxl__waitid_peek_any(&si)) {
             listed = false; /* ECHILD: ours are gone behind our back */
             break;
         }

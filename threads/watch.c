@@ -32,10 +32,8 @@ bool libxl__something_waitable(pid_t own)
 {
     siginfo_t si;
 
-    memset(&si, 0, sizeof si);
-    while (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0)
-        if (errno != EINTR)
-            return errno != ECHILD; /* no children: nothing to collect */
+    if (libxl__waitid_peek_any(&si))
+        return errno != ECHILD; /* no children: nothing to collect */
     return si.si_pid != 0 && si.si_pid != own;
 }
 
@@ -146,12 +144,20 @@ bool libxl__pidfd_affordable(bool capped)
            n < __atomic_load_n(&G.nofile_limit, __ATOMIC_RELAXED) / 2;
 }
 
+/* ch's pidfd into the reaper's set, tagged with its id and pid (a pass
+ * tells a stale event by them).  0, or -1 (errno set). */
+static int epoll_watch_Glocked(libxl__child *ch)
+{
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLONESHOT};
+
+    ev.data.u64 = ((uint64_t)ch->id << 32) | (uint32_t)ch->pid;
+    return epoll_ctl(G.epfd, EPOLL_CTL_ADD, ch->pidfd, &ev);
+}
+
 void libxl__child_watch_Glocked(libxl__child *ch)
 {
     if (ch->pidfd >= 0 && G.epfd >= 0) {
-        struct epoll_event ev = {.events = EPOLLIN | EPOLLONESHOT};
-        ev.data.u64 = ((uint64_t)ch->id << 32) | (uint32_t)ch->pid;
-        if (epoll_ctl(G.epfd, EPOLL_CTL_ADD, ch->pidfd, &ev) == 0)
+        if (epoll_watch_Glocked(ch) == 0)
             return;
         LOGE(ch->ctx, WARN, "epoll_ctl(pidfd of %d); checking it by pid",
              (int)ch->pid);
@@ -175,8 +181,6 @@ void libxl__child_watch_Glocked(libxl__child *ch)
  */
 bool libxl__child_watch_late_Glocked(libxl__child *ch)
 {
-    struct epoll_event ev = {.events = EPOLLIN | EPOLLONESHOT};
-
     if (ch->pidfd >= 0 || ch->reaped || ch->cls == LIBXL__CLASS_APP ||
         ch->kill_group_on_exit || G.reap_all || !G.have_pidfd || G.epfd < 0 ||
         !libxl__pidfd_affordable(true))
@@ -198,8 +202,7 @@ bool libxl__child_watch_late_Glocked(libxl__child *ch)
         }
     }
     __atomic_add_fetch(&G.npidfds, 1, __ATOMIC_RELAXED);
-    ev.data.u64 = ((uint64_t)ch->id << 32) | (uint32_t)ch->pid;
-    if (epoll_ctl(G.epfd, EPOLL_CTL_ADD, ch->pidfd, &ev))
+    if (epoll_watch_Glocked(ch))
         return false; /* still checked by pid; the pidfd serves waitid */
     if (ch->on_nopidfd)
         LIST_REMOVE(ch, nopidfd_entry);
