@@ -373,6 +373,8 @@ static void reap_nopidfd_Glocked(struct libxl__child_q *batch, bool sweep)
     bool listed = false;      /* the sweep has the list of the children */
     bool none_exited = false; /* the kernel said so */
 
+    if (LIST_EMPTY(&G.nopidfd))
+        return; /* every child has a pidfd: /proc is not worth reading */
     if (sweep) {
         LIST_FOREACH(ch, &G.nopidfd, nopidfd_entry)
             ch->listed = false;
