@@ -387,8 +387,8 @@ typedef struct {
     /* What tells of exited children: G.epfd holds the pidfds, the
      * signalfd of SIGCHLD and the eventfd the library's handler forwards
      * to; whoever holds the reaper's role sleeps on it.  The reaper sleeps
-     * on G.outer_epfd, which holds G.epfd (except while a leader has the
-     * role: threads/leader.c) and G.poke_efd, which wakes the reaper
+     * on G.outer_epfd, which holds G.epfd (switched off while a leader
+     * has the role: threads/leader.c) and G.poke_efd, which wakes the reaper
      * whoever has the role.  outer_epfd < 0: the reaper takes SIGCHLD
      * with sigtimedwait, and nobody leads (they could not be made). */
     int epfd;
@@ -664,7 +664,10 @@ static inline int libxl__status_of_siginfo(const siginfo_t *si)
 int libxl__reaper_ensure(libxl_ctx *ctx);
 /* With G.lock held. */
 int libxl__reaper_ensure_Glocked(libxl_ctx *ctx);
-/* A leader gives the role back: G.epfd goes back into the reaper's set. */
+/* A thread takes the leader's role: G.epfd stops waking the reaper
+ * (false: it could not be switched off, and the reaper keeps the role). */
+bool libxl__reaper_wait_set_lend_Glocked(void);
+/* A leader gives the role back: G.epfd wakes the reaper again. */
 void libxl__reaper_wait_set_back_Glocked(void);
 
 /* The tags of the reaper's own fds in G.epfd (a child's tag has its

@@ -12,16 +12,16 @@
  *    The reaper reaches it through its own set, G.outer_epfd.
  *  - A thread about to sleep on a ctx (src/loop.c) takes the role if
  *    nobody asleep has it and the process has no other ctx (a leader
- *    collects, and wakes, for every ctx's children): G.epfd leaves the
- *    reaper's set (one epoll_ctl) and the thread polls it beside its own
- *    wakeup eventfd.  The reaper, still asleep, is no longer woken for
- *    SIGCHLD; only pokes and its 1 s sweep wake it.
+ *    collects, and wakes, for every ctx's children): G.epfd's entry in
+ *    the reaper's set is switched off (one epoll_ctl) and the thread polls it
+ * beside its own wakeup eventfd.  The reaper, still asleep, is no longer woken
+ * for SIGCHLD; only pokes and its 1 s sweep wake it.
  *  - On waking, the leader first runs the pass the reaper would have run
  *    (for every ctx, if G.epfd was ready), then does its own work.  It
  *    keeps the role through that work only if nobody else can be waiting
  *    for a status: no other thread asleep in a libxl call, no ctx whose
  *    wakeup fd an application polls.  Otherwise it gives the role back:
- *    G.epfd goes back into the reaper's set, and if a SIGCHLD came
+ *    G.epfd wakes the reaper again, and if a SIGCHLD came
  *    meanwhile that wakes the reaper; if not, nobody is woken.
  *  - On the same terms a thread takes the role as it enters its wait
  *    (libxl__lead_take_busy), before it has slept: one that always finds
@@ -62,12 +62,12 @@ static bool one_ctx_Glocked(void)
     return c && !LIST_NEXT(c, g_entry);
 }
 
-/* G.epfd leaves the reaper's set: owner has the role.  The reaper sweeps
+/* G.epfd stops waking the reaper: owner has the role.  The reaper sweeps
  * while anyone has it (its sweep takes a kept role back): one idle in an
  * untimed wait is poked into timed ones.  G.lock held. */
 static bool take_Glocked(const void *owner, bool busy)
 {
-    if (epoll_ctl(G.outer_epfd, EPOLL_CTL_DEL, G.epfd, NULL))
+    if (!libxl__reaper_wait_set_lend_Glocked())
         return false;
     G.leading = true;
     G.lead_owner = owner;
