@@ -402,16 +402,21 @@ rm -f "$T/in"
 
 # A child the tool inherited (its parent forked it, then exec'd the tool)
 # is not the tool's: the library leaves it unreaped (selective mode), so a
-# job still sees it as the tool's zombie; nothing is said of it.
-input 'true' "read p < '$T/inh'; i=0; while [ \$i -lt 200 ] && s=\$(cut -d' ' -f3 /proc/\$p/stat) && [ \$s != Z ]; do sleep 0.05; i=\$((i + 1)); done; echo \$s" 'exit 4'
-sh -c '(sleep 0.1; exit 3) & echo $! > "$5"; exec "$1" < "$2" > "$3" 2> "$4"' \
-    sh "$X" "$T/in" "$T/out" "$T/err" "$T/inh"
+# job still sees it as the tool's zombie; nothing is said of it.  The child
+# exits only when that job tells it to: one that exited before the exec
+# would be reaped by the shell that forked it (on a loaded machine a fixed
+# sleep was not always long enough).
+input 'true' "read p < '$T/inh'; : > '$T/go'; i=0; while [ \$i -lt 200 ] && s=\$(cut -d' ' -f3 /proc/\$p/stat) && [ \$s != Z ]; do sleep 0.05; i=\$((i + 1)); done; echo \$s" 'exit 4'
+rm -f "$T/go"
+sh -c '(i=0; while [ ! -e "$6" ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i + 1)); done; exit 3) &
+       echo $! > "$5"; exec "$1" < "$2" > "$3" 2> "$4"' \
+    sh "$X" "$T/in" "$T/out" "$T/err" "$T/inh" "$T/go"
 rc=$?
 check "inherited child: the jobs' statuses" has '^\[3\] exit 4  '
 check "inherited child: not reaped by the tool" has '^Z$'
 check "inherited child: exit 1" is "$rc" 1
 check "inherited child: nothing said of it" is "$(grep -vc '^xlchild-run: 3 jobs' "$T/err")" 0
-rm -f "$T/in" "$T/inh"
+rm -f "$T/in" "$T/inh" "$T/go"
 
 # ---------------------------------------------------------------------
 echo "# signals: everything killed and reaped"
