@@ -94,8 +94,11 @@ void libxl__run_done_locked(libxl_ctx *ctx, libxl__ao *ao, libxl__child *ch)
         rc = ERROR_ABORTED;
     else if (ao->timed_out)
         rc = ERROR_TIMEDOUT;
-    libxl__child_free(ch);
+    /* The record goes after the completion: freeing it closes the
+     * child's pidfd, which costs more than the rest of the status's way
+     * from the kernel to a callback (bench/README.md, W2). */
     libxl__ao_complete_locked(ctx, ao, rc);
+    libxl__child_free(ch);
 }
 
 static void child_done_locked(libxl_ctx *ctx, libxl__child *ch)
@@ -122,12 +125,12 @@ static void child_done_locked(libxl_ctx *ctx, libxl__child *ch)
         pid_t pid = ch->pid;
         int status = ch->status;
 
-        libxl__child_free(ch);
         if (death) {
             CTX_UNLOCK(ctx);
             death(ctx, pid, status, user);
             CTX_LOCK(ctx);
         }
+        libxl__child_free(ch); /* after the callback, as in run_done */
     }
 }
 
