@@ -71,6 +71,44 @@ static void result_outputs_locked(libxl__ao *ao)
         libxl__capture_result_locked(ao->cap, r);
 }
 
+/* The record of a child whose completion's callback made a call that the
+ * thread's cancellation undid (E5: a callback may enable it): the thread
+ * leaves by cancellation unwinding and never comes back to free it. */
+static void child_free_cleanup(void *ch)
+{
+    libxl__child_free(ch);
+}
+
+/* The record goes after the completion: freeing it closes the child's
+ * pidfd, which costs more than the rest of the status's way from the
+ * kernel to a callback (bench/README.md, W2). */
+LIBXL__CANCEL_FRAME
+static void complete_then_free_locked(libxl_ctx *ctx, libxl__ao *ao, int rc,
+                                      libxl__child *ch)
+{
+    pthread_cleanup_push(child_free_cleanup, ch);
+    libxl__ao_complete_locked(ctx, ao, rc);
+    pthread_cleanup_pop(1);
+}
+
+/* As complete_then_free_locked, for a fork child's death callback. */
+LIBXL__CANCEL_FRAME
+static void death_then_free_locked(libxl_ctx *ctx, libxl__child *ch)
+{
+    libxl_childproc_death_cb *death = ch->death;
+    void *user = ch->death_user;
+    pid_t pid = ch->pid;
+    int status = ch->status;
+
+    pthread_cleanup_push(child_free_cleanup, ch);
+    if (death) {
+        CTX_UNLOCK(ctx);
+        death(ctx, pid, status, user);
+        CTX_LOCK(ctx);
+    }
+    pthread_cleanup_pop(1);
+}
+
 void libxl__run_done_locked(libxl_ctx *ctx, libxl__ao *ao, libxl__child *ch)
 {
     int rc = 0;
@@ -94,11 +132,7 @@ void libxl__run_done_locked(libxl_ctx *ctx, libxl__ao *ao, libxl__child *ch)
         rc = ERROR_ABORTED;
     else if (ao->timed_out)
         rc = ERROR_TIMEDOUT;
-    /* The record goes after the completion: freeing it closes the
-     * child's pidfd, which costs more than the rest of the status's way
-     * from the kernel to a callback (bench/README.md, W2). */
-    libxl__ao_complete_locked(ctx, ao, rc);
-    libxl__child_free(ch);
+    complete_then_free_locked(ctx, ao, rc, ch);
 }
 
 static void child_done_locked(libxl_ctx *ctx, libxl__child *ch)
@@ -119,19 +153,7 @@ static void child_done_locked(libxl_ctx *ctx, libxl__child *ch)
         libxl__run_done_locked(ctx, ao, ch);
         return;
     }
-    {
-        libxl_childproc_death_cb *death = ch->death;
-        void *user = ch->death_user;
-        pid_t pid = ch->pid;
-        int status = ch->status;
-
-        if (death) {
-            CTX_UNLOCK(ctx);
-            death(ctx, pid, status, user);
-            CTX_LOCK(ctx);
-        }
-        libxl__child_free(ch); /* after the callback, as in run_done */
-    }
+    death_then_free_locked(ctx, ch);
 }
 
 void libxl__start_begin_locked(libxl_ctx *ctx, libxl__start *st)

@@ -427,6 +427,129 @@ static void careful(libxl_sigchld_owner mode, const char *what)
                rounds, rounds, joined_by_cancel);
 }
 
+/* ------------------------------------ a callback that enabled it (E5) */
+
+/* The child whose completion runs the callback is freed after the callback
+ * (its pidfd's close kept off the way to it: src/childproc.c).  A callback
+ * that enables cancellation and is cancelled in a nested synchronous run
+ * never returns there: its record, and pidfd, must still go. */
+static struct {
+    libxl_ctx *ctx;
+    bool fork;
+    int in_cb; /* atomic */
+} O;
+
+static void open_nested_run(libxl_ctx *ctx)
+{
+    char *argv[] = {"/bin/sleep", "1", NULL};
+    libxl_childproc_args a = xlt_args(argv);
+    libxl_childproc_result r;
+
+    pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, NULL);
+    __atomic_store_n(&O.in_cb, 1, __ATOMIC_RELEASE);
+    xlt_childproc_run(ctx, &a, &r, NULL); /* cancelled in its sleep */
+    XLT_FAIL("the nested run returned: its thread was not cancelled");
+}
+
+static void open_run_cb(libxl_ctx *ctx, int rc, void *user)
+{
+    (void)rc;
+    (void)user;
+    open_nested_run(ctx);
+}
+
+static void open_death_cb(libxl_ctx *ctx, pid_t pid, int status, void *user)
+{
+    (void)pid;
+    (void)status;
+    (void)user;
+    open_nested_run(ctx);
+}
+
+static int pred_never(const libxl_event *ev, void *user)
+{
+    (void)ev;
+    (void)user;
+    return 0;
+}
+
+/* Starts the child itself, so that its completion runs in this thread. */
+static void *open_waiter(void *arg)
+{
+    char *argv[] = {"/bin/true", NULL};
+    libxl_childproc_args a = xlt_args(argv);
+    libxl_childproc_result r;
+    libxl_asyncop_how how;
+    libxl_event *ev = NULL;
+
+    (void)arg;
+    if (O.fork) {
+        pid_t pid = xlt_childproc_fork(O.ctx, open_death_cb, NULL);
+        if (pid == 0)
+            _exit(0);
+        XLT_ASSERT(pid > 0);
+    } else {
+        memset(&how, 0, sizeof how);
+        how.callback = open_run_cb;
+        XLT_ASSERT_RC(xlt_childproc_run(O.ctx, &a, &r, &how), 0);
+    }
+    xlt_event_wait(O.ctx, &ev, LIBXL_EVENTMASK_ALL, pred_never, NULL);
+    XLT_FAIL("the waiter returned: its thread was not cancelled");
+    return NULL;
+}
+
+static void open_cancelled(libxl_sigchld_owner mode, bool fork,
+                           const char *what)
+{
+    libxl_childproc_hooks h;
+    int rounds = (int)xls_scale(5, 2), i, fds0;
+
+    memset(&O, 0, sizeof O);
+    O.fork = fork;
+    /* The process's own fds (the reaper's, kept past ctx_free) first. */
+    O.ctx = xlt_ctx_new(NULL);
+    XLT_ASSERT_RC(xlt_run_sh(O.ctx, "exit 0", NULL), 0);
+    XLT_ASSERT_RC(libxl_ctx_free(O.ctx), 0);
+    fds0 = xls_count_fds();
+    O.ctx = xlt_ctx_new(NULL);
+    memset(&h, 0, sizeof h);
+    h.chldowner = mode;
+    libxl_childproc_setmode(O.ctx, &h, NULL);
+    for (i = 0; i < rounds; i++) {
+        int64_t deadline = xlt_now_ms() + HANG_MS;
+        pthread_t v;
+
+        __atomic_store_n(&O.in_cb, 0, __ATOMIC_RELAXED);
+        XLT_ASSERT(pthread_create(&v, NULL, open_waiter, NULL) == 0);
+        while (!__atomic_load_n(&O.in_cb, __ATOMIC_ACQUIRE)) {
+            XLT_ASSERT_MSG(xlt_now_ms() < deadline, "%s: callback never ran",
+                           what);
+            xlt_sleep_ms(1);
+        }
+        xlt_sleep_ms(50); /* in its nested run's sleep now */
+        XLT_ASSERT(pthread_cancel(v) == 0);
+        timed_join(v, what);
+    }
+    /* The abandoned nested runs' children are still reaped (E5). */
+    XLT_ASSERT_RC(libxl_ctx_free(O.ctx), 0);
+    xlt_wait_no_children(HANG_MS);
+    XLT_ASSERT_MSG(xls_count_fds() == fds0,
+                   "%s: %d fds before the ctx, %d after ctx_free (a"
+                   " cancelled callback's child kept its pidfd)",
+                   what, fds0, xls_count_fds());
+    xls_report(what, "rounds=%d fds_before=%d fds_after=%d", rounds, fds0,
+               xls_count_fds());
+}
+
+XLT_TEST(test_E5_callback_cancelled_in_a_nested_run_leaves_no_fd, 120)
+{
+    open_cancelled(libxl_sigchld_owner_libxl, false, "cancelled run cb M3");
+    open_cancelled(libxl_sigchld_owner_libxl_always_selective_reap, false,
+                   "cancelled run cb M6");
+    open_cancelled(libxl_sigchld_owner_libxl_always_selective_reap, true,
+                   "cancelled death cb M6");
+}
+
 XLT_TEST(test_E5_callback_with_cancel_disabled_runs_to_its_end, 120)
 {
     careful(libxl_sigchld_owner_libxl, "careful callback M3");
@@ -464,6 +587,7 @@ int main(void)
         XLT_CASE(test_E5_cancelled_waiters_default_no_pidfd),
         XLT_CASE(test_E5_cancelled_waiters_selective_no_pidfd),
         XLT_CASE(test_E5_callback_with_cancel_disabled_runs_to_its_end),
+        XLT_CASE(test_E5_callback_cancelled_in_a_nested_run_leaves_no_fd),
     };
     return xlt_main("stress_cancel", cases, sizeof cases / sizeof cases[0]);
 }
