@@ -503,6 +503,7 @@ static void open_cancelled(libxl_sigchld_owner mode, bool fork,
 {
     libxl_childproc_hooks h;
     int rounds = (int)xls_scale(5, 2), i, fds0;
+    int64_t deadline;
 
     memset(&O, 0, sizeof O);
     O.fork = fork;
@@ -516,9 +517,9 @@ static void open_cancelled(libxl_sigchld_owner mode, bool fork,
     h.chldowner = mode;
     libxl_childproc_setmode(O.ctx, &h, NULL);
     for (i = 0; i < rounds; i++) {
-        int64_t deadline = xlt_now_ms() + HANG_MS;
         pthread_t v;
 
+        deadline = xlt_now_ms() + HANG_MS;
         __atomic_store_n(&O.in_cb, 0, __ATOMIC_RELAXED);
         XLT_ASSERT(pthread_create(&v, NULL, open_waiter, NULL) == 0);
         while (!__atomic_load_n(&O.in_cb, __ATOMIC_ACQUIRE)) {
@@ -530,9 +531,13 @@ static void open_cancelled(libxl_sigchld_owner mode, bool fork,
         XLT_ASSERT(pthread_cancel(v) == 0);
         timed_join(v, what);
     }
-    /* The abandoned nested runs' children are still reaped (E5). */
+    /* The abandoned nested runs' children are still reaped (E5); an
+     * orphan's pidfd is closed just after its reap. */
     XLT_ASSERT_RC(libxl_ctx_free(O.ctx), 0);
     xlt_wait_no_children(HANG_MS);
+    deadline = xlt_now_ms() + HANG_MS;
+    while (xls_count_fds() != fds0 && xlt_now_ms() < deadline)
+        xlt_sleep_ms(10);
     XLT_ASSERT_MSG(xls_count_fds() == fds0,
                    "%s: %d fds before the ctx, %d after ctx_free (a"
                    " cancelled callback's child kept its pidfd)",
@@ -546,6 +551,7 @@ XLT_TEST(test_E5_callback_cancelled_in_a_nested_run_leaves_no_fd, 120)
     open_cancelled(libxl_sigchld_owner_libxl, false, "cancelled run cb M3");
     open_cancelled(libxl_sigchld_owner_libxl_always_selective_reap, false,
                    "cancelled run cb M6");
+    open_cancelled(libxl_sigchld_owner_libxl, true, "cancelled death cb M3");
     open_cancelled(libxl_sigchld_owner_libxl_always_selective_reap, true,
                    "cancelled death cb M6");
 }
