@@ -388,8 +388,8 @@ typedef struct {
      * signalfd of SIGCHLD and the eventfd the library's handler forwards
      * to; whoever holds the reaper's role sleeps on it.  The reaper sleeps
      * on G.outer_epfd, which holds G.epfd (switched off while a leader
-     * has the role: threads/leader.c) and G.poke_efd, which wakes the reaper
-     * whoever has the role.  outer_epfd < 0: the reaper takes SIGCHLD
+     * has the role: threads/leader.c) and G.poke_efd, which wakes the
+     * reaper whoever has the role.  outer_epfd < 0: the reaper takes SIGCHLD
      * with sigtimedwait, and nobody leads (they could not be made). */
     int epfd;
     int outer_epfd;

@@ -13,16 +13,17 @@
  *  - A thread about to sleep on a ctx (src/loop.c) takes the role if
  *    nobody asleep has it and the process has no other ctx (a leader
  *    collects, and wakes, for every ctx's children): G.epfd's entry in
- *    the reaper's set is switched off (one epoll_ctl) and the thread polls it
- * beside its own wakeup eventfd.  The reaper, still asleep, is no longer woken
- * for SIGCHLD; only pokes and its 1 s sweep wake it.
+ *    the reaper's set is switched off (one epoll_ctl) and the thread
+ *    polls G.epfd beside its own wakeup eventfd.  The reaper, still
+ *    asleep, is no longer woken for SIGCHLD; only pokes and its 1 s
+ *    sweep wake it.
  *  - On waking, the leader first runs the pass the reaper would have run
  *    (for every ctx, if G.epfd was ready), then does its own work.  It
  *    keeps the role through that work only if nobody else can be waiting
  *    for a status: no other thread asleep in a libxl call, no ctx whose
  *    wakeup fd an application polls.  Otherwise it gives the role back:
- *    G.epfd wakes the reaper again, and if a SIGCHLD came
- *    meanwhile that wakes the reaper; if not, nobody is woken.
+ *    G.epfd's entry is switched on again, which wakes the reaper at once
+ *    if a SIGCHLD came meanwhile; if not, nobody is woken.
  *  - On the same terms a thread takes the role as it enters its wait
  *    (libxl__lead_take_busy), before it has slept: one that always finds
  *    work queued (callbacks that start the next child) would otherwise
