@@ -234,9 +234,16 @@ done:
     if (pid > 0 && ao->cap)
         libxl__capture_start_locked(ctx, ao->cap, pid, io.parent_fd);
     if (pid > 0 && ao->done_early) {
+        /* Reaped and taken by another thread before this start was over.
+         * Completed by this call after the start has ended (run_entered's
+         * processing, or the outer call's when nested), not from in here:
+         * its callback may be cancelled in a call of its own (E5) and
+         * never come back to end the start, which would leave the ctx
+         * starting for ever (setmode refused, owner_mainloop's calls
+         * waiting). */
         ch = ao->done_early;
         ao->done_early = NULL;
-        child_done_locked(ctx, ch);
+        STAILQ_INSERT_HEAD(&ctx->reaped, ch, q_entry);
     } else if (pid > 0) {
         ao->child = ch;
         /* S1: the pid is the caller's from the moment the call returns. */

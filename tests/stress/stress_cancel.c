@@ -21,7 +21,9 @@
 #define _GNU_SOURCE
 #include "stress.h"
 
+#include <dlfcn.h>
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -546,6 +548,117 @@ static void open_cancelled(libxl_sigchld_owner mode, bool fork,
                xls_count_fds());
 }
 
+/* --------------- a child reaped before its start is over (done_early) */
+
+/*
+ * The library's pthread_rwlock_unlock is this one (an executable's
+ * definitions come first in symbol lookup): after the spawn lock's
+ * release, it sleeps when the calling thread asked it to, so that another
+ * thread reaps the child and takes its status before the start is over.
+ */
+static __thread int delay_after_unlock_ms;
+
+int pthread_rwlock_unlock(pthread_rwlock_t *lock)
+{
+    static int (*real)(pthread_rwlock_t *);
+    int (*fn)(pthread_rwlock_t *) = __atomic_load_n(&real, __ATOMIC_ACQUIRE);
+    int r, ms;
+
+    if (!fn) {
+        *(void **)&fn = dlsym(RTLD_NEXT, "pthread_rwlock_unlock");
+        __atomic_store_n(&real, fn, __ATOMIC_RELEASE);
+    }
+    r = fn(lock);
+    if ((ms = delay_after_unlock_ms) > 0) {
+        delay_after_unlock_ms = 0;
+        xlt_sleep_ms(ms);
+    }
+    return r;
+}
+
+static struct {
+    libxl_ctx *ctx;
+    int in_cb, early; /* atomic */
+} D;
+
+static void early_cb(libxl_ctx *ctx, int rc, void *user)
+{
+    (void)rc;
+    (void)user;
+    open_nested_run(ctx); /* enables cancellation; cancelled in its sleep */
+}
+
+static void *early_waiter(void *arg)
+{
+    libxl_event *ev = NULL;
+
+    (void)arg;
+    xlt_event_wait(D.ctx, &ev, LIBXL_EVENTMASK_ALL, pred_never, NULL);
+    return NULL; /* cancelled, or its ctx freed */
+}
+
+/* Starts a child whose status another thread takes before the start is
+ * over, with a callback that is cancelled in a nested run. */
+static void *early_starter(void *arg)
+{
+    char *argv[] = {"/bin/true", NULL};
+    libxl_childproc_args a = xlt_args(argv);
+    libxl_childproc_result r;
+    libxl_asyncop_how how;
+
+    (void)arg;
+    memset(&how, 0, sizeof how);
+    how.callback = early_cb;
+    pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, NULL);
+    delay_after_unlock_ms = 300;
+    XLT_ASSERT_RC(xlt_childproc_run(D.ctx, &a, &r, &how), 0);
+    XLT_FAIL("the starter returned: its thread was not cancelled");
+    return NULL;
+}
+
+static void early_reaped(libxl_sigchld_owner mode, const char *what)
+{
+    libxl_childproc_hooks h;
+    xlt_logger *lg = xlt_logger_new();
+    int64_t deadline = xlt_now_ms() + HANG_MS;
+    pthread_t waiter, starter;
+
+    memset(&D, 0, sizeof D);
+    memset(&O, 0, sizeof O);
+    D.ctx = O.ctx = xlt_ctx_new(&lg->lg);
+    memset(&h, 0, sizeof h);
+    h.chldowner = mode;
+    libxl_childproc_setmode(D.ctx, &h, NULL);
+    XLT_ASSERT(pthread_create(&waiter, NULL, early_waiter, NULL) == 0);
+    xlt_sleep_ms(50); /* asleep in its wait, with the reaper's role */
+    XLT_ASSERT(pthread_create(&starter, NULL, early_starter, NULL) == 0);
+    while (!__atomic_load_n(&O.in_cb, __ATOMIC_ACQUIRE)) {
+        XLT_ASSERT_MSG(xlt_now_ms() < deadline, "%s: callback never ran", what);
+        xlt_sleep_ms(1);
+    }
+    xlt_sleep_ms(50); /* in its nested run's sleep now */
+    XLT_ASSERT(pthread_cancel(starter) == 0);
+    timed_join(starter, what);
+    XLT_ASSERT(pthread_cancel(waiter) == 0);
+    timed_join(waiter, what);
+    xlt_wait_no_children(HANG_MS);
+    /* No start is left in flight: the mode can change. */
+    libxl_childproc_setmode(D.ctx, &h, NULL);
+    XLT_ASSERT_MSG(xlt_logger_count(lg, 0, "refused") == 0,
+                   "%s: setmode refused after the cancelled callback (a"
+                   " start left in flight for ever)",
+                   what);
+    XLT_ASSERT_RC(libxl_ctx_free(D.ctx), 0);
+    xls_report(what, "refusals=%d", xlt_logger_count(lg, 0, "refused"));
+}
+
+XLT_TEST(test_E5_early_reaped_start_cancelled_callback_ends_the_start, 120)
+{
+    early_reaped(libxl_sigchld_owner_libxl, "early reap M3");
+    early_reaped(libxl_sigchld_owner_libxl_always_selective_reap,
+                 "early reap M6");
+}
+
 XLT_TEST(test_E5_callback_cancelled_in_a_nested_run_leaves_no_fd, 120)
 {
     open_cancelled(libxl_sigchld_owner_libxl, false, "cancelled run cb M3");
@@ -594,6 +707,7 @@ int main(void)
         XLT_CASE(test_E5_cancelled_waiters_selective_no_pidfd),
         XLT_CASE(test_E5_callback_with_cancel_disabled_runs_to_its_end),
         XLT_CASE(test_E5_callback_cancelled_in_a_nested_run_leaves_no_fd),
+        XLT_CASE(test_E5_early_reaped_start_cancelled_callback_ends_the_start),
     };
     return xlt_main("stress_cancel", cases, sizeof cases / sizeof cases[0]);
 }
