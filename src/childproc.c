@@ -233,22 +233,24 @@ done:
     ao->starting = false;
     if (pid > 0 && ao->cap)
         libxl__capture_start_locked(ctx, ao->cap, pid, io.parent_fd);
+    /* S1: the pid is the caller's from the moment the call returns. */
+    if (pid > 0 && ao->result_out)
+        ao->result_out->pid = pid;
     if (pid > 0 && ao->done_early) {
         /* Reaped and taken by another thread before this start was over.
-         * Completed by this call after the start has ended (run_entered's
-         * processing, or the outer call's when nested), not from in here:
+         * Completed after the start has ended (by this call's processing,
+         * the outer call's when nested, or a waiter's), not from in here:
          * its callback may be cancelled in a call of its own (E5) and
          * never come back to end the start, which would leave the ctx
          * starting for ever (setmode refused, owner_mainloop's calls
          * waiting). */
         ch = ao->done_early;
         ao->done_early = NULL;
+        LOG(ctx, DEBUG, "child %d: reaped before its start was over", (int)pid);
         STAILQ_INSERT_HEAD(&ctx->reaped, ch, q_entry);
+        libxl__ctx_kick_locked(ctx);
     } else if (pid > 0) {
         ao->child = ch;
-        /* S1: the pid is the caller's from the moment the call returns. */
-        if (ao->result_out)
-            ao->result_out->pid = pid;
         /* Aborted, or timed out, while it was being spawned. */
         if (ao->abort_requested || ao->timed_out)
             run_kill_locked(ctx, ao);

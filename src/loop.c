@@ -55,7 +55,9 @@ static void unknown_done_locked(libxl_ctx *ctx, libxl__child *u)
         libxl__disaster_locked(ctx, 0, "reaped_callback failed", -1);
 }
 
-void libxl__ctx_process_locked(libxl_ctx *ctx, bool timeouts)
+/* The statuses, failed starts and due timeouts queued on ctx, until none
+ * is left (each may queue more: callbacks start runs). */
+static void process_queues_locked(libxl_ctx *ctx, bool timeouts)
 {
     for (;;) {
         libxl__child *ch = STAILQ_FIRST(&ctx->reaped);
@@ -81,9 +83,19 @@ void libxl__ctx_process_locked(libxl_ctx *ctx, bool timeouts)
             continue;
         break;
     }
-    /* S5: the runs' pipes are the ctx's fds, served in its calls. */
-    if (!LIST_EMPTY(&ctx->captures))
-        libxl__captures_drain_locked(ctx);
+}
+
+void libxl__ctx_process_locked(libxl_ctx *ctx, bool timeouts)
+{
+    do {
+        process_queues_locked(ctx, timeouts);
+        /* S5: the runs' pipes are the ctx's fds, served in its calls. */
+        if (!LIST_EMPTY(&ctx->captures))
+            libxl__captures_drain_locked(ctx);
+        /* The drain's completions run callbacks, which may have queued
+         * more (a run they started that failed, or was reaped before its
+         * start was over: src/childproc.c). */
+    } while (!STAILQ_EMPTY(&ctx->reaped) || !TAILQ_EMPTY(&ctx->failed));
     libxl__ctx_settle_locked(ctx);
 }
 
