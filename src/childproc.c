@@ -1,6 +1,7 @@
 /*
- * childproc.c - libxl_childproc_run and libxl_childproc_fork: starting a
- * child, its timeout and kills, and what happens when its status arrives.
+ * childproc.c - libxl_childproc_run: starting a child, its timeout and
+ * kills, and what happens when a child's status arrives (a run's, or a
+ * fork child's: src/fork.c).
  *
  * A run is an ao that owns its child record from spawn to completion.  The
  * timer first fires for the timeout (SIGTERM, to the group if asked), then,
@@ -135,7 +136,7 @@ void libxl__run_done_locked(libxl_ctx *ctx, libxl__ao *ao, libxl__child *ch)
     complete_then_free_locked(ctx, ao, rc, ch);
 }
 
-static void child_done_locked(libxl_ctx *ctx, libxl__child *ch)
+void libxl__child_done_locked(libxl_ctx *ctx, libxl__child *ch)
 {
     libxl__ao *ao = ch->ao;
 
@@ -184,7 +185,7 @@ void libxl__starts_wait(libxl_ctx *ctx)
  * One that cannot be tracked is killed and reaped here rather than left a
  * zombie: still under spawn_lock, so no waitpid(-1) pass can have reaped
  * it and the pid is still its own. */
-static int child_track(libxl_ctx *ctx, const libxl__start *st, libxl__child *ch,
+int libxl__child_track(libxl_ctx *ctx, const libxl__start *st, libxl__child *ch,
                        pid_t pid)
 {
     int rc;
@@ -215,13 +216,13 @@ static void run_start(libxl_ctx *ctx, const libxl__start *st, libxl__ao *ao,
         goto done;
     }
     ch->ao = ao;
-    ch->done = child_done_locked;
+    ch->done = libxl__child_done_locked;
     ch->group = args->new_process_group || args->new_session; /* S7 */
 
     libxl__spawn_lock();
     ch->spawn_seq = __atomic_load_n(&G.pass_seq, __ATOMIC_ACQUIRE);
     libxl__spawn(ctx, st, args, &io, &pid, &exec_errno);
-    if (pid > 0 && child_track(ctx, st, ch, pid)) {
+    if (pid > 0 && libxl__child_track(ctx, st, ch, pid)) {
         exec_errno = ENOMEM;
         pid = 0;
     }
@@ -409,97 +410,4 @@ LIBXL_EXPORT void libxl_childproc_result_dispose(libxl_childproc_result *r)
     r->out = r->err = NULL;
     r->out_len = r->err_len = 0;
     r->out_truncated = r->err_truncated = 0;
-}
-
-/* A fork child's copy of the record its parent made for it.  Not freed
- * there: free() would write two heap pages, each a copy-on-write fault in
- * every fork child, most of which exit or exec soon.  Kept reachable
- * instead, in the library's data page, which the atfork handler writes
- * anyway; a child that forks again frees its own parent's. */
-static libxl__child *volatile record_in_child;
-
-/* Returns like libxl_childproc_fork; *in_child set in the child, which
- * must not touch the ctx any more (its copy is stale). */
-static pid_t fork_entered(libxl_ctx *ctx, libxl_childproc_death_cb *death,
-                          void *user, bool *in_child)
-{
-    libxl__child *ch;
-    libxl__start st;
-    pid_t pid;
-    unsigned generation;
-    int rc, e;
-
-    CTX_LOCK(ctx);
-    libxl__start_begin_locked(ctx, &st);
-    CTX_UNLOCK(ctx);
-    if (st.mode != libxl_sigchld_owner_mainloop &&
-        (rc = libxl__reaper_ensure(ctx))) {
-        libxl__start_end(ctx);
-        return rc;
-    }
-    ch = libxl__child_new(false); /* its death callback takes no rusage */
-    if (!ch) {
-        libxl__start_end(ctx);
-        LOGEV(ctx, ERROR, ENOMEM, "cannot allocate a child record");
-        errno = ENOMEM;
-        return ERROR_FAIL;
-    }
-    ch->done = child_done_locked;
-    ch->death = death;
-    ch->death_user = user;
-
-    libxl__spawn_lock();
-    ch->spawn_seq = __atomic_load_n(&G.pass_seq, __ATOMIC_ACQUIRE);
-    generation = __atomic_load_n(&G.generation, __ATOMIC_RELAXED);
-    pid = libxl__start_fork(&st);
-    if (pid == 0) {
-        /* The child: spawn_lock is reset with the rest (by the atfork
-         * handler, or by libxl__child_after_fork if none ran). */
-        if (record_in_child)
-            free(record_in_child);
-        record_in_child = ch;
-        libxl__child_after_fork(generation);
-        *in_child = true;
-        return 0;
-    }
-    if (pid < 0) {
-        e = errno;
-        libxl__spawn_unlock();
-        libxl__start_end(ctx);
-        libxl__child_free(ch);
-        LOGEV(ctx, ERROR, e, "fork");
-        errno = e;
-        return ERROR_FAIL;
-    }
-    rc = child_track(ctx, &st, ch, pid);
-    if (rc) {
-        libxl__child_free(ch);
-        pid = ERROR_FAIL;
-    }
-    libxl__spawn_unlock();
-    libxl__start_end(ctx);
-    if (rc)
-        errno = ENOMEM;
-    return pid;
-}
-
-LIBXL_EXPORT pid_t libxl_childproc_fork(libxl_ctx *ctx,
-                                        libxl_childproc_death_cb *death,
-                                        void *user)
-{
-    bool in_child = false;
-    int e;
-    pid_t pid = libxl__ctx_enter(ctx, __func__);
-
-    if (pid)
-        return pid;
-    pid = fork_entered(ctx, death, user, &in_child);
-    if (in_child) {
-        libxl__ctx_leave_in_child();
-    } else {
-        e = errno;
-        libxl__ctx_leave(ctx);
-        errno = e;
-    }
-    return pid;
 }

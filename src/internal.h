@@ -478,7 +478,9 @@ static inline int libxl__waitid(idtype_t type, id_t id, siginfo_t *si,
  * The files, in layers: each calls only files of the layers below it, so
  * that no two files call each other.
  *
- *   public calls     src/ctx.c, src/mode.c, src/osevent.c, src/childproc.c
+ *   public calls     src/ctx.c, src/mode.c, src/osevent.c,
+ *                    src/fork.c (-> src/childproc.c, whose starts and
+ *                    completions it shares), src/childproc.c
  *   the work loop    src/loop.c (event_wait, synchronous waits)
  *   ctx parts        src/spawn.c (-> src/spawn_child.c), src/env.c,
  *                    src/ao.c, src/capture.c,
@@ -848,6 +850,13 @@ typedef struct {
 /* Takes the snapshot and counts the start (ctx->lock held). */
 void libxl__start_begin_locked(libxl_ctx *ctx, libxl__start *st);
 void libxl__start_end(libxl_ctx *ctx);
+/* Registers the child just created as ch (spawn_lock held for reading);
+ * one that cannot be tracked is killed and reaped there. */
+int libxl__child_track(libxl_ctx *ctx, const libxl__start *st, libxl__child *ch,
+                       pid_t pid);
+/* A run's or fork child's status arrived: completes the run, or calls the
+ * fork child's death callback (src/fork.c).  ctx->lock held. */
+void libxl__child_done_locked(libxl_ctx *ctx, libxl__child *ch);
 /* M4: the application may reap a child before the call that starts it has
  * registered it (as libxl, which holds the ctx lock across fork and
  * registration): its reports wait for starts in flight first. */
