@@ -477,6 +477,26 @@ static int pred_never(const libxl_event *ev, void *user)
     return 0;
 }
 
+/* Waits until this thread is cancelled or the ctx freed. */
+static void wait_for_nothing(libxl_ctx *ctx)
+{
+    libxl_event *ev = NULL;
+
+    xlt_event_wait(ctx, &ev, LIBXL_EVENTMASK_ALL, pred_never, NULL);
+}
+
+/* Until a callback is asleep in its nested run (open_nested_run). */
+static void wait_for_nested_run(const char *what)
+{
+    int64_t deadline = xlt_now_ms() + HANG_MS;
+
+    while (!__atomic_load_n(&O.in_cb, __ATOMIC_ACQUIRE)) {
+        XLT_ASSERT_MSG(xlt_now_ms() < deadline, "%s: callback never ran", what);
+        xlt_sleep_ms(1);
+    }
+    xlt_sleep_ms(50); /* in its nested run's sleep now */
+}
+
 /* Starts the child itself, so that its completion runs in this thread. */
 static void *open_waiter(void *arg)
 {
@@ -484,7 +504,6 @@ static void *open_waiter(void *arg)
     libxl_childproc_args a = xlt_args(argv);
     libxl_childproc_result r;
     libxl_asyncop_how how;
-    libxl_event *ev = NULL;
 
     (void)arg;
     if (O.fork) {
@@ -497,7 +516,7 @@ static void *open_waiter(void *arg)
         how.callback = open_run_cb;
         XLT_ASSERT_RC(xlt_childproc_run(O.ctx, &a, &r, &how), 0);
     }
-    xlt_event_wait(O.ctx, &ev, LIBXL_EVENTMASK_ALL, pred_never, NULL);
+    wait_for_nothing(O.ctx);
     XLT_FAIL("the waiter returned: its thread was not cancelled");
     return NULL;
 }
@@ -523,15 +542,9 @@ static void open_cancelled(libxl_sigchld_owner mode, bool fork,
     for (i = 0; i < rounds; i++) {
         pthread_t v;
 
-        deadline = xlt_now_ms() + HANG_MS;
         __atomic_store_n(&O.in_cb, 0, __ATOMIC_RELAXED);
         XLT_ASSERT(pthread_create(&v, NULL, open_waiter, NULL) == 0);
-        while (!__atomic_load_n(&O.in_cb, __ATOMIC_ACQUIRE)) {
-            XLT_ASSERT_MSG(xlt_now_ms() < deadline, "%s: callback never ran",
-                           what);
-            xlt_sleep_ms(1);
-        }
-        xlt_sleep_ms(50); /* in its nested run's sleep now */
+        wait_for_nested_run(what);
         XLT_ASSERT(pthread_cancel(v) == 0);
         timed_join(v, what);
     }
@@ -578,23 +591,10 @@ int pthread_rwlock_unlock(pthread_rwlock_t *lock)
     return r;
 }
 
-static struct {
-    libxl_ctx *ctx;
-} D;
-
-static void early_cb(libxl_ctx *ctx, int rc, void *user)
-{
-    (void)rc;
-    (void)user;
-    open_nested_run(ctx); /* enables cancellation; cancelled in its sleep */
-}
-
 static void *early_waiter(void *arg)
 {
-    libxl_event *ev = NULL;
-
     (void)arg;
-    xlt_event_wait(D.ctx, &ev, LIBXL_EVENTMASK_ALL, pred_never, NULL);
+    wait_for_nothing(O.ctx);
     return NULL; /* cancelled, or its ctx freed */
 }
 
@@ -607,16 +607,15 @@ static void *early_starter(void *arg)
     libxl_childproc_args a = xlt_args(argv);
     libxl_childproc_result r;
     libxl_asyncop_how how;
-    libxl_event *ev = NULL;
 
     (void)arg;
     memset(&how, 0, sizeof how);
-    how.callback = early_cb;
+    how.callback = open_run_cb;
     pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, NULL);
     delay_after_unlock_ms = 300;
-    XLT_ASSERT_RC(xlt_childproc_run(D.ctx, &a, &r, &how), 0);
+    XLT_ASSERT_RC(xlt_childproc_run(O.ctx, &a, &r, &how), 0);
     XLT_ASSERT(r.pid > 0); /* S1, also for a child reaped so early */
-    xlt_event_wait(D.ctx, &ev, LIBXL_EVENTMASK_ALL, pred_never, NULL);
+    wait_for_nothing(O.ctx);
     return NULL; /* cancelled, or its ctx freed */
 }
 
@@ -624,25 +623,19 @@ static void early_reaped(libxl_sigchld_owner mode, const char *what)
 {
     libxl_childproc_hooks h;
     xlt_logger *lg = xlt_logger_new();
-    int64_t deadline = xlt_now_ms() + HANG_MS;
     pthread_t waiter, starter, other;
     bool cb_in_starter;
     int early;
 
-    memset(&D, 0, sizeof D);
     memset(&O, 0, sizeof O);
-    D.ctx = O.ctx = xlt_ctx_new(&lg->lg);
+    O.ctx = xlt_ctx_new(&lg->lg);
     memset(&h, 0, sizeof h);
     h.chldowner = mode;
-    libxl_childproc_setmode(D.ctx, &h, NULL);
+    libxl_childproc_setmode(O.ctx, &h, NULL);
     XLT_ASSERT(pthread_create(&waiter, NULL, early_waiter, NULL) == 0);
     xlt_sleep_ms(50); /* asleep in its wait, with the reaper's role */
     XLT_ASSERT(pthread_create(&starter, NULL, early_starter, NULL) == 0);
-    while (!__atomic_load_n(&O.in_cb, __ATOMIC_ACQUIRE)) {
-        XLT_ASSERT_MSG(xlt_now_ms() < deadline, "%s: callback never ran", what);
-        xlt_sleep_ms(1);
-    }
-    xlt_sleep_ms(50); /* in its nested run's sleep now */
+    wait_for_nested_run(what);
     cb_in_starter = pthread_equal(O.cb_thread, starter);
     XLT_ASSERT(pthread_cancel(O.cb_thread) == 0);
     timed_join(O.cb_thread, what);
@@ -652,14 +645,14 @@ static void early_reaped(libxl_sigchld_owner mode, const char *what)
     timed_join(other, what);
     xlt_wait_no_children(HANG_MS);
     /* No start is left in flight: the mode can change. */
-    libxl_childproc_setmode(D.ctx, &h, NULL);
+    libxl_childproc_setmode(O.ctx, &h, NULL);
     XLT_ASSERT_MSG(xlt_logger_count(lg, 0, "refused") == 0,
                    "%s: setmode refused after the cancelled callback (a"
                    " start left in flight for ever)",
                    what);
     early = xlt_logger_count(lg, LIBXL_LOG_DEBUG,
                              "reaped before its start was over");
-    XLT_ASSERT_RC(libxl_ctx_free(D.ctx), 0);
+    XLT_ASSERT_RC(libxl_ctx_free(O.ctx), 0);
     /* Natively the waiter always takes the status within the 300 ms;
      * under valgrind it may not, and the case is then not exercised. */
     XLT_ASSERT_MSG(early == 1 || getenv("XLT_UNDER_VALGRIND"),
