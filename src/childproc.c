@@ -275,7 +275,8 @@ static int run_entered(libxl_ctx *ctx, const libxl_childproc_args *args,
 {
     libxl__ao *ao;
     libxl__start st;
-    bool sync = ao_how == NULL;
+    const void *lead = NULL; /* the role's owner, if this call took it */
+    bool sync = ao_how == NULL, nested;
     int rc;
 
     if (!libxl__run_args_ok(ctx, args))
@@ -324,9 +325,16 @@ static int run_entered(libxl_ctx *ctx, const libxl_childproc_args *args,
 
     /* A synchronous run takes the reaper's role before its child can exit
      * (E2, threads/leader.c): the wait below collects its status, not the
-     * reaper. */
-    if (sync && st.mode != libxl_sigchld_owner_mainloop)
+     * reaper.  So does an asynchronous one outside a callback, which runs
+     * the pending completions before it returns (src/loop.c); in a
+     * callback, the outer call has the role if it could take it. */
+    nested = !sync && libxl__ctx_nested(ctx);
+    if (st.mode == libxl_sigchld_owner_mainloop || nested)
+        ; /* nobody reaps, or the outer call leads if it can */
+    else if (sync)
         libxl__lead_take_busy(ao, NULL);
+    else if (libxl__lead_take_busy(&st, NULL))
+        lead = &st; /* the start's record lives as long as the call */
     /* Spawning can take a while (a big parent with a fork_replacement):
      * other threads keep using the ctx meanwhile.  An asynchronous ao may
      * be complete and freed when this returns. */
@@ -341,8 +349,8 @@ static int run_entered(libxl_ctx *ctx, const libxl_childproc_args *args,
          * a callback on this ctx: then the outermost call runs them, and a
          * chain of callbacks starting runs stays flat instead of nesting
          * one stack frame deeper per child. */
-        if (!libxl__ctx_nested(ctx))
-            libxl__ctx_process_locked(ctx, false);
+        if (!nested)
+            libxl__ctx_process_leading_locked(ctx, lead);
         rc = 0;
     }
     CTX_UNLOCK(ctx);

@@ -399,6 +399,8 @@ typedef struct {
     bool leading;           /* an application thread has the reaper's role */
     const void *lead_owner; /* its waiter */
     bool lead_busy;         /* it kept the role while it works (atomic) */
+    bool lead_collected;    /* a leader collected since the last sweep
+                               (atomic): a busy one that does keeps the role */
     int nfollowers;         /* threads asleep in libxl calls without the role:
                                a leader that keeps the role would leave them
                                waiting (atomic) */
@@ -713,6 +715,9 @@ bool libxl__lead_fd_ready(int nfds, const struct pollfd *fds);
 /* owner woke: collects if ready (G.epfd was readable), then keeps the role
  * through its work or gives it back.  No lock held. */
 void libxl__lead_woke(const void *owner, bool ready);
+/* Whether G.epfd has something to collect, without sleeping: a thread
+ * that kept the role through its work looks before it gives it back. */
+bool libxl__lead_ready(void);
 /* owner leaves its call: the role, if it still has it, goes back. */
 void libxl__lead_end(const void *owner);
 /* A role kept by a busy leader goes back to the reaper (beforepoll, the
@@ -813,6 +818,10 @@ void libxl__event_wake_takers_locked(libxl_ctx *ctx);
  * starts, and (if timeouts) expired timeouts.  ctx->lock held on entry
  * and exit; dropped around callbacks. */
 void libxl__ctx_process_locked(libxl_ctx *ctx, bool timeouts);
+/* The same, without timeouts, for a call that took the reaper's role as
+ * owner (NULL: it did not): it also collects what is ready, until nothing
+ * is, then gives the role back. */
+void libxl__ctx_process_leading_locked(libxl_ctx *ctx, const void *owner);
 /* Logs at CRITICAL and calls the disaster hook, if any, unlocked (xlchild
  * never exits the process).  ctx->lock held. */
 void libxl__disaster_locked(libxl_ctx *ctx, libxl_event_type type,

@@ -100,6 +100,48 @@ void libxl__ctx_process_locked(libxl_ctx *ctx, bool timeouts)
 }
 
 /*
+ * What an asynchronous start made outside a callback does before it
+ * returns (src/childproc.c): the pending completions run.  If the call
+ * took the reaper's role before it started its child (owner non-NULL,
+ * threads/leader.c), it collects for itself meanwhile: the SIGCHLDs that
+ * came while it spawned (posix_spawn waits for the child's exec) woke
+ * nobody, and a chain of callbacks that start the next child keeps this
+ * call here until the last one.  It gives the role back only when nothing
+ * more is ready; a SIGCHLD after that look wakes the reaper as the role
+ * goes back.  Without it, a callback-driven program had every status of
+ * that chain carried to it by the reaper: a hop between threads per child
+ * (bench/README.md, W1 at C=256).
+ */
+static void lead_end_cleanup(void *owner)
+{
+    libxl__lead_end(owner);
+}
+
+LIBXL__CANCEL_FRAME
+void libxl__ctx_process_leading_locked(libxl_ctx *ctx, const void *owner)
+{
+    if (!owner) {
+        libxl__ctx_process_locked(ctx, false);
+        return;
+    }
+    /* A callback cancelled in a nested call (E5) leaves this call without
+     * returning: the role goes back then too. */
+    pthread_cleanup_push(lead_end_cleanup, (void *)owner);
+    for (;;) {
+        libxl__ctx_process_locked(ctx, false);
+        if (!libxl__lead_ready())
+            break;
+        ctx->collecting++; /* what it collects for ctx needs no wakeup */
+        CTX_UNLOCK(ctx);
+        libxl__reaper_collect();
+        CTX_LOCK(ctx);
+        ctx->collecting--;
+    }
+    pthread_cleanup_pop(0);
+    libxl__lead_end(owner);
+}
+
+/*
  * E5.  A thread may be cancelled only where it sleeps (library code runs
  * with cancellation disabled: src/enter.c), and then every call it is
  * inside is undone, innermost first: its waiter leaves (a wakeup it had

@@ -125,6 +125,113 @@ XLT_TEST(test_E2_reaper_sleeps_while_a_thread_waits_selective, 120)
 }
 
 /* ------------------------------------------------------------------ */
+/* The reaper stays asleep while a thread starts children              */
+
+#define CHAIN_RUNS 400
+#define CHAIN_WIDTH 16
+
+static struct {
+    libxl_ctx *ctx;
+    libxl_childproc_result res[CHAIN_RUNS], last;
+    int started, done, failed;
+} ch;
+
+#define CHAIN_LAST 999 /* the event that says the chain is over */
+
+static void chain_start(void);
+
+/* Each completion starts the next child from its callback, as GLib and
+ * libuv programs do, until CHAIN_RUNS have run. */
+static void chain_cb(libxl_ctx *ctx, int rc, void *for_callback)
+{
+    libxl_childproc_result *r = for_callback;
+
+    (void)ctx;
+    if (rc || !WIFEXITED(r->status) || WEXITSTATUS(r->status) != 0)
+        ch.failed++;
+    if (++ch.done == CHAIN_RUNS)
+        xlt_start_event_run(ch.ctx, argv_true, CHAIN_LAST, &ch.last);
+    chain_start();
+}
+
+static void chain_start(void)
+{
+    libxl_childproc_args a = xlt_args(argv_true);
+    libxl_asyncop_how how;
+
+    if (ch.started == CHAIN_RUNS)
+        return;
+    memset(&how, 0, sizeof how);
+    how.callback = chain_cb;
+    how.u.for_callback = &ch.res[ch.started];
+    XLT_ASSERT_RC(
+        xlt_childproc_run(ch.ctx, &a, &ch.res[ch.started++], &how), 0);
+}
+
+/* CHAIN_WIDTH chains of callbacks, each starting the next child, begun
+ * outside any wait: the asynchronous runs that begin them collect what
+ * is ready before they return (src/loop.c), and the waits in between
+ * lead.  The reaper, which once carried every status of such a chain to
+ * the calling thread (one wakeup per child), sleeps through it.  Then the
+ * same with events, one child started each time one is taken. */
+static void reaper_sleeps_through_starts(int selective)
+{
+    long before, after;
+    pid_t tid;
+    int i;
+
+    if (xlt_skip_under_valgrind("valgrind takes the signals itself and"
+                                " wakes every thread for them"))
+        return;
+    memset(&ch, 0, sizeof ch);
+    ch.ctx = xlt_ctx_new(NULL);
+    if (selective)
+        set_selective(ch.ctx);
+    run_true(ch.ctx); /* the reaper runs */
+    tid = reaper_tid();
+    XLT_ASSERT_MSG(tid > 0, "no thread named xlchild-reaper");
+
+    before = xlt_voluntary_switches(tid);
+    for (i = 0; i < CHAIN_WIDTH; i++)
+        chain_start();
+    XLT_ASSERT_RC(xlt_wait_for(ch.ctx, CHAIN_LAST), 0);
+    after = xlt_voluntary_switches(tid);
+    XLT_ASSERT_EQ(ch.failed, 0);
+    XLT_ASSERT_MSG(after - before < CHAIN_RUNS / 4,
+                   "the reaper woke %ld times for a chain of %d children"
+                   " started by callbacks",
+                   after - before, CHAIN_RUNS);
+
+    before = xlt_voluntary_switches(tid);
+    for (i = 0; i < CHAIN_RUNS; i++) {
+        if (i >= CHAIN_WIDTH)
+            XLT_ASSERT_RC(xlt_wait_for(ch.ctx, (uint64_t)(i - CHAIN_WIDTH)),
+                          0);
+        xlt_start_event_run(ch.ctx, argv_true, (uint64_t)i, &ch.res[i]);
+    }
+    for (i = CHAIN_RUNS - CHAIN_WIDTH; i < CHAIN_RUNS; i++)
+        XLT_ASSERT_RC(xlt_wait_for(ch.ctx, (uint64_t)i), 0);
+    after = xlt_voluntary_switches(tid);
+    for (i = 0; i < CHAIN_RUNS; i++)
+        XLT_ASSERT_EXITED(ch.res[i].status, 0);
+    XLT_ASSERT_MSG(after - before < CHAIN_RUNS / 4,
+                   "the reaper woke %ld times for %d children, each"
+                   " started as an event was taken",
+                   after - before, CHAIN_RUNS);
+    XLT_ASSERT_RC(libxl_ctx_free(ch.ctx), 0);
+}
+
+XLT_TEST(test_E2_reaper_sleeps_while_a_thread_starts_default, 120)
+{
+    reaper_sleeps_through_starts(0);
+}
+
+XLT_TEST(test_E2_reaper_sleeps_while_a_thread_starts_selective, 120)
+{
+    reaper_sleeps_through_starts(1);
+}
+
+/* ------------------------------------------------------------------ */
 /* A waiter is not woken for another ctx's children (E2)               */
 
 /* A thread waits on ctx A, which has a child running (so it has something
@@ -399,6 +506,8 @@ int main(void)
     static const xlt_case cases[] = {
         XLT_CASE(test_E2_reaper_sleeps_while_a_thread_waits_default),
         XLT_CASE(test_E2_reaper_sleeps_while_a_thread_waits_selective),
+        XLT_CASE(test_E2_reaper_sleeps_while_a_thread_starts_default),
+        XLT_CASE(test_E2_reaper_sleeps_while_a_thread_starts_selective),
         XLT_CASE(test_E2_waiter_sleeps_through_another_ctxs_children),
         XLT_CASE(test_E5_cancelled_leader_gives_the_reaper_its_role_back),
         XLT_CASE(test_E2_busy_leader_holds_up_no_synchronous_run),

@@ -27,12 +27,19 @@
  *  - On the same terms a thread takes the role as it enters its wait
  *    (libxl__lead_take_busy), before it has slept: one that always finds
  *    work queued (callbacks that start the next child) would otherwise
- *    never sleep, and the reaper would collect everything for it.
+ *    never sleep, and the reaper would collect everything for it.  So
+ *    does an asynchronous libxl_childproc_run made outside a callback,
+ *    which runs the pending completions before it returns: it collects
+ *    what is ready before it gives the role back (libxl__lead_ready,
+ *    src/loop.c), and the SIGCHLDs that come while it spawns wake nobody.
  *  - A role kept by a busy leader is never a wall: the next thread to
  *    sleep takes it over (a callback that makes a synchronous call, or
  *    another thread), beforepoll and the osevent hooks take it back for
- *    the reaper, and so does the reaper's sweep, so a callback that runs
- *    for long delays other statuses by at most that 1 s (M2).
+ *    the reaper, and so does the reaper's sweep if the leader has not
+ *    collected since the sweep before (G.lead_collected): a callback
+ *    that runs for long costs the other statuses their SIGCHLD wakeups
+ *    for a second or two, never the sweep's pass, which collects every
+ *    second whoever has the role (M2).
  *  - The role ends with the call it was taken in (libxl__lead_end), also
  *    when that call is cancelled (E5).
  *  - A ctx driven by the application's poll loop (beforepoll/afterpoll,
@@ -40,7 +47,7 @@
  *    the wakeup fd when the role is free, and afterpoll collects if it was
  *    readable.  Such a role is always up for taking over (the loop may
  *    stop polling at any time): by a thread that sleeps in a libxl call,
- *    and by the reaper's sweep.
+ *    and by the reaper's sweep once the loop no longer collects.
  *  - Exactly once holds whoever collects: a pass runs under G.lock, and a
  *    collected child leaves the pid table (threads/children.c).
  */
@@ -82,12 +89,16 @@ int libxl__lead_begin(const void *owner, bool stealable, bool *following)
 {
     int fd = -1;
 
-    if (!__atomic_load_n(&G.reaper_running, __ATOMIC_ACQUIRE)) {
-        if (following)
-            *following = false; /* nobody reaps: none to wait for */
+    pthread_mutex_lock(&G.lock);
+    if (!G.reaper_running) {
+        /* Nobody reaps yet, but a start may start the reaper while this
+         * thread sleeps: it is counted, so that no thread keeps the role
+         * through its work while this one may wait for a status. */
+        if (following && (*following = true))
+            __atomic_add_fetch(&G.nfollowers, 1, __ATOMIC_RELAXED);
+        pthread_mutex_unlock(&G.lock);
         return -1;
     }
-    pthread_mutex_lock(&G.lock);
     if (G.outer_epfd < 0) {
         /* no wait set: the reaper uses sigtimedwait */
     } else if (G.leading) {
@@ -176,6 +187,18 @@ bool libxl__lead_fd_ready(int nfds, const struct pollfd *fds)
         if (fds[i].fd == epfd && epfd >= 0 && fds[i].revents)
             return true;
     return false;
+}
+
+bool libxl__lead_ready(void)
+{
+    struct pollfd p;
+
+    if (!__atomic_load_n(&G.reaper_running, __ATOMIC_ACQUIRE) || G.epfd < 0)
+        return false;
+    p.fd = G.epfd; /* set before the reaper ran; the acquire orders it */
+    p.events = POLLIN;
+    p.revents = 0;
+    return poll(&p, 1, 0) > 0 && (p.revents & POLLIN);
 }
 
 void libxl__lead_end(const void *owner)

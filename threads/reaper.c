@@ -134,9 +134,17 @@ static void *reaper_main(void *arg)
         }
         timed_out = sweep;
         if (sweep) {
-            /* A leader busy with long work has kept the role for up to a
-             * sweep interval: it comes back here (threads/leader.c). */
-            if (__atomic_load_n(&G.lead_busy, __ATOMIC_RELAXED)) {
+            /* A leader busy with long work, that has not collected since
+             * the last sweep, has kept the role for up to a sweep
+             * interval: it comes back here (threads/leader.c).  One that
+             * collects as it works (a callback-driven chain of runs)
+             * keeps it: taken back, its SIGCHLDs would wake this thread
+             * again, one hop per child.  The pass below collects in
+             * either case, so no status waits longer than before. */
+            bool collected = __atomic_exchange_n(&G.lead_collected, false,
+                                                 __ATOMIC_RELAXED);
+
+            if (!collected && __atomic_load_n(&G.lead_busy, __ATOMIC_RELAXED)) {
                 pthread_mutex_lock(&G.lock);
                 if (G.leading && G.lead_busy)
                     libxl__reaper_wait_set_back_Glocked();
