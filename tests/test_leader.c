@@ -164,8 +164,8 @@ static void chain_start(void)
     memset(&how, 0, sizeof how);
     how.callback = chain_cb;
     how.u.for_callback = &ch.res[ch.started];
-    XLT_ASSERT_RC(
-        xlt_childproc_run(ch.ctx, &a, &ch.res[ch.started++], &how), 0);
+    XLT_ASSERT_RC(xlt_childproc_run(ch.ctx, &a, &ch.res[ch.started++], &how),
+                  0);
 }
 
 /* CHAIN_WIDTH chains of callbacks, each starting the next child, begun
@@ -205,8 +205,7 @@ static void reaper_sleeps_through_starts(int selective)
     before = xlt_voluntary_switches(tid);
     for (i = 0; i < CHAIN_RUNS; i++) {
         if (i >= CHAIN_WIDTH)
-            XLT_ASSERT_RC(xlt_wait_for(ch.ctx, (uint64_t)(i - CHAIN_WIDTH)),
-                          0);
+            XLT_ASSERT_RC(xlt_wait_for(ch.ctx, (uint64_t)(i - CHAIN_WIDTH)), 0);
         xlt_start_event_run(ch.ctx, argv_true, (uint64_t)i, &ch.res[i]);
     }
     for (i = CHAIN_RUNS - CHAIN_WIDTH; i < CHAIN_RUNS; i++)

@@ -141,8 +141,8 @@ static void *reaper_main(void *arg)
              * keeps it: taken back, its SIGCHLDs would wake this thread
              * again, one hop per child.  The pass below collects in
              * either case, so no status waits longer than before. */
-            bool collected = __atomic_exchange_n(&G.lead_collected, false,
-                                                 __ATOMIC_RELAXED);
+            bool collected =
+                __atomic_exchange_n(&G.lead_collected, false, __ATOMIC_RELAXED);
 
             if (!collected && __atomic_load_n(&G.lead_busy, __ATOMIC_RELAXED)) {
                 pthread_mutex_lock(&G.lock);
