@@ -399,8 +399,9 @@ typedef struct {
     bool leading;           /* an application thread has the reaper's role */
     const void *lead_owner; /* its waiter */
     bool lead_busy;         /* it kept the role while it works (atomic) */
-    bool lead_collected;    /* a leader collected since the last sweep
-                               (atomic): a busy one that does keeps the role */
+    int64_t lead_seen_ms;   /* when a leader last looked at G.epfd (atomic,
+                               CLOCK_MONOTONIC): the sweep takes a busy role
+                               back from one that has not looked lately */
     int nfollowers;         /* threads asleep in libxl calls without the role:
                                a leader that keeps the role would leave them
                                waiting (atomic) */
@@ -424,6 +425,9 @@ extern libxl__global libxl__G;
 #define G libxl__G
 
 #define LIBXL__SWEEP_INTERVAL_S 1 /* M2: the reaper's sweep, at most 1 s */
+/* A busy leader that has not looked at G.epfd for this long is inside
+ * something long (a callback): the sweep takes the role back from it. */
+#define LIBXL__LEAD_STALE_MS 20
 
 /* The status reported for a child whose status was reaped behind the
  * library's back: no wait status is -1 (WIFEXITED, WIFSIGNALED and
@@ -445,6 +449,14 @@ static inline pid_t libxl__self(void)
 static inline void libxl__now(struct timespec *ts)
 {
     clock_gettime(CLOCK_MONOTONIC, ts);
+}
+
+static inline int64_t libxl__now_ms(void)
+{
+    struct timespec ts;
+
+    libxl__now(&ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* System calls glibc 2.36 has no wrapper for (waitid: none with rusage). */
@@ -716,8 +728,9 @@ bool libxl__lead_fd_ready(int nfds, const struct pollfd *fds);
  * through its work or gives it back.  No lock held. */
 void libxl__lead_woke(const void *owner, bool ready);
 /* Whether G.epfd has something to collect, without sleeping: a thread
- * that kept the role through its work looks before it gives it back. */
-bool libxl__lead_ready(void);
+ * that kept the role through its work looks before it gives it back.
+ * owner (if not NULL): false unless owner still has the role. */
+bool libxl__lead_ready(const void *owner);
 /* owner leaves its call: the role, if it still has it, goes back. */
 void libxl__lead_end(const void *owner);
 /* A role kept by a busy leader goes back to the reaper (beforepoll, the

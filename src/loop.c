@@ -55,34 +55,39 @@ static void unknown_done_locked(libxl_ctx *ctx, libxl__child *u)
         libxl__disaster_locked(ctx, 0, "reaped_callback failed", -1);
 }
 
+/* One queued status or failed start of ctx, done (a callback at most);
+ * false if there was none. */
+static bool process_one_locked(libxl_ctx *ctx)
+{
+    libxl__child *ch = STAILQ_FIRST(&ctx->reaped);
+    libxl__ao *ao;
+
+    if (ch) {
+        STAILQ_REMOVE_HEAD(&ctx->reaped, q_entry);
+        if (ch->cls == LIBXL__CLASS_UNKNOWN)
+            unknown_done_locked(ctx, ch);
+        else
+            ch->done(ctx, ch);
+        return true;
+    }
+    ao = TAILQ_FIRST(&ctx->failed);
+    if (ao) {
+        /* back on ctx->aos, which complete_locked takes it off */
+        TAILQ_REMOVE(&ctx->failed, ao, entry);
+        TAILQ_INSERT_HEAD(&ctx->aos, ao, entry);
+        libxl__ao_complete_locked(ctx, ao, ao->rc);
+        return true;
+    }
+    return false;
+}
+
 /* The statuses, failed starts and due timeouts queued on ctx, until none
  * is left (each may queue more: callbacks start runs). */
 static void process_queues_locked(libxl_ctx *ctx, bool timeouts)
 {
-    for (;;) {
-        libxl__child *ch = STAILQ_FIRST(&ctx->reaped);
-        libxl__ao *ao;
-
-        if (ch) {
-            STAILQ_REMOVE_HEAD(&ctx->reaped, q_entry);
-            if (ch->cls == LIBXL__CLASS_UNKNOWN)
-                unknown_done_locked(ctx, ch);
-            else
-                ch->done(ctx, ch);
-            continue;
-        }
-        ao = TAILQ_FIRST(&ctx->failed);
-        if (ao) {
-            /* back on ctx->aos, which complete_locked takes it off */
-            TAILQ_REMOVE(&ctx->failed, ao, entry);
-            TAILQ_INSERT_HEAD(&ctx->aos, ao, entry);
-            libxl__ao_complete_locked(ctx, ao, ao->rc);
-            continue;
-        }
-        if (timeouts && libxl__timeouts_run_locked(ctx))
-            continue;
-        break;
-    }
+    while (process_one_locked(ctx) ||
+           (timeouts && libxl__timeouts_run_locked(ctx)))
+        ;
 }
 
 void libxl__ctx_process_locked(libxl_ctx *ctx, bool timeouts)
@@ -106,11 +111,13 @@ void libxl__ctx_process_locked(libxl_ctx *ctx, bool timeouts)
  * threads/leader.c), it collects for itself meanwhile: the SIGCHLDs that
  * came while it spawned (posix_spawn waits for the child's exec) woke
  * nobody, and a chain of callbacks that start the next child keeps this
- * call here until the last one.  It gives the role back only when nothing
- * more is ready; a SIGCHLD after that look wakes the reaper as the role
- * goes back.  Without it, a callback-driven program had every status of
- * that chain carried to it by the reaper: a hop between threads per child
- * (bench/README.md, W1 at C=256).
+ * call here until the last one.  It looks between callbacks: a status
+ * waits for one callback at most, and the reaper's sweep sees a leader
+ * that keeps looking (threads/reaper.c).  It gives the role back only
+ * when nothing more is ready or queued; a SIGCHLD after that look wakes
+ * the reaper as the role goes back.  Without it, a callback-driven
+ * program had every status of that chain carried to it by the reaper: a
+ * hop between threads per child (bench/README.md, W1 at C=256).
  */
 static void lead_end_cleanup(void *owner)
 {
@@ -128,14 +135,19 @@ void libxl__ctx_process_leading_locked(libxl_ctx *ctx, const void *owner)
      * returning: the role goes back then too. */
     pthread_cleanup_push(lead_end_cleanup, (void *)owner);
     for (;;) {
-        libxl__ctx_process_locked(ctx, false);
-        if (!libxl__lead_ready())
-            break;
-        ctx->collecting++; /* what it collects for ctx needs no wakeup */
-        CTX_UNLOCK(ctx);
-        libxl__reaper_collect();
-        CTX_LOCK(ctx);
-        ctx->collecting--;
+        if (libxl__lead_ready(owner)) {
+            ctx->collecting++; /* what it collects for ctx needs no wakeup */
+            CTX_UNLOCK(ctx);
+            libxl__reaper_collect();
+            CTX_LOCK(ctx);
+            ctx->collecting--;
+        } else if (!process_one_locked(ctx)) {
+            /* Nothing ready, nothing queued: the rest (the capture pipes,
+             * what their callbacks queue) as any call does it. */
+            libxl__ctx_process_locked(ctx, false);
+            if (!libxl__lead_ready(owner))
+                break;
+        }
     }
     pthread_cleanup_pop(0);
     libxl__lead_end(owner);

@@ -36,10 +36,9 @@
  *    sleep takes it over (a callback that makes a synchronous call, or
  *    another thread), beforepoll and the osevent hooks take it back for
  *    the reaper, and so does the reaper's sweep if the leader has not
- *    collected since the sweep before (G.lead_collected): a callback
- *    that runs for long costs the other statuses their SIGCHLD wakeups
- *    for a second or two, never the sweep's pass, which collects every
- *    second whoever has the role (M2).
+ *    looked at G.epfd lately (G.lead_seen_ms): a callback that runs for
+ *    long delays other statuses by at most that 1 s (M2).  A chain of
+ *    short callbacks whose call looks between them keeps it.
  *  - The role ends with the call it was taken in (libxl__lead_end), also
  *    when that call is cancelled (E5).
  *  - A ctx driven by the application's poll loop (beforepoll/afterpoll,
@@ -80,6 +79,7 @@ static bool take_Glocked(const void *owner, bool busy)
     G.leading = true;
     G.lead_owner = owner;
     __atomic_store_n(&G.lead_busy, busy, __ATOMIC_RELAXED);
+    __atomic_store_n(&G.lead_seen_ms, libxl__now_ms(), __ATOMIC_RELAXED);
     if (G.reaper_untimed)
         libxl__reaper_poke();
     return true;
@@ -168,8 +168,11 @@ void libxl__lead_woke(const void *owner, bool ready)
     pthread_mutex_lock(&G.lock);
     if (G.leading && G.lead_owner == owner) {
         keep = may_keep_Glocked();
-        if (keep)
+        if (keep) {
             __atomic_store_n(&G.lead_busy, true, __ATOMIC_RELAXED);
+            __atomic_store_n(&G.lead_seen_ms, libxl__now_ms(),
+                             __ATOMIC_RELAXED);
+        }
         else
             libxl__reaper_wait_set_back_Glocked();
     }
@@ -189,12 +192,21 @@ bool libxl__lead_fd_ready(int nfds, const struct pollfd *fds)
     return false;
 }
 
-bool libxl__lead_ready(void)
+bool libxl__lead_ready(const void *owner)
 {
     struct pollfd p;
+    bool leads;
 
     if (!__atomic_load_n(&G.reaper_running, __ATOMIC_ACQUIRE) || G.epfd < 0)
         return false;
+    if (owner) {
+        pthread_mutex_lock(&G.lock);
+        leads = G.leading && G.lead_owner == owner;
+        pthread_mutex_unlock(&G.lock);
+        if (!leads)
+            return false; /* taken over, or back with the reaper */
+        __atomic_store_n(&G.lead_seen_ms, libxl__now_ms(), __ATOMIC_RELAXED);
+    }
     p.fd = G.epfd; /* set before the reaper ran; the acquire orders it */
     p.events = POLLIN;
     p.revents = 0;

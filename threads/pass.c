@@ -100,7 +100,7 @@ unsigned libxl__reap_pass(bool sweep)
  * (threads/leader.c) whose G.epfd was ready. */
 void libxl__reaper_collect(void)
 {
-    __atomic_store_n(&G.lead_collected, true, __ATOMIC_RELAXED);
+    __atomic_store_n(&G.lead_seen_ms, libxl__now_ms(), __ATOMIC_RELAXED);
     libxl__sigchld_take(false);
     libxl__reap_pass(false);
 }

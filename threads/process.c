@@ -99,7 +99,7 @@ static void global_init_once(void)
     LIBXL__ATOMIC_VAR(G.fwd_efd);
     LIBXL__ATOMIC_VAR(G.poke_efd);
     LIBXL__ATOMIC_VAR(G.lead_busy);
-    LIBXL__ATOMIC_VAR(G.lead_collected);
+    LIBXL__ATOMIC_VAR(G.lead_seen_ms);
     LIBXL__ATOMIC_VAR(G.nfollowers);
     LIBXL__ATOMIC_VAR(G.sigchld_reinstall);
     LIBXL__ATOMIC_VAR(G.nofile_limit);
@@ -208,7 +208,7 @@ static void global_reset_in_child(void)
     G.leading = false; /* the leader was a thread of the parent */
     G.lead_owner = NULL;
     G.lead_busy = false;
-    G.lead_collected = false;
+    G.lead_seen_ms = 0;
     G.nfollowers = 0;
     G.n_wake_users = 0; /* the stale ctxs never count */
 }

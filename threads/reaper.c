@@ -134,19 +134,24 @@ static void *reaper_main(void *arg)
         }
         timed_out = sweep;
         if (sweep) {
-            /* A leader busy with long work, that has not collected since
-             * the last sweep, has kept the role for up to a sweep
-             * interval: it comes back here (threads/leader.c).  One that
-             * collects as it works (a callback-driven chain of runs)
-             * keeps it: taken back, its SIGCHLDs would wake this thread
-             * again, one hop per child.  The pass below collects in
-             * either case, so no status waits longer than before. */
-            bool collected =
-                __atomic_exchange_n(&G.lead_collected, false, __ATOMIC_RELAXED);
+            /* A role kept by a leader busy with its work comes back here
+             * (threads/leader.c) if the leader has not looked at G.epfd
+             * lately: it is in a long callback, and the statuses of a
+             * thread that checks for events without sleeping in a libxl
+             * call would wait for it.  A leader that keeps looking (a
+             * chain of callbacks, each starting the next child, looks
+             * between them) keeps it: taken back, its SIGCHLDs would wake
+             * this thread again, one hop per child.  A role kept by nobody
+             * (an epoll_ctl failed: libxl__reaper_wait_set_back_Glocked)
+             * is tried again. */
+            if (__atomic_load_n(&G.lead_busy, __ATOMIC_RELAXED)) {
+                int64_t seen =
+                    __atomic_load_n(&G.lead_seen_ms, __ATOMIC_RELAXED);
 
-            if (!collected && __atomic_load_n(&G.lead_busy, __ATOMIC_RELAXED)) {
                 pthread_mutex_lock(&G.lock);
-                if (G.leading && G.lead_busy)
+                if (G.leading && G.lead_busy &&
+                    (libxl__now_ms() - seen > LIBXL__LEAD_STALE_MS ||
+                     !G.lead_owner))
                     libxl__reaper_wait_set_back_Glocked();
                 pthread_mutex_unlock(&G.lock);
             }
