@@ -172,8 +172,7 @@ void libxl__lead_woke(const void *owner, bool ready)
             __atomic_store_n(&G.lead_busy, true, __ATOMIC_RELAXED);
             __atomic_store_n(&G.lead_seen_ms, libxl__now_ms(),
                              __ATOMIC_RELAXED);
-        }
-        else
+        } else
             libxl__reaper_wait_set_back_Glocked();
     }
     pthread_mutex_unlock(&G.lock);
