@@ -397,7 +397,8 @@ typedef struct {
     int fwd_efd;            /* written by the library's SIGCHLD handler */
     int poke_efd;           /* libxl__reaper_poke */
     bool leading;           /* an application thread has the reaper's role */
-    const void *lead_owner; /* its waiter */
+    const void *lead_owner; /* its waiter (written under G.lock, atomically:
+                               read without it by libxl__lead_heartbeat) */
     bool lead_busy;         /* it kept the role while it works (atomic) */
     int64_t lead_seen_ms;   /* when a leader last looked at G.epfd (atomic,
                                CLOCK_MONOTONIC): the sweep takes a busy role
@@ -727,6 +728,14 @@ bool libxl__lead_fd_ready(int nfds, const struct pollfd *fds);
 /* owner woke: collects if ready (G.epfd was readable), then keeps the role
  * through its work or gives it back.  No lock held. */
 void libxl__lead_woke(const void *owner, bool ready);
+/* This thread now works for owner (a waiter, or an asynchronous start),
+ * which may have the role: libxl__lead_heartbeat says, between callbacks,
+ * that a busy leader is not stuck in a long one (the reaper's sweep takes
+ * the role back from one that has not looked for LIBXL__LEAD_STALE_MS).
+ * Returns the previous owner, to be put back when the call ends (calls
+ * nest in callbacks); NULL: none. */
+const void *libxl__lead_working(const void *owner);
+void libxl__lead_heartbeat(void);
 /* Whether G.epfd has something to collect, without sleeping: a thread
  * that kept the role through its work looks before it gives it back.
  * owner (if not NULL): false unless owner still has the role. */

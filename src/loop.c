@@ -56,29 +56,33 @@ static void unknown_done_locked(libxl_ctx *ctx, libxl__child *u)
 }
 
 /* One queued status or failed start of ctx, done (a callback at most);
- * false if there was none. */
+ * false if there was none.  Then the capture pipes (S5): callbacks that
+ * start the next child, which exits while they work, keep the queue full,
+ * and a pipe served only once it is empty would hold its run up, and the
+ * child blocked on it, for as long as such a chain goes on. */
 static bool process_one_locked(libxl_ctx *ctx)
 {
     libxl__child *ch = STAILQ_FIRST(&ctx->reaped);
     libxl__ao *ao;
 
+    libxl__lead_heartbeat(); /* between callbacks, if it leads */
     if (ch) {
         STAILQ_REMOVE_HEAD(&ctx->reaped, q_entry);
         if (ch->cls == LIBXL__CLASS_UNKNOWN)
             unknown_done_locked(ctx, ch);
         else
             ch->done(ctx, ch);
-        return true;
-    }
-    ao = TAILQ_FIRST(&ctx->failed);
-    if (ao) {
+    } else if ((ao = TAILQ_FIRST(&ctx->failed))) {
         /* back on ctx->aos, which complete_locked takes it off */
         TAILQ_REMOVE(&ctx->failed, ao, entry);
         TAILQ_INSERT_HEAD(&ctx->aos, ao, entry);
         libxl__ao_complete_locked(ctx, ao, ao->rc);
-        return true;
+    } else {
+        return false;
     }
-    return false;
+    if (!LIST_EMPTY(&ctx->captures))
+        libxl__captures_drain_locked(ctx);
+    return true;
 }
 
 /* The statuses, failed starts and due timeouts queued on ctx, until none
@@ -127,12 +131,15 @@ static void lead_end_cleanup(void *owner)
 LIBXL__CANCEL_FRAME
 void libxl__ctx_process_leading_locked(libxl_ctx *ctx, const void *owner)
 {
+    const void *prev;
+
     if (!owner) {
         libxl__ctx_process_locked(ctx, false);
         return;
     }
     /* A callback cancelled in a nested call (E5) leaves this call without
      * returning: the role goes back then too. */
+    prev = libxl__lead_working(owner);
     pthread_cleanup_push(lead_end_cleanup, (void *)owner);
     for (;;) {
         if (libxl__lead_ready(owner)) {
@@ -150,6 +157,7 @@ void libxl__ctx_process_leading_locked(libxl_ctx *ctx, const void *owner)
         }
     }
     pthread_cleanup_pop(0);
+    libxl__lead_working(prev);
     libxl__lead_end(owner);
 }
 
@@ -256,12 +264,14 @@ static void sleep_locked(libxl_ctx *ctx, libxl__waiter *w)
 int libxl__ao_wait_locked(libxl_ctx *ctx, libxl__ao *ao)
 {
     libxl__waiter w;
+    const void *prev;
     int rc;
 
     libxl__waiter_init(&w);
     w.sync_ao = ao;
     ao->waiter = &w;
     libxl__frame_waits(&w, ao);
+    prev = libxl__lead_working(&w);
     /* The role, if the synchronous run took it before it started the
      * child (src/childproc.c), passes to this waiter. */
     if (ctx->mode != libxl_sigchld_owner_mainloop)
@@ -290,6 +300,7 @@ int libxl__ao_wait_locked(libxl_ctx *ctx, libxl__ao *ao)
         sleep_locked(ctx, &w);
     }
     libxl__frame_waits(NULL, NULL);
+    libxl__lead_working(prev);
     if (w.leads)
         libxl__lead_end(&w);
     libxl__waiter_leave_locked(ctx, &w,
@@ -321,6 +332,7 @@ static int event_wait_entered(libxl_ctx *ctx, libxl_event **event_r,
 {
     libxl__waiter w;
     libxl_event *ev = NULL;
+    const void *prev;
     int rc = 0;
 
     CHECK_ARG(ctx, event_r);
@@ -329,6 +341,7 @@ static int event_wait_entered(libxl_ctx *ctx, libxl_event **event_r,
     w.pred = pred;
     w.pred_user = user;
     libxl__frame_waits(&w, NULL);
+    prev = libxl__lead_working(&w);
     CTX_LOCK(ctx);
     if (ctx->mode != libxl_sigchld_owner_mainloop)
         w.leads = libxl__lead_take_busy(&w, NULL);
@@ -345,6 +358,7 @@ static int event_wait_entered(libxl_ctx *ctx, libxl_event **event_r,
         sleep_locked(ctx, &w);
     }
     libxl__frame_waits(NULL, NULL);
+    libxl__lead_working(prev);
     if (w.leads)
         libxl__lead_end(&w);
     libxl__waiter_leave_locked(ctx, &w,

@@ -231,6 +231,89 @@ XLT_TEST(test_E2_reaper_sleeps_while_a_thread_starts_selective, 120)
 }
 
 /* ------------------------------------------------------------------ */
+/* A leading start still serves the capture pipes (S5)                 */
+
+#define BUSY_CHAIN 60
+#define BUSY_CB_MS 12
+
+static struct {
+    libxl_ctx *ctx;
+    libxl_childproc_result res, cap;
+    int started, done, cap_done, done_at_cap;
+} bc;
+
+static void busy_chain_cb(libxl_ctx *ctx, int rc, void *for_callback);
+
+static void busy_chain_start(void)
+{
+    libxl_childproc_args a = xlt_args(argv_true);
+    libxl_asyncop_how how;
+
+    memset(&how, 0, sizeof how);
+    how.callback = busy_chain_cb;
+    bc.started++;
+    XLT_ASSERT_RC(xlt_childproc_run(bc.ctx, &a, &bc.res, &how), 0);
+}
+
+/* Starts the next child, then works for longer than /bin/true lives: the
+ * starting call finds a status ready at every look. */
+static void busy_chain_cb(libxl_ctx *ctx, int rc, void *for_callback)
+{
+    int64_t t0 = xlt_now_ms();
+
+    (void)ctx;
+    (void)for_callback;
+    XLT_ASSERT_RC(rc, 0);
+    bc.done++;
+    if (bc.started < BUSY_CHAIN)
+        busy_chain_start();
+    while (xlt_now_ms() - t0 < BUSY_CB_MS)
+        ;
+}
+
+static void busy_cap_cb(libxl_ctx *ctx, int rc, void *for_callback)
+{
+    (void)ctx;
+    (void)for_callback;
+    XLT_ASSERT_RC(rc, 0);
+    bc.cap_done = 1;
+    bc.done_at_cap = bc.done;
+}
+
+/* A captured run whose child writes 256 KiB (four pipe buffers) and a
+ * chain of callbacks started by one call, which leads through the chain
+ * (src/loop.c), or by the test's libxl_event_check calls.  The pipe is
+ * drained while the chain runs: the captured run completes long before
+ * the chain's end.  Both ways once drained the pipes only when nothing
+ * was queued, which such a chain never lets happen: the child sat blocked
+ * on a full pipe for the whole chain (60 of 60, before). */
+XLT_TEST(test_S5_leading_start_drains_captures, 120)
+{
+    char *argv_big[] = {"/bin/sh", "-c", "head -c 262144 /dev/zero", NULL};
+    libxl_childproc_args a = xlt_args(argv_big);
+    libxl_asyncop_how how;
+
+    memset(&bc, 0, sizeof bc);
+    bc.ctx = xlt_ctx_new(NULL);
+    run_true(bc.ctx); /* the reaper runs */
+    a.capture = LIBXL_CAPTURE_STDOUT;
+    memset(&how, 0, sizeof how);
+    how.callback = busy_cap_cb;
+    XLT_ASSERT_RC(xlt_childproc_run(bc.ctx, &a, &bc.cap, &how), 0);
+    busy_chain_start();
+    xlt_pump_until(bc.ctx, &bc.done, BUSY_CHAIN, 60000);
+    xlt_pump_until(bc.ctx, &bc.cap_done, 1, 60000);
+    XLT_ASSERT_EQ(bc.cap.out_len, (size_t)262144);
+    XLT_ASSERT_EXITED(bc.cap.status, 0);
+    XLT_ASSERT_MSG(bc.done_at_cap < BUSY_CHAIN / 2,
+                   "the captured run completed after %d of the chain's %d"
+                   " children: its pipe was not drained while the chain ran",
+                   bc.done_at_cap, BUSY_CHAIN);
+    libxl_childproc_result_dispose(&bc.cap);
+    XLT_ASSERT_RC(libxl_ctx_free(bc.ctx), 0);
+}
+
+/* ------------------------------------------------------------------ */
 /* A waiter is not woken for another ctx's children (E2)               */
 
 /* A thread waits on ctx A, which has a child running (so it has something
@@ -507,6 +590,7 @@ int main(void)
         XLT_CASE(test_E2_reaper_sleeps_while_a_thread_waits_selective),
         XLT_CASE(test_E2_reaper_sleeps_while_a_thread_starts_default),
         XLT_CASE(test_E2_reaper_sleeps_while_a_thread_starts_selective),
+        XLT_CASE(test_S5_leading_start_drains_captures),
         XLT_CASE(test_E2_waiter_sleeps_through_another_ctxs_children),
         XLT_CASE(test_E5_cancelled_leader_gives_the_reaper_its_role_back),
         XLT_CASE(test_E2_busy_leader_holds_up_no_synchronous_run),

@@ -77,7 +77,7 @@ static bool take_Glocked(const void *owner, bool busy)
     if (!libxl__reaper_wait_set_lend_Glocked())
         return false;
     G.leading = true;
-    G.lead_owner = owner;
+    __atomic_store_n(&G.lead_owner, owner, __ATOMIC_RELAXED);
     __atomic_store_n(&G.lead_busy, busy, __ATOMIC_RELAXED);
     __atomic_store_n(&G.lead_seen_ms, libxl__now_ms(), __ATOMIC_RELAXED);
     if (G.reaper_untimed)
@@ -105,8 +105,10 @@ int libxl__lead_begin(const void *owner, bool stealable, bool *following)
         /* Kept by a leader busy with its work (maybe this thread, in a
          * callback): this sleeper takes it over. */
         if (G.lead_busy || G.lead_owner == owner) {
-            G.lead_owner = owner;
+            __atomic_store_n(&G.lead_owner, owner, __ATOMIC_RELAXED);
             __atomic_store_n(&G.lead_busy, stealable, __ATOMIC_RELAXED);
+            __atomic_store_n(&G.lead_seen_ms, libxl__now_ms(),
+                             __ATOMIC_RELAXED);
             fd = G.epfd;
         }
     } else if (one_ctx_Glocked() && take_Glocked(owner, stealable)) {
@@ -149,7 +151,8 @@ bool libxl__lead_take_busy(const void *owner, const void *from)
         return false;
     pthread_mutex_lock(&G.lock);
     if (G.leading && from && G.lead_owner == from) {
-        G.lead_owner = owner; /* handed on within one call */
+        /* handed on within one call */
+        __atomic_store_n(&G.lead_owner, owner, __ATOMIC_RELAXED);
         took = true;
     } else if (G.outer_epfd >= 0 && !G.leading && may_keep_Glocked() &&
                one_ctx_Glocked()) {
@@ -189,6 +192,25 @@ bool libxl__lead_fd_ready(int nfds, const struct pollfd *fds)
         if (fds[i].fd == epfd && epfd >= 0 && fds[i].revents)
             return true;
     return false;
+}
+
+/* The role's owner this thread works for, if any (libxl__lead_working). */
+static __thread const void *working_for;
+
+const void *libxl__lead_working(const void *owner)
+{
+    const void *prev = working_for;
+
+    working_for = owner;
+    return prev;
+}
+
+void libxl__lead_heartbeat(void)
+{
+    const void *o = working_for;
+
+    if (o && __atomic_load_n(&G.lead_owner, __ATOMIC_RELAXED) == o)
+        __atomic_store_n(&G.lead_seen_ms, libxl__now_ms(), __ATOMIC_RELAXED);
 }
 
 bool libxl__lead_ready(const void *owner)

@@ -145,12 +145,11 @@ static void *reaper_main(void *arg)
              * (an epoll_ctl failed: libxl__reaper_wait_set_back_Glocked)
              * is tried again. */
             if (__atomic_load_n(&G.lead_busy, __ATOMIC_RELAXED)) {
-                int64_t seen =
-                    __atomic_load_n(&G.lead_seen_ms, __ATOMIC_RELAXED);
-
                 pthread_mutex_lock(&G.lock);
                 if (G.leading && G.lead_busy &&
-                    (libxl__now_ms() - seen > LIBXL__LEAD_STALE_MS ||
+                    (libxl__now_ms() - __atomic_load_n(&G.lead_seen_ms,
+                                                       __ATOMIC_RELAXED) >
+                         LIBXL__LEAD_STALE_MS ||
                      !G.lead_owner))
                     libxl__reaper_wait_set_back_Glocked();
                 pthread_mutex_unlock(&G.lock);
@@ -202,12 +201,12 @@ void libxl__reaper_wait_set_back_Glocked(void)
          * try again. */
         LOGE(LIST_FIRST(&G.ctxs), ERROR,
              "epoll_ctl: giving the reaper its wait set back");
-        G.lead_owner = NULL;
+        __atomic_store_n(&G.lead_owner, NULL, __ATOMIC_RELAXED);
         __atomic_store_n(&G.lead_busy, true, __ATOMIC_RELAXED);
         return;
     }
     G.leading = false;
-    G.lead_owner = NULL;
+    __atomic_store_n(&G.lead_owner, NULL, __ATOMIC_RELAXED);
     __atomic_store_n(&G.lead_busy, false, __ATOMIC_RELAXED);
 }
 
