@@ -99,6 +99,7 @@ static void global_init_once(void)
     LIBXL__ATOMIC_VAR(G.fwd_efd);
     LIBXL__ATOMIC_VAR(G.poke_efd);
     LIBXL__ATOMIC_VAR(G.lead_busy);
+    LIBXL__ATOMIC_VAR(G.lead_owner);
     LIBXL__ATOMIC_VAR(G.lead_seen_ms);
     LIBXL__ATOMIC_VAR(G.nfollowers);
     LIBXL__ATOMIC_VAR(G.sigchld_reinstall);
