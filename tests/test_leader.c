@@ -83,6 +83,25 @@ static void set_selective(libxl_ctx *ctx)
 
 #define QUIET_RUNS 200
 
+/* A ctx (selective or default) whose reaper runs, and the reaper's tid,
+ * for a count of its wakeups; NULL under valgrind, which takes the
+ * signals itself and wakes every thread for them. */
+static libxl_ctx *counted_ctx_new(int selective, pid_t *tid)
+{
+    libxl_ctx *ctx;
+
+    if (xlt_skip_under_valgrind("valgrind takes the signals itself and"
+                                " wakes every thread for them"))
+        return NULL;
+    ctx = xlt_ctx_new(NULL);
+    if (selective)
+        set_selective(ctx);
+    run_true(ctx); /* the reaper runs */
+    *tid = reaper_tid();
+    XLT_ASSERT_MSG(*tid > 0, "no thread named xlchild-reaper");
+    return ctx;
+}
+
 /* 200 synchronous runs of /bin/true, one at a time: each status is
  * collected by the thread waiting for it.  The reaper sleeps through them:
  * it wakes for its 1 s sweep and the odd poke, never once per child (as
@@ -94,15 +113,8 @@ static void reaper_sleeps_through(int selective)
     pid_t tid;
     int i;
 
-    if (xlt_skip_under_valgrind("valgrind takes the signals itself and"
-                                " wakes every thread for them"))
+    if (!(ctx = counted_ctx_new(selective, &tid)))
         return;
-    ctx = xlt_ctx_new(NULL);
-    if (selective)
-        set_selective(ctx);
-    run_true(ctx); /* the reaper runs */
-    tid = reaper_tid();
-    XLT_ASSERT_MSG(tid > 0, "no thread named xlchild-reaper");
     before = xlt_voluntary_switches(tid);
     for (i = 0; i < QUIET_RUNS; i++)
         run_true(ctx);
@@ -180,16 +192,9 @@ static void reaper_sleeps_through_starts(int selective)
     pid_t tid;
     int i;
 
-    if (xlt_skip_under_valgrind("valgrind takes the signals itself and"
-                                " wakes every thread for them"))
-        return;
     memset(&ch, 0, sizeof ch);
-    ch.ctx = xlt_ctx_new(NULL);
-    if (selective)
-        set_selective(ch.ctx);
-    run_true(ch.ctx); /* the reaper runs */
-    tid = reaper_tid();
-    XLT_ASSERT_MSG(tid > 0, "no thread named xlchild-reaper");
+    if (!(ch.ctx = counted_ctx_new(selective, &tid)))
+        return;
 
     before = xlt_voluntary_switches(tid);
     for (i = 0; i < CHAIN_WIDTH; i++)
