@@ -738,7 +738,7 @@ const void *libxl__lead_working(const void *owner);
 void libxl__lead_heartbeat(void);
 /* Whether G.epfd has something to collect, without sleeping: a thread
  * that kept the role through its work looks before it gives it back.
- * owner (if not NULL): false unless owner still has the role. */
+ * False unless owner still has the role. */
 bool libxl__lead_ready(const void *owner);
 /* owner leaves its call: the role, if it still has it, goes back. */
 void libxl__lead_end(const void *owner);

@@ -220,14 +220,12 @@ bool libxl__lead_ready(const void *owner)
 
     if (!__atomic_load_n(&G.reaper_running, __ATOMIC_ACQUIRE) || G.epfd < 0)
         return false;
-    if (owner) {
-        pthread_mutex_lock(&G.lock);
-        leads = G.leading && G.lead_owner == owner;
-        pthread_mutex_unlock(&G.lock);
-        if (!leads)
-            return false; /* taken over, or back with the reaper */
-        __atomic_store_n(&G.lead_seen_ms, libxl__now_ms(), __ATOMIC_RELAXED);
-    }
+    pthread_mutex_lock(&G.lock);
+    leads = G.leading && G.lead_owner == owner;
+    pthread_mutex_unlock(&G.lock);
+    if (!leads)
+        return false; /* taken over, or back with the reaper */
+    __atomic_store_n(&G.lead_seen_ms, libxl__now_ms(), __ATOMIC_RELAXED);
     p.fd = G.epfd; /* set before the reaper ran; the acquire orders it */
     p.events = POLLIN;
     p.revents = 0;

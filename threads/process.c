@@ -210,6 +210,7 @@ static void global_reset_in_child(void)
     G.lead_owner = NULL;
     G.lead_busy = false;
     G.lead_seen_ms = 0;
+    libxl__lead_working(NULL); /* this thread's calls are the parent's */
     G.nfollowers = 0;
     G.n_wake_users = 0; /* the stale ctxs never count */
 }
